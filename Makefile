@@ -1,0 +1,69 @@
+# MHIN Platform — developer entry points. `make run` and `make test` are all a new
+# user needs; every other target is a step they call.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+CACHE := .cache
+PACKAGES := libs/contracts libs/platform libs/devkit libs/cli $(patsubst %/pyproject.toml,%,$(wildcard services/*/pyproject.toml))
+PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES))
+BUF := node_modules/.bin/buf
+
+.PHONY: help venv kafka-jars kafka-up kafka-down topics proto proto-check lint test run bench lock clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements.lock $(PYPROJECTS)
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required, found " + sys.version' 
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c requirements.lock $(addprefix -e ,$(PACKAGES))
+	touch $@
+
+venv: $(VENV)/.installed ## create .venv and install every package of the workspace
+
+$(BUF): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+kafka-jars: venv ## resolve the Kafka broker jars from Maven Central
+	$(PY) -m mhin_devkit.kafka_broker jars
+
+kafka-up: kafka-jars ## start the local Kafka broker on 127.0.0.1:9092 (harmless if running)
+	$(PY) -m mhin_devkit.kafka_broker up
+
+kafka-down: venv ## stop the local Kafka broker
+	$(PY) -m mhin_devkit.kafka_broker down
+
+topics: kafka-up ## create the declared topics on the broker (idempotent)
+	$(PY) -m mhin_platform.events.topics create
+
+proto: venv ## regenerate libs/contracts from protos/
+	$(PY) -m mhin_devkit.protogen generate
+
+proto-check: venv ## fail if libs/contracts is stale against protos/
+	$(PY) -m mhin_devkit.protogen check
+
+lint: venv $(BUF) ## buf lint, buf breaking against main, ruff
+	$(BUF) lint protos
+	$(PY) -m mhin_devkit.protogen breaking
+	$(VENV)/bin/ruff check libs services tests
+
+test: venv kafka-jars ## run the whole suite against a real broker and real databases
+	$(PY) -m pytest
+
+run: topics ## start the broker and every service; Ctrl-C stops them all
+	$(PY) -m mhin_devkit.supervisor
+
+bench: venv kafka-jars ## run the benchmark suite
+	$(PY) -m mhin_devkit.bench
+
+lock: venv ## re-pin requirements.lock from what is installed
+	$(PY) -m pip freeze --exclude-editable | sort -f > requirements.lock.new && mv requirements.lock.new requirements.lock
+
+clean: ## remove the venv and caches (broker data included)
+	-$(PY) -m mhin_devkit.kafka_broker down
+	rm -rf $(VENV) $(CACHE) node_modules
