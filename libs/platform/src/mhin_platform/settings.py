@@ -1,0 +1,55 @@
+"""Configuration from environment variables, checked once at start-up.
+
+Every variable carries the ``MHIN_`` prefix. A service declares its own settings by
+subclassing :class:`ServiceSettings`; :func:`load_settings` turns a validation
+failure into :class:`SettingsError`, whose message names each bad variable, so a
+misconfigured process stops at once with a line an operator can act on.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from pydantic import Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "MHIN_"
+
+
+class SettingsError(Exception):
+    """Raised when the environment does not hold a valid configuration."""
+
+
+class ServiceSettings(BaseSettings):
+    """Settings every MHIN process shares; services extend this class."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    service_name: str = Field(default="mhin", min_length=1)
+    kafka_bootstrap_servers: str = Field(default="127.0.0.1:9092", min_length=1)
+    database_url: str = Field(default="sqlite:///mhin.db", min_length=1)
+    grpc_host: str = "127.0.0.1"
+    grpc_port: int = Field(default=50050, ge=0, le=65535)
+    metrics_port: int = Field(default=0, ge=0, le=65535, description="0 turns the endpoint off")
+    log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$")
+    auth_secret: SecretStr = Field(
+        min_length=16,
+        description="HMAC secret that signs bearer tokens; never committed, `make run` makes one",
+    )
+    shutdown_grace_seconds: float = Field(default=10.0, ge=0)
+
+
+S = TypeVar("S", bound=ServiceSettings)
+
+
+def load_settings(cls: type[S], **overrides: object) -> S:
+    """Read ``cls`` from the environment; raise SettingsError naming each bad variable."""
+    try:
+        return cls(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = ".".join(str(part) for part in error["loc"])
+            variable = f"{ENV_PREFIX}{field}".upper()
+            problems.append(f"{variable}: {error['msg']} (got {error.get('input')!r})")
+        raise SettingsError("invalid configuration: " + "; ".join(problems)) from None
