@@ -1,0 +1,225 @@
+"""Idempotent event consumer with a dead-letter topic.
+
+For each record: read the CloudEvent, find the handler for its type, parse and
+apply it inside one database transaction together with a row recording the event
+id as processed. A redelivered event finds that row and changes nothing. A record
+that cannot be decoded or fails validation goes to ``<topic>.dlq`` with the reason
+and the consumer moves on. Any other failure (the database is down, a bug) is
+retried, then stops the consumer loudly: offsets are committed only after a
+record's effect is committed, so nothing is skipped.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from google.protobuf.message import Message
+from kafka import KafkaConsumer, KafkaProducer
+from pydantic import ValidationError
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from mhin_platform.db import Database
+from mhin_platform.errors import InvalidArgument
+from mhin_platform.events.dead_letter import dead_letter_headers, dead_letter_topic
+from mhin_platform.events.envelope import EnvelopeError, Event, event_from_record
+from mhin_platform.events.producer import SEND_TIMEOUT_SECONDS
+from mhin_platform.events.tables import processed_events
+
+log = logging.getLogger(__name__)
+
+Apply = Callable[[Session, Event, Message], None]
+
+
+@dataclass(frozen=True)
+class Handler:
+    """How to apply one event type: the protobuf class of its data and the effect."""
+
+    message_class: type[Message]
+    apply: Apply
+
+    @property
+    def event_type(self) -> str:
+        return self.message_class.DESCRIPTOR.full_name
+
+
+class Outcome(enum.Enum):
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+    DEAD_LETTERED = "dead_lettered"
+    IGNORED = "ignored"  # an event type this consumer has no handler for
+
+
+class ConsumerFailed(RuntimeError):
+    """The consumer stopped because a record could not be applied after retries."""
+
+
+class EventConsumer:
+    def __init__(
+        self,
+        *,
+        name: str,
+        database: Database,
+        bootstrap_servers: str,
+        topics: Sequence[str],
+        handlers: Sequence[Handler],
+        producer: KafkaProducer,
+        max_attempts: int = 5,
+        poll_timeout_ms: int = 200,
+    ) -> None:
+        self.name = name
+        self._database = database
+        self._bootstrap_servers = bootstrap_servers
+        self._topics = list(topics)
+        self._handlers: Mapping[str, Handler] = {h.event_type: h for h in handlers}
+        self._producer = producer
+        self._max_attempts = max_attempts
+        self._poll_timeout_ms = poll_timeout_ms
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.failure: BaseException | None = None
+
+    # -- one record -------------------------------------------------------------
+
+    def process(self, record) -> Outcome:  # type: ignore[no-untyped-def]
+        """Apply one Kafka record (a kafka-python ConsumerRecord) exactly once."""
+        try:
+            event = event_from_record(record.topic, record.key, record.value, record.headers)
+            handler = self._handlers.get(event.type)
+            if handler is None:
+                return Outcome.IGNORED
+            message = event.decode(handler.message_class)
+            return self._apply_once(handler, event, message)
+        except (EnvelopeError, InvalidArgument, ValidationError) as exc:
+            self._dead_letter(record, _reason(exc))
+            return Outcome.DEAD_LETTERED
+
+    def _apply_once(self, handler: Handler, event: Event, message: Message) -> Outcome:
+        with self._database.transaction() as session:
+            seen = session.execute(
+                select(processed_events.c.event_id).where(
+                    processed_events.c.consumer == self.name,
+                    processed_events.c.event_id == event.id,
+                )
+            ).first()
+            if seen:
+                return Outcome.DUPLICATE
+            handler.apply(session, event, message)
+            session.execute(
+                insert(processed_events).values(
+                    consumer=self.name,
+                    event_id=event.id,
+                    topic=event.topic,
+                    processed_at=datetime.now(UTC),
+                )
+            )
+        return Outcome.APPLIED
+
+    def _dead_letter(self, record, reason: str) -> None:  # type: ignore[no-untyped-def]
+        log.warning(
+            "dead-lettering record",
+            extra={"topic": record.topic, "partition": record.partition,
+                   "offset": record.offset, "reason": reason, "consumer": self.name},
+        )
+        future = self._producer.send(
+            dead_letter_topic(record.topic),
+            key=record.key,
+            value=record.value,
+            headers=dead_letter_headers(
+                reason=reason,
+                consumer=self.name,
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+                original=list(record.headers or []),
+            ),
+        )
+        future.get(timeout=SEND_TIMEOUT_SECONDS)
+
+    # -- the loop ---------------------------------------------------------------
+
+    def _create_kafka_consumer(self) -> KafkaConsumer:
+        consumer = KafkaConsumer(
+            bootstrap_servers=self._bootstrap_servers.split(","),
+            group_id=self.name,
+            client_id=self.name,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
+        consumer.subscribe(self._topics)
+        return consumer
+
+    def poll_once(self, consumer: KafkaConsumer) -> int:
+        """Process one poll's worth of records, then commit their offsets."""
+        batches = consumer.poll(timeout_ms=self._poll_timeout_ms)
+        count = 0
+        for records in batches.values():
+            for record in records:
+                self._process_with_retries(record)
+                count += 1
+        if count:
+            consumer.commit()
+        return count
+
+    def _process_with_retries(self, record) -> Outcome:  # type: ignore[no-untyped-def]
+        for attempt in range(1, self._max_attempts + 1):
+            try:
+                return self.process(record)
+            except Exception:
+                if attempt == self._max_attempts:
+                    raise
+                log.exception(
+                    "applying event failed; retrying",
+                    extra={"consumer": self.name, "attempt": attempt,
+                           "topic": record.topic, "offset": record.offset},
+                )
+                time.sleep(min(0.1 * 2**attempt, 5.0))
+        raise AssertionError("unreachable")
+
+    def run(self) -> None:
+        """Consume until ``stop``; a record that cannot be applied stops it loudly."""
+        consumer = self._create_kafka_consumer()
+        try:
+            while not self._stopping.is_set():
+                self.poll_once(consumer)
+        except BaseException as exc:
+            self.failure = exc
+            log.exception("consumer %s stopped: events are not being applied", self.name)
+            raise
+        finally:
+            consumer.close(autocommit=False)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run_quietly, name=self.name, daemon=True)
+        self._thread.start()
+
+    def _run_quietly(self) -> None:
+        try:
+            self.run()
+        except BaseException:  # already logged and kept in self.failure
+            pass
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    @property
+    def healthy(self) -> bool:
+        return self.failure is None
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"])
+        return f"invalid: {field}: {first['msg']}"
+    if isinstance(exc, InvalidArgument):
+        return f"invalid: {exc}"
+    return f"undecodable: {exc}"
