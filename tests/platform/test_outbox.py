@@ -23,7 +23,7 @@ from ledger import add_amount, balance, deposit, open_ledger
 
 pytestmark = pytest.mark.integration
 
-LEDGER_SCRIPT = Path(__file__).with_name("ledger.py")
+LEDGER_SCRIPT = Path(__file__).parents[1] / "support" / "ledger.py"
 
 
 def read_all(bootstrap: str, topic: str, expected: int, timeout_s: float = 10.0) -> list:
