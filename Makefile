@@ -52,7 +52,7 @@ lint: venv $(BUF) ## buf lint, buf breaking against main, ruff
 	$(PY) -m mhin_devkit.protogen breaking
 	$(VENV)/bin/ruff check libs services tests
 
-test: venv kafka-jars ## run the whole suite against a real broker and real databases
+test: venv kafka-jars $(BUF) ## run the whole suite against a real broker and real databases
 	$(PY) -m pytest
 
 run: topics ## start the broker and every service; Ctrl-C stops them all
