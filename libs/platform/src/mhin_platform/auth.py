@@ -1,0 +1,131 @@
+"""Bearer tokens naming a role and an ARC, and the write rule built on them.
+
+A token is an HS256 JWT signed with ``settings.auth_secret``. The gRPC auth
+interceptor verifies it on every call and binds the caller to ``principal_var``;
+servicer code reads it with :func:`current_principal` and guards writes with
+:func:`require_write` (an ARC instance writes only its own ARC's data).
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+
+import jwt
+
+from mhin_platform.errors import PermissionDenied, Unauthenticated
+from mhin_platform.reference import Arc
+
+ISSUER = "mhin"
+ALGORITHM = "HS256"
+DEFAULT_TTL = timedelta(hours=12)
+
+
+class Role(StrEnum):
+    NATIONAL_ADMIN = "national_admin"
+    ARC_MEMBER = "arc_member"
+    VIEWER = "viewer"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a subject (person or system), their role and, if any, their ARC."""
+
+    subject: str
+    role: Role
+    arc: Arc | None = None
+
+    def __post_init__(self) -> None:
+        if not self.subject:
+            raise ValueError("subject must not be empty")
+        if self.role is Role.ARC_MEMBER and self.arc is None:
+            raise ValueError("an arc_member principal needs an ARC")
+
+
+principal_var: ContextVar[Principal | None] = ContextVar("principal", default=None)
+
+
+def current_principal() -> Principal:
+    """The authenticated caller of the gRPC call being served."""
+    principal = principal_var.get()
+    if principal is None:
+        raise Unauthenticated("no authenticated caller for this call")
+    return principal
+
+
+def issue_token(
+    secret: str,
+    subject: str,
+    role: Role | str,
+    arc: Arc | str | None = None,
+    ttl: timedelta = DEFAULT_TTL,
+) -> str:
+    """Sign a token for ``subject``; ``arc`` may be a code, name or slug (see
+    ``Arc.parse``). Raises ValueError for an invalid principal."""
+    principal = Principal(subject, Role(role), _parse_arc(arc))
+    now = datetime.now(UTC)
+    claims = {
+        "iss": ISSUER,
+        "sub": principal.subject,
+        "role": principal.role.value,
+        "iat": now,
+        "exp": now + ttl,
+    }
+    if principal.arc is not None:
+        claims["arc"] = principal.arc.name
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def _parse_arc(arc: Arc | str | None) -> Arc | None:
+    return None if arc is None else Arc.parse(arc)
+
+
+# Checked in order: InvalidSignatureError is a DecodeError, so it must come first.
+_REJECTIONS: tuple[tuple[type[jwt.InvalidTokenError], str], ...] = (
+    (jwt.ExpiredSignatureError, "has expired"),
+    (jwt.InvalidSignatureError, "has a bad signature (signed with another secret?)"),
+    (jwt.InvalidIssuerError, f"was not issued by {ISSUER!r}"),
+    (jwt.DecodeError, "is malformed"),
+)
+
+
+def verify_token(secret: str, token: str) -> Principal:
+    """Check signature, issuer and expiry; raise Unauthenticated saying what is wrong."""
+    try:
+        claims = jwt.decode(
+            token,
+            secret,
+            algorithms=[ALGORITHM],
+            issuer=ISSUER,
+            options={"require": ["iss", "sub", "iat", "exp"]},
+        )
+    except jwt.InvalidTokenError as exc:
+        reason = next(
+            (text for kind, text in _REJECTIONS if isinstance(exc, kind)), f"is invalid: {exc}"
+        )
+        raise Unauthenticated(f"bearer token {reason}") from None
+    try:
+        return Principal(claims["sub"], Role(claims.get("role")), _parse_arc(claims.get("arc")))
+    except ValueError as exc:
+        raise Unauthenticated(f"bearer token names an invalid principal: {exc}") from None
+
+
+def can_write_arc(principal: Principal, arc: Arc) -> bool:
+    """National admins write any ARC's data, ARC members only their own, viewers none."""
+    match principal.role:
+        case Role.NATIONAL_ADMIN:
+            return True
+        case Role.ARC_MEMBER:
+            return principal.arc == arc
+        case Role.VIEWER:
+            return False
+
+
+def require_write(principal: Principal, arc: Arc) -> None:
+    """Raise PermissionDenied, naming the ARC, unless ``principal`` may write its data."""
+    if not can_write_arc(principal, arc):
+        raise PermissionDenied(
+            f"{principal.role.value} {principal.subject!r} may not write data of ARC {arc.name}"
+        )
