@@ -1,0 +1,66 @@
+"""A bad environment stops start-up with a message naming the variable."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+from mhin_platform.settings import ServiceSettings, SettingsError, load_settings
+
+SECRET = "test-secret-with-at-least-32-bytes!!"
+
+# A service main() with nothing registered: settings are loaded before any binding.
+SERVICE_MAIN = (
+    "from mhin_platform.grpc import serve\n"
+    "from mhin_platform.settings import ServiceSettings\n"
+    "serve(ServiceSettings, lambda server, settings: [])\n"
+)
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch):
+    for name in os.environ:
+        if name.startswith("MHIN_"):
+            monkeypatch.delenv(name)
+
+
+def test_valid_environment_loads(monkeypatch):
+    monkeypatch.setenv("MHIN_AUTH_SECRET", SECRET)
+    monkeypatch.setenv("MHIN_GRPC_PORT", "50051")
+
+    assert load_settings(ServiceSettings).grpc_port == 50051
+
+
+def test_bad_value_names_the_variable(monkeypatch):
+    monkeypatch.setenv("MHIN_AUTH_SECRET", SECRET)
+    monkeypatch.setenv("MHIN_GRPC_PORT", "notaport")
+
+    with pytest.raises(SettingsError, match="MHIN_GRPC_PORT"):
+        load_settings(ServiceSettings)
+
+
+def test_missing_secret_names_the_variable():
+    with pytest.raises(SettingsError, match="MHIN_AUTH_SECRET"):
+        load_settings(ServiceSettings)
+
+
+@pytest.mark.parametrize(
+    ("environment", "variable"),
+    [
+        ({"MHIN_AUTH_SECRET": SECRET, "MHIN_GRPC_PORT": "notaport"}, "MHIN_GRPC_PORT"),
+        ({}, "MHIN_AUTH_SECRET"),
+    ],
+)
+def test_service_process_refuses_to_start_naming_the_variable(environment, variable):
+    env = {name: value for name, value in os.environ.items() if not name.startswith("MHIN_")}
+    result = subprocess.run(
+        [sys.executable, "-c", SERVICE_MAIN],
+        env=env | environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 1
+    assert variable in result.stderr
+    assert "Traceback" not in result.stderr
