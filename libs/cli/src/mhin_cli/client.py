@@ -1,0 +1,62 @@
+"""What subcommands that call a service share: an authenticated channel and
+grpc errors turned into readable command-line errors."""
+
+from __future__ import annotations
+
+from collections import namedtuple
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+import grpc
+
+
+def connect(address: str, token: str) -> grpc.Channel:
+    """A channel to ``address`` (host:port) whose every call carries the bearer token."""
+    return grpc.intercept_channel(grpc.insecure_channel(address), _BearerToken(token))
+
+
+@contextmanager
+def readable_rpc_errors() -> Iterator[None]:
+    """Turn a failed call into a click error showing its status code and details."""
+    try:
+        yield
+    except grpc.RpcError as exc:
+        raise click.ClickException(f"{exc.code().name}: {exc.details()}") from None
+
+
+class _CallDetails(
+    namedtuple("_CallDetails", "method timeout metadata credentials wait_for_ready compression"),
+    grpc.ClientCallDetails,
+):
+    pass
+
+
+class _BearerToken(
+    grpc.UnaryUnaryClientInterceptor,
+    grpc.UnaryStreamClientInterceptor,
+    grpc.StreamUnaryClientInterceptor,
+    grpc.StreamStreamClientInterceptor,
+):
+    """Adds ``authorization: Bearer <token>`` to the metadata of every call."""
+
+    def __init__(self, token: str) -> None:
+        self._header = ("authorization", f"Bearer {token}")
+
+    def _intercept(
+        self, continuation: Callable[..., Any], details: grpc.ClientCallDetails, request: Any
+    ) -> Any:
+        with_token = _CallDetails(
+            details.method,
+            details.timeout,
+            (*(details.metadata or ()), self._header),
+            details.credentials,
+            details.wait_for_ready,
+            details.compression,
+        )
+        return continuation(with_token, request)
+
+    # The request argument is a message or an iterator of them; either way it passes through.
+    intercept_unary_unary = intercept_unary_stream = _intercept
+    intercept_stream_unary = intercept_stream_stream = _intercept

@@ -1,0 +1,16 @@
+"""The ``mhin`` entry point: a group that gathers the subcommand groups of this package."""
+
+from __future__ import annotations
+
+import click
+
+from mhin_cli.tokens import token
+
+
+@click.group()
+def cli() -> None:
+    """MHIN platform command line."""
+
+
+for group in (token,):
+    cli.add_command(group)
