@@ -33,7 +33,7 @@ class ServiceSettings(BaseSettings):
     metrics_port: int = Field(default=0, ge=0, le=65535, description="0 turns the endpoint off")
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$")
     auth_secret: SecretStr = Field(
-        min_length=16,
+        min_length=32,
         description="HMAC secret that signs bearer tokens; never committed, `make run` makes one",
     )
     shutdown_grace_seconds: float = Field(default=10.0, ge=0)
@@ -47,9 +47,17 @@ def load_settings(cls: type[S], **overrides: object) -> S:
     try:
         return cls(**overrides)
     except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            field = ".".join(str(part) for part in error["loc"])
-            variable = f"{ENV_PREFIX}{field}".upper()
-            problems.append(f"{variable}: {error['msg']} (got {error.get('input')!r})")
+        problems = [_describe(cls, error) for error in exc.errors()]
         raise SettingsError("invalid configuration: " + "; ".join(problems)) from None
+
+
+def _describe(cls: type[ServiceSettings], error: dict) -> str:  # type: ignore[type-arg]
+    """One line for one bad variable; secrets and missing values are never echoed."""
+    field = ".".join(str(part) for part in error["loc"])
+    variable = f"{ENV_PREFIX}{field}".upper()
+    if error["type"] == "missing":
+        return f"{variable}: is required but not set"
+    annotation = cls.model_fields[field].annotation if field in cls.model_fields else None
+    if annotation is SecretStr or "url" in field:
+        return f"{variable}: {error['msg']} (value hidden)"
+    return f"{variable}: {error['msg']} (got {error.get('input')!r})"

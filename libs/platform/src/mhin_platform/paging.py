@@ -1,0 +1,51 @@
+"""Page tokens for list RPCs (keyset pagination).
+
+A token carries the sort key of the last item returned and a fingerprint of the
+request's filters, so a token reused with different filters is rejected instead of
+silently returning the wrong page. Tokens are opaque to clients (base64 JSON);
+they are not secret, and they grant nothing a new request could not ask for.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from typing import Any
+
+from mhin_platform.errors import InvalidArgument
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+
+
+def page_size(requested: int, *, default: int = DEFAULT_PAGE_SIZE,
+              maximum: int = MAX_PAGE_SIZE, field: str = "page.page_size") -> int:
+    if requested < 0:
+        raise InvalidArgument(field, f"must not be negative, got {requested}")
+    return min(requested or default, maximum)
+
+
+def _fingerprint(filters: dict[str, Any]) -> str:
+    canonical = json.dumps(filters, sort_keys=True, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def encode_page_token(after: list[Any], filters: dict[str, Any]) -> str:
+    body = json.dumps({"after": after, "filters": _fingerprint(filters)}, default=str)
+    return base64.urlsafe_b64encode(body.encode()).decode()
+
+
+def decode_page_token(token: str, filters: dict[str, Any],
+                      field: str = "page.page_token") -> list[Any] | None:
+    """The sort key to continue after, or None for the first page."""
+    if not token:
+        return None
+    try:
+        body = json.loads(base64.urlsafe_b64decode(token.encode()))
+        after, fingerprint = body["after"], body["filters"]
+    except (ValueError, KeyError, TypeError):
+        raise InvalidArgument(field, "is not a token this service issued") from None
+    if fingerprint != _fingerprint(filters):
+        raise InvalidArgument(field, "was issued for a request with other filters")
+    return list(after)

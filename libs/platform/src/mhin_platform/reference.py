@@ -1,0 +1,79 @@
+"""Reference data every service shares (DESIGN.md section 1): the 15 ARCs, the
+seven priority areas, the kinds of organisation.
+
+Member names equal the protobuf enum value names without their prefix
+(``Arc.SOUTH_LONDON`` is ``mhin.common.v1.ARC_SOUTH_LONDON``), which is what
+``mhin_platform.protoconv`` relies on to translate between the two.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import TypeVar
+
+E = TypeVar("E", bound=StrEnum)
+
+
+class Arc(StrEnum):
+    EAST_MIDLANDS = "East Midlands"
+    EAST_OF_ENGLAND = "East of England"
+    GREATER_MANCHESTER = "Greater Manchester"
+    KENT_SURREY_AND_SUSSEX = "Kent, Surrey and Sussex"
+    NORTH_EAST_AND_NORTH_CUMBRIA = "North East and North Cumbria"
+    NORTH_THAMES = "North Thames"
+    NORTH_WEST_COAST = "North West Coast"
+    NORTH_WEST_LONDON = "North West London"
+    OXFORD_AND_THAMES_VALLEY = "Oxford and Thames Valley"
+    SOUTH_LONDON = "South London"
+    SOUTH_WEST_PENINSULA = "South West Peninsula"
+    WESSEX = "Wessex"
+    WEST = "West"
+    WEST_MIDLANDS = "West Midlands"
+    YORKSHIRE_AND_HUMBER = "Yorkshire and Humber"
+
+    @classmethod
+    def parse(cls, text: str) -> Arc:
+        """Accept a code (``GREATER_MANCHESTER``), a name (``Greater Manchester``) or
+        a slug (``greater-manchester``); ValueError names the choices otherwise."""
+        return _parse(cls, text)
+
+
+class PriorityArea(StrEnum):
+    CHILDREN_AND_YOUNG_PEOPLE = "Children and young people"
+    COMORBIDITIES = "Comorbidities"
+    INEQUALITIES = "Inequalities"
+    MENTAL_HEALTH_SYSTEMS_STRENGTHENING = "Mental health systems strengthening"
+    TALKING_THERAPIES = "Talking therapies"
+    SUICIDE_AND_SELF_HARM = "Suicide / self-harm"
+    SEVERE_MENTAL_ILLNESS = "Severe mental illness"
+    UNCATEGORISED = "Uncategorised"
+
+    @classmethod
+    def parse(cls, text: str) -> PriorityArea:
+        return _parse(cls, text)
+
+
+class OrganisationType(StrEnum):
+    NHS_TRUST = "NHS trust"
+    VCSE = "VCSE / charity"
+    SOCIAL_CARE = "Social care"
+    EDUCATION = "Education"
+    LOCAL_AUTHORITY = "Local authority"
+    RESEARCH_ORGANISATION = "Research organisation"
+
+    @classmethod
+    def parse(cls, text: str) -> OrganisationType:
+        return _parse(cls, text)
+
+
+def _normalise(text: str) -> str:
+    return "".join(ch for ch in text.lower() if ch.isalnum())
+
+
+def _parse(cls: type[E], text: str) -> E:
+    wanted = _normalise(text)
+    for member in cls:
+        if wanted in (_normalise(member.name), _normalise(member.value)):
+            return member
+    choices = ", ".join(member.name for member in cls)
+    raise ValueError(f"{text!r} is not one of: {choices}")
