@@ -71,6 +71,16 @@ class GrpcService:
         )
         return self
 
+    def set_not_serving(self) -> None:
+        """Tell health checkers this process can no longer do its job (a background
+        worker it depends on has died), ahead of the shutdown that follows."""
+        for name in ("", *self.service_names):
+            self._health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+
+    def wait(self) -> None:
+        """Block until the server has stopped."""
+        self._server.wait_for_termination()
+
     def stop(self, grace: float | None = None) -> None:
         """Shut down gracefully: health turns NOT_SERVING first, so health watchers
         (load balancers) stop sending calls; new calls are refused; calls in flight get

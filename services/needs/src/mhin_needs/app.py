@@ -1,0 +1,166 @@
+"""needs-intake use cases: each one transaction that loads, applies a domain rule,
+stores the result and records its event in the outbox."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from mhin_needs import domain, events, store
+from mhin_needs.domain import AlignmentKind, Need, NeedDraft
+from mhin_platform.auth import Principal, require_write
+from mhin_platform.db import Database
+from mhin_platform.errors import InvalidArgument, PermissionDenied
+from mhin_platform.paging import decode_page_token, encode_page_token
+from mhin_platform.reference import PriorityArea
+
+MAX_KEY_LENGTH = 200
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _new_id() -> str:
+    return str(uuid.uuid4())
+
+
+@dataclass(frozen=True)
+class ImportRow:
+    row_number: int
+    import_key: str
+    draft: NeedDraft | None  # None when the row did not validate
+    error: InvalidArgument | None = None
+
+
+@dataclass(frozen=True)
+class RowResult:
+    row_number: int
+    outcome: str  # "imported" | "already_imported" | "invalid"
+    need_id: str = ""
+    field: str = ""
+    message: str = ""
+
+
+class NeedsApp:
+    def __init__(self, database: Database, clock: Callable[[], datetime] = _now,
+                 new_id: Callable[[], str] = _new_id) -> None:
+        self._db = database
+        self._clock = clock
+        self._new_id = new_id
+
+    def submit(self, principal: Principal, draft: NeedDraft, idempotency_key: str = "") -> Need:
+        _check_key(idempotency_key, "idempotency_key")
+        require_write(principal, draft.arc)
+        with self._db.transaction() as session:
+            key = f"submit:{idempotency_key}" if idempotency_key else ""
+            if key and (earlier := store.find_by_key(session, key)):
+                return earlier
+            need = domain.submit(draft, self._new_id(), self._clock())
+            store.add(session, need)
+            if key:
+                store.remember_key(session, key, need.id)
+            events.need_submitted(session, need)
+        return need
+
+    def import_rows(self, principal: Principal, rows: list[ImportRow]) -> list[RowResult]:
+        """Record every valid row once; report every row. All recorded rows commit
+        together, so a failure part-way leaves nothing half-imported."""
+        results: list[RowResult] = []
+        with self._db.transaction() as session:
+            for row in rows:
+                results.append(self._import_row(session, principal, row))
+        return results
+
+    def _import_row(self, session, principal: Principal, row: ImportRow) -> RowResult:  # type: ignore[no-untyped-def]
+        number = row.row_number
+        if row.error is not None:
+            return RowResult(number, "invalid", field=row.error.field, message=row.error.message)
+        assert row.draft is not None
+        if not row.import_key or len(row.import_key) > MAX_KEY_LENGTH:
+            return RowResult(number, "invalid", field="import_key",
+                             message=f"must be 1 to {MAX_KEY_LENGTH} characters")
+        try:
+            require_write(principal, row.draft.arc)
+        except PermissionDenied as exc:
+            return RowResult(number, "invalid", field="need.arc", message=str(exc))
+        key = f"import:{row.import_key}"
+        if earlier := store.find_by_key(session, key):
+            return RowResult(number, "already_imported", need_id=earlier.id)
+        need = domain.submit(row.draft, self._new_id(), self._clock())
+        store.add(session, need)
+        store.remember_key(session, key, need.id)
+        events.need_submitted(session, need)
+        return RowResult(number, "imported", need_id=need.id)
+
+    def get(self, need_id: str) -> Need:
+        _check_id(need_id, "need_id")
+        with self._db.read() as session:
+            return store.get(session, need_id)
+
+    def list(self, where: store.NeedFilter, page_size: int,
+             page_token: str) -> tuple[list[Need], str]:
+        filters = where.as_dict()
+        after = decode_page_token(page_token, filters)
+        keyset = (datetime.fromisoformat(after[0]), after[1]) if after else None
+        with self._db.read() as session:
+            page = store.list_needs(session, where, keyset, page_size + 1)
+        more = len(page) > page_size
+        page = page[:page_size]
+        token = (encode_page_token([page[-1].submitted_at.isoformat(), page[-1].id], filters)
+                 if more else "")
+        return page, token
+
+    def categorise(self, principal: Principal, need_id: str, area: PriorityArea) -> Need:
+        _check_id(need_id, "need_id")
+        with self._db.transaction() as session:
+            need = store.get(session, need_id)
+            require_write(principal, need.arc)
+            changed = domain.categorise(need, area, self._clock())
+            if changed is None:
+                return need
+            store.replace(session, changed)
+            events.need_categorised(session, changed, previous=need.priority_area)
+        return changed
+
+    def align(self, principal: Principal, need_id: str, aligned_need_id: str,
+              kind: AlignmentKind, note: str) -> tuple[Need, Need]:
+        _check_id(need_id, "need_id")
+        _check_id(aligned_need_id, "aligned_need_id")
+        with self._db.transaction() as session:
+            need = store.get(session, need_id)
+            other = store.get(session, aligned_need_id)
+            require_write(principal, need.arc)
+            require_write(principal, other.arc)
+            changed = domain.align(need, other, kind, note, self._clock())
+            if changed is None:
+                return need, other
+            for updated, alignment in ((changed[0], changed[0].alignments[-1]),
+                                       (changed[1], changed[1].alignments[-1])):
+                store.replace(session, updated)
+                events.need_aligned(session, updated, alignment)
+        return changed
+
+    def withdraw(self, principal: Principal, need_id: str, reason: str) -> Need:
+        _check_id(need_id, "need_id")
+        with self._db.transaction() as session:
+            need = store.get(session, need_id)
+            require_write(principal, need.arc)
+            changed = domain.withdraw(need, reason, self._clock())
+            store.replace(session, changed)
+            events.need_withdrawn(session, changed)
+        return changed
+
+
+def _check_id(value: str, field: str) -> None:
+    if not value:
+        raise InvalidArgument(field, "is required")
+    if len(value) > 36:
+        raise InvalidArgument(field, "is not a need id")
+
+
+def _check_key(value: str, field: str) -> None:
+    if len(value) > MAX_KEY_LENGTH:
+        raise InvalidArgument(field, f"at most {MAX_KEY_LENGTH} characters")
