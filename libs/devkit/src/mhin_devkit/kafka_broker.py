@@ -326,7 +326,7 @@ class LocalBroker:
         settings = [line for line in text.splitlines() if not line.lstrip().startswith("#")]
         left = re.findall(r"@[A-Z_]+@", "\n".join(settings))
         if left:
-            raise BrokerError(f"server.properties has placeholders the launcher does not fill: {left}")
+            raise BrokerError(f"server.properties has placeholders nothing fills: {left}")
         path = data_dir / "server.properties"
         path.write_text(text)
         return path
