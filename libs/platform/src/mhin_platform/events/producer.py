@@ -7,7 +7,9 @@ from kafka.producer.future import FutureRecordMetadata
 
 from mhin_platform.events.envelope import Event
 
-SEND_TIMEOUT_SECONDS = 30.0
+DELIVERY_TIMEOUT_MS = 30_000
+# How long a caller waits for acks: the producer's own delivery timeout, plus margin.
+SEND_TIMEOUT_SECONDS = DELIVERY_TIMEOUT_MS / 1000 + 5
 
 
 def create_producer(bootstrap_servers: str, *, client_id: str, linger_ms: int = 2) -> KafkaProducer:
@@ -20,7 +22,8 @@ def create_producer(bootstrap_servers: str, *, client_id: str, linger_ms: int = 
         max_in_flight_requests_per_connection=5,
         linger_ms=linger_ms,
         retries=2**31 - 1,
-        delivery_timeout_ms=int(SEND_TIMEOUT_SECONDS * 1000),
+        request_timeout_ms=10_000,
+        delivery_timeout_ms=DELIVERY_TIMEOUT_MS,
     )
 
 
