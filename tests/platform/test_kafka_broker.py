@@ -164,7 +164,7 @@ async def test_aiokafka_round_trip(kafka_bootstrap, new_topic):
 
 def test_an_undeclared_topic_is_not_auto_created(kafka_bootstrap):
     name = f"test.undeclared.{uuid.uuid4().hex[:10]}"
-    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, max_block_ms=2_000)
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, max_block_ms=1_000)
     try:
         with pytest.raises(KafkaTimeoutError):
             producer.send(name, b"lost?").get(timeout=5)
