@@ -12,6 +12,23 @@ import click
 import grpc
 
 
+def token_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--token`` (or MHIN_TOKEN): the bearer token a command calls services with."""
+    return click.option(
+        "--token", envvar="MHIN_TOKEN", required=True, show_envvar=True,
+        help="Bearer token (see `mhin token issue`).",
+    )(command)
+
+
+def address_option(service: str, default_port: int) -> Callable[..., Any]:
+    """``--address`` (or MHIN_<SERVICE>_ADDRESS) of one service's gRPC server."""
+    variable = f"MHIN_{service.upper().replace('-', '_')}_ADDRESS"
+    return click.option(
+        "--address", envvar=variable, default=f"127.0.0.1:{default_port}", show_default=True,
+        show_envvar=True, help=f"host:port of the {service} service.",
+    )
+
+
 def connect(address: str, token: str) -> grpc.Channel:
     """A channel to ``address`` (host:port) whose every call carries the bearer token."""
     return grpc.intercept_channel(grpc.insecure_channel(address), _BearerToken(token))
