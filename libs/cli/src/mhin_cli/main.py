@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from mhin_cli.needs import needs
 from mhin_cli.tokens import token
 
 
@@ -12,5 +13,5 @@ def cli() -> None:
     """MHIN platform command line."""
 
 
-for group in (token,):
+for group in (needs, token):
     cli.add_command(group)
