@@ -46,7 +46,8 @@ def _age_group(text: str) -> int:
         return 0
     name = "AGE_GROUP_" + text.strip().upper().replace(" ", "_").replace("-", "_")
     if name not in needs_pb2.AgeGroup.keys():
-        choices = ", ".join(k.removeprefix("AGE_GROUP_").lower() for k in needs_pb2.AgeGroup.keys()[1:])
+        names = needs_pb2.AgeGroup.keys()[1:]
+        choices = ", ".join(k.removeprefix("AGE_GROUP_").lower() for k in names)
         raise RowError("age_group", f"{text!r} is not one of: {choices}")
     return needs_pb2.AgeGroup.Value(name)
 
@@ -194,7 +195,8 @@ def _source_option(text: str) -> needs_pb2.NeedSource:
         return needs_pb2.NeedSource(policy_document=needs_pb2.PolicyDocument(title=detail,
                                                                              year=int(year)))
     raise click.BadParameter(
-        f"{text!r}: use scoping:REF, study:CITATION:YEAR or policy:TITLE:YEAR", param_hint="--source")
+        f"{text!r}: use scoping:REF, study:CITATION:YEAR or policy:TITLE:YEAR",
+        param_hint="--source")
 
 
 def _parsed(parse: Callable[[str], Any], descriptor: Any, option: str, text: str | None) -> int:
@@ -219,7 +221,8 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON."
 @click.option("--title", required=True)
 @click.option("--description", required=True)
 @click.option("--population", default="")
-@click.option("--age-group", default="", help="children, young people, adults, older adults, all ages.")
+@click.option("--age-group", default="",
+              help="children, young people, adults, older adults, all ages.")
 @click.option("--area", default="uncategorised", show_default=True, help="Priority area.")
 @click.option("--source", "sources", multiple=True, default=["scoping:"], show_default=True,
               help="scoping:REF, study:CITATION:YEAR or policy:TITLE:YEAR (repeatable).")
