@@ -55,7 +55,7 @@ lint: venv $(BUF) ## buf lint, buf breaking against main, ruff
 test: venv kafka-jars $(BUF) ## run the whole suite against a real broker and real databases
 	$(PY) -m pytest
 
-run: topics ## start the broker and every service; Ctrl-C stops them all
+run: kafka-jars ## start the broker and every service; Ctrl-C stops them all
 	$(PY) -m mhin_devkit.supervisor
 
 bench: venv kafka-jars ## run the benchmark suite

@@ -158,8 +158,9 @@ def import_needs(csv_file: Path, address: str, token: str, as_json: bool) -> Non
     rows, report = read_rows(csv_file)
     outcomes = {"imported": 0, "already_imported": 0, "invalid": len(report)}
     stub = _stub(address, token)
-    progress = click.progressbar(length=len(rows), label="importing",
-                                 file=click.get_text_stream("stderr"))
+    stderr = click.get_text_stream("stderr")
+    progress = click.progressbar(length=len(rows), label="importing", file=stderr,
+                                 hidden=not stderr.isatty())
     with readable_rpc_errors(), progress as bar:
         for batch in _batches(rows):
             response = stub.ImportNeeds(needs_pb2.ImportNeedsRequest(rows=batch))

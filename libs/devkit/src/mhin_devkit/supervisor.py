@@ -1,0 +1,200 @@
+"""`make run`: the whole platform on this machine until Ctrl-C.
+
+Starts the local broker (if it is not running), creates the declared topics, then
+every service process of :data:`mhin_devkit.platform.PLATFORM` that is installed,
+each with its own SQLite database under ``.cache/run/``. Waits until each gRPC
+service answers SERVING on the standard health service, prints where everything
+is, and watches: a process that dies is reported loudly (with the tail of its log)
+and restarted, a few times at most. Ctrl-C (or SIGTERM) stops the services
+gracefully, then the broker it started. Data stays in ``.cache/`` so the next run
+carries on where this one left off.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from mhin_devkit import kafka_broker
+from mhin_devkit.kafka_broker import DEFAULT_HOST, DEFAULT_PORT, broker_answers, cache_dir, tail
+from mhin_devkit.platform import PLATFORM, ProcessSpec
+from mhin_platform.auth import issue_token
+from mhin_platform.events.topics import ensure_topics
+
+BOOTSTRAP = f"{DEFAULT_HOST}:{DEFAULT_PORT}"
+READY_TIMEOUT_SECONDS = 60
+MAX_RESTARTS = 5
+STOP_GRACE_SECONDS = 15
+
+
+def script_path(command: str) -> Path:
+    """A console script of this virtual environment (it need not be on PATH)."""
+    return Path(sys.executable).parent / command
+
+
+def run_dir() -> Path:
+    path = cache_dir().parent / "run"
+    (path / "logs").mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def auth_secret() -> str:
+    """This machine's token secret: made once, kept out of the repository."""
+    path = run_dir() / "auth-secret"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+@dataclass
+class Child:
+    spec: ProcessSpec
+    log: Path
+    process: subprocess.Popen | None = None
+    restarts: int = 0
+
+    def start(self, env: dict[str, str]) -> None:
+        handle = self.log.open("a")
+        self.process = subprocess.Popen(
+            [str(script_path(self.spec.command))],
+            env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+
+    @property
+    def address(self) -> str:
+        return f"{DEFAULT_HOST}:{self.spec.grpc_port}" if self.spec.grpc_port else "-"
+
+
+def child_env(spec: ProcessSpec, secret: str) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("MHIN_")}
+    env.update(
+        MHIN_SERVICE_NAME=spec.name,
+        MHIN_KAFKA_BOOTSTRAP_SERVERS=BOOTSTRAP,
+        MHIN_DATABASE_URL=f"sqlite:///{run_dir() / (spec.name + '.db')}",
+        MHIN_AUTH_SECRET=secret,
+        MHIN_METRICS_PORT=str(spec.metrics_port),
+        MHIN_DATA_DIR=str(run_dir() / spec.name),
+        **spec.env,
+    )
+    if spec.grpc_port:
+        env["MHIN_GRPC_PORT"] = str(spec.grpc_port)
+    return env
+
+
+def health(address: str, timeout: float = 1.0) -> str:
+    try:
+        with grpc.insecure_channel(address) as channel:
+            response = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(service=""), timeout=timeout)
+        return health_pb2.HealthCheckResponse.ServingStatus.Name(response.status)
+    except grpc.RpcError as exc:
+        return exc.code().name
+
+
+def wait_until_serving(children: list[Child]) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+    for child in children:
+        while child.spec.grpc_port and health(child.address) != "SERVING":
+            if child.process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"{child.spec.name} did not start:\n{tail(child.log)}")
+            time.sleep(0.2)
+
+
+def print_banner(children: list[Child], secret: str) -> None:
+    token = issue_token(secret, "local-admin", "national_admin")
+    print("\nMHIN platform is running (Ctrl-C stops it):\n")
+    print(f"  {'kafka':<20} {BOOTSTRAP}")
+    for child in children:
+        print(f"  {child.spec.name:<20} grpc {child.address:<18} "
+              f"metrics :{child.spec.metrics_port}  log {child.log}")
+    print("\nUse the CLI from another terminal (a national admin token for this machine):")
+    print(f"  export MHIN_TOKEN={token}")
+    print("  .venv/bin/mhin --help\n", flush=True)
+
+
+class Supervisor:
+    def __init__(self) -> None:
+        self.stopping = False
+        self.started_broker = False
+        self.children: list[Child] = []
+
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        self.stopping = True
+
+    def start(self) -> None:
+        if broker_answers(BOOTSTRAP, timeout=2.0):
+            print(f"kafka: using the broker already running on {BOOTSTRAP} (left running)")
+        else:
+            if kafka_broker.main(["up"]) != 0:
+                raise SystemExit("the Kafka broker did not start")
+            self.started_broker = True
+        ensure_topics(BOOTSTRAP)
+        secret = auth_secret()
+        self.env_for = {spec.name: child_env(spec, secret) for spec in PLATFORM}
+        installed = [spec for spec in PLATFORM if script_path(spec.command).exists()]
+        for spec in PLATFORM:
+            if spec not in installed:
+                print(f"{spec.name}: not installed ({spec.command}); skipped", file=sys.stderr)
+        self.children = [Child(spec, run_dir() / "logs" / f"{spec.name}.log")
+                         for spec in installed]
+        for child in self.children:
+            child.start(self.env_for[child.spec.name])
+        wait_until_serving(self.children)
+        print_banner(self.children, secret)
+
+    def watch(self) -> None:
+        while not self.stopping:
+            time.sleep(0.5)
+            for child in self.children:
+                code = child.process.poll()
+                if code is None or self.stopping:
+                    continue
+                print(f"\n!!! {child.spec.name} exited with status {code}; last lines of "
+                      f"{child.log}:\n{tail(child.log, 20)}\n", file=sys.stderr, flush=True)
+                if child.restarts >= MAX_RESTARTS:
+                    raise SystemExit(f"{child.spec.name} keeps dying; stopping the platform")
+                child.restarts += 1
+                print(f"restarting {child.spec.name} ({child.restarts}/{MAX_RESTARTS})",
+                      file=sys.stderr, flush=True)
+                child.start(self.env_for[child.spec.name])
+
+    def stop(self) -> None:
+        running = [c for c in self.children if c.process and c.process.poll() is None]
+        for child in running:
+            child.process.send_signal(signal.SIGTERM)
+        for child in running:
+            try:
+                child.process.wait(STOP_GRACE_SECONDS)
+            except subprocess.TimeoutExpired:
+                print(f"{child.spec.name} did not stop in {STOP_GRACE_SECONDS}s; killing it",
+                      file=sys.stderr)
+                child.process.kill()
+                child.process.wait()
+        if self.started_broker:
+            kafka_broker.main(["down"])
+        print("MHIN platform stopped; data kept in", cache_dir().parent)
+
+
+def main() -> None:
+    supervisor = Supervisor()
+    signal.signal(signal.SIGINT, supervisor._on_signal)
+    signal.signal(signal.SIGTERM, supervisor._on_signal)
+    try:
+        supervisor.start()
+        supervisor.watch()
+    finally:
+        supervisor.stop()
+
+
+if __name__ == "__main__":
+    main()
