@@ -15,6 +15,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from importlib.metadata import packages_distributions, version
 from pathlib import Path
 from types import FrameType
 
@@ -74,7 +75,8 @@ class ServiceRuntime:
             )
             for spec in definition.consumers
         ]
-        self.grpc = GrpcService(settings, lambda server: definition.register(server, self))
+        self.grpc = GrpcService(settings, lambda server: definition.register(server, self),
+                                version=_package_version(definition))
         self.failed = threading.Event()
         self._stopped = threading.Event()
 
@@ -128,6 +130,14 @@ class ServiceRuntime:
                 self.grpc.set_not_serving()
                 self.grpc.stop()
                 return
+
+
+def _package_version(definition: ServiceDefinition) -> str:
+    """The installed version of the distribution that defines the service."""
+    top_level = definition.settings_class.__module__.split(".")[0]
+    for distribution in packages_distributions().get(top_level, []):
+        return version(distribution)
+    return "unknown"
 
 
 def run_service(definition: ServiceDefinition) -> None:

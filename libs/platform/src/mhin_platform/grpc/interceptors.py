@@ -28,6 +28,7 @@ from grpc_health.v1 import health
 from grpc_reflection.v1alpha import reflection
 from pydantic import ValidationError
 
+from mhin.platform.v1.service_info_pb2 import DESCRIPTOR as _SERVICE_INFO_FILE
 from mhin_platform.auth import principal_var, verify_token
 from mhin_platform.errors import (
     AlreadyExists,
@@ -47,8 +48,11 @@ CORRELATION_ID_METADATA_KEY = "x-correlation-id"
 
 # Health probes come often and carry no token: they bypass every interceptor (a
 # wrapper would also hide the non-blocking flag the health Watch handler relies on).
+SERVICE_INFO_SERVICE_NAME = _SERVICE_INFO_FILE.services_by_name["ServiceInfoService"].full_name
 _UNINTERCEPTED_SERVICES = frozenset({health.SERVICE_NAME})
-_UNAUTHENTICATED_SERVICES = frozenset({health.SERVICE_NAME, reflection.SERVICE_NAME})
+_UNAUTHENTICATED_SERVICES = frozenset(
+    {health.SERVICE_NAME, reflection.SERVICE_NAME, SERVICE_INFO_SERVICE_NAME}
+)
 
 _log = logging.getLogger("mhin.grpc")
 

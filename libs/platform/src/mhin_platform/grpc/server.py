@@ -18,10 +18,12 @@ from types import FrameType
 from typing import TypeVar
 
 import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from mhin_platform.grpc.interceptors import server_interceptors
+from mhin.platform.v1 import service_info_pb2, service_info_pb2_grpc
+from mhin_platform.grpc.interceptors import SERVICE_INFO_SERVICE_NAME, server_interceptors
 from mhin_platform.logging import configure_logging
 from mhin_platform.metrics import start_metrics_server
 from mhin_platform.settings import ServiceSettings, SettingsError, load_settings
@@ -32,6 +34,20 @@ S = TypeVar("S", bound=ServiceSettings)
 _log = logging.getLogger("mhin.grpc")
 
 
+class ServiceInfoServicer(service_info_pb2_grpc.ServiceInfoServiceServicer):
+    """What this process is: name, version, start time, services (for `mhin status`)."""
+
+    def __init__(self, name: str, version: str, services: tuple[str, ...]) -> None:
+        started_at = Timestamp()
+        started_at.GetCurrentTime()
+        self._info = service_info_pb2.GetServiceInfoResponse(
+            service_name=name, version=version, started_at=started_at, services=services
+        )
+
+    def GetServiceInfo(self, request, context):  # noqa: N802
+        return self._info
+
+
 class GrpcService:
     """A service's gRPC server, bound at construction and served from :meth:`start`.
 
@@ -39,7 +55,8 @@ class GrpcService:
     :meth:`start`, talk to :attr:`port`, then :meth:`stop`.
     """
 
-    def __init__(self, settings: ServiceSettings, register: Register, max_workers: int = 16):
+    def __init__(self, settings: ServiceSettings, register: Register, max_workers: int = 16,
+                 version: str = "unknown"):
         self._settings = settings
         self._health = health.HealthServicer()
         self._server = grpc.server(
@@ -48,8 +65,13 @@ class GrpcService:
         )
         self.service_names = tuple(register(self._server))
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
+        service_info_pb2_grpc.add_ServiceInfoServiceServicer_to_server(
+            ServiceInfoServicer(settings.service_name, version, self.service_names), self._server
+        )
         reflection.enable_server_reflection(
-            (*self.service_names, health.SERVICE_NAME, reflection.SERVICE_NAME), self._server
+            (*self.service_names, health.SERVICE_NAME, reflection.SERVICE_NAME,
+             SERVICE_INFO_SERVICE_NAME),
+            self._server,
         )
         self.port = self._server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port}")
         self.metrics_port: int | None = None
