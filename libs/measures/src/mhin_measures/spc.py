@@ -1,11 +1,56 @@
 """Statistical process control: XmR charts with NHS England "Making Data Count"
 (MDC) special-cause rules.
 
-Implementation in progress: the signatures and result types are stable.
+Sources. MDC (https://www.england.nhs.uk/publication/making-data-count/) describes
+the rules in words; the exact formulation here follows NHSRplotthedots
+(github.com/nhs-r-community/NHSRplotthedots, R/ptd_spc_standard.R and
+R/ptd_calculate_point_type.R), the NHS-R Community package written to reproduce
+the MDC Excel tools, with its ``screen_outliers = FALSE`` setting, which is what
+the Excel tools do.
+
+The chart:
+
+- centre line: the mean of all points;
+- moving range of a point: |value - previous value|; MR: their mean;
+- process limits: mean +/- 2.66 x MR (3 sigma, with sigma = MR / 1.128);
+- "near" limits: mean +/- (2/3) x 2.66 x MR (2 sigma).
+
+The rules (a point can fire several):
+
+1. POINT_BEYOND_LIMIT: a value strictly above the upper or below the lower process
+   limit. A value exactly on a limit is not beyond it.
+2. SHIFT: 7 or more consecutive points all above or all below the mean. A point
+   exactly on the mean belongs to neither side and breaks the run (MDC and the
+   NHSRplotthedots ``relative_to_mean = sign(y - mean)`` test). Every point of the
+   run is flagged.
+3. TREND: 7 or more consecutive points each higher (or each lower) than the one
+   before, i.e. 6 rises or 6 falls in a row. An unchanged value breaks the trend.
+   Every point of the run is flagged.
+4. TWO_OF_THREE: within 3 consecutive points all on the same side of the mean, 2 or
+   3 lie in the outer third between the near limit and the process limit (beyond
+   2 sigma, not beyond 3 sigma: a point beyond the limit already fires rule 1). The
+   points near the limit are flagged.
+
+Variation of a flagged point, high or low, oriented by the measure's direction
+(UP: high is IMPROVEMENT; DOWN: low is; none: NEITHER). When rules disagree the
+first of this order decides, as in NHSRplotthedots: beyond a limit (the side of the
+limit), trend (rising is high), two of three (the side of the mean), shift (the
+side of the mean).
+
+Short series: limits are computed from 2 points on and every rule applies, but
+with fewer than MIN_POINTS_FOR_LIMITS points ``limits_reliable`` is False: they are
+trial limits that move with each new point. MDC guidance asks for at least 15
+points before limits are treated as meaningful (NHSRplotthedots warns below 12).
+
+Values are compared to the mean and the limits with a relative tolerance of 1e-9,
+so that a value meant to be on the mean or a limit is not pushed off it by
+floating-point rounding. Undefined values (a rate over a zero denominator) are not
+points: leave them out rather than passing zero.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -13,11 +58,16 @@ from enum import StrEnum
 LIMIT_FACTOR = 2.66
 """Process limits are mean +/- 2.66 x mean moving range (3 sigma, sigma = MR/1.128)."""
 
+NEAR_LIMIT_FACTOR = LIMIT_FACTOR * 2 / 3
+"""Near limits (2 sigma) are mean +/- 1.773 x mean moving range."""
+
 MIN_POINTS_FOR_LIMITS = 15
-"""Fewer points than this: limits are computed but flagged unreliable."""
+"""Fewer points than this: limits are computed but flagged unreliable (trial limits)."""
 
 RUN_LENGTH = 7
 """Points in a run for a shift or a trend."""
+
+_TOLERANCE = 1e-9
 
 
 class Direction(StrEnum):
@@ -61,23 +111,60 @@ class SpcPoint:
 
 @dataclass(frozen=True)
 class SpcResult:
-    """An XmR analysis of a series. Limits are None for fewer than two points."""
+    """An XmR analysis of a series. The statistics are None when the series is too
+    short to have them: no mean without points, no limits without two."""
 
     mean: float | None
     mean_moving_range: float | None
     upper_limit: float | None
     lower_limit: float | None
     upper_near_limit: float | None
-    """Mean + 2 sigma: beyond it a point is "near" the upper limit (two-of-three rule)."""
+    """Mean + 2 sigma: above it a point is near the upper limit (two-of-three rule)."""
     lower_near_limit: float | None
     limits_reliable: bool
-    """False with fewer than MIN_POINTS_FOR_LIMITS points."""
+    """False with fewer than MIN_POINTS_FOR_LIMITS points (trial limits)."""
     points: tuple[SpcPoint, ...]
 
 
-def analyse(values: Sequence[float], direction: Direction | None) -> SpcResult:
-    """XmR analysis of ``values`` (oldest first) classed by ``direction``."""
-    raise NotImplementedError
+def analyse(values: Sequence[float], direction: Direction | None = None) -> SpcResult:
+    """XmR analysis of ``values`` (oldest first, one per period, no gaps filled with
+    zeros) classed by ``direction`` (None: no better direction). ValueError for a
+    value that is not a finite number."""
+    xs = [_finite(value, index) for index, value in enumerate(values)]
+    if not xs:
+        return SpcResult(None, None, None, None, None, None, False, ())
+    mean = math.fsum(xs) / len(xs)
+    ranges = [abs(current - previous) for previous, current in zip(xs, xs[1:], strict=False)]
+    mean_range = math.fsum(ranges) / len(ranges) if ranges else None
+    sides = [_compare(x, mean) for x in xs]
+    fired: list[dict[SpcRule, int]] = [{} for _ in xs]
+    if mean_range is not None:
+        _mark(fired, SpcRule.POINT_BEYOND_LIMIT, _beyond_limits(xs, mean, mean_range))
+        _mark(fired, SpcRule.TWO_OF_THREE, _two_of_three(xs, sides, mean, mean_range))
+    _mark(fired, SpcRule.SHIFT, _runs(sides, RUN_LENGTH))
+    _mark(fired, SpcRule.TREND, _trends(xs))
+    points = tuple(
+        SpcPoint(
+            index=index,
+            value=x,
+            moving_range=ranges[index - 1] if index else None,
+            rules=tuple(rule for rule in SpcRule if rule in fired[index]),
+            variation=_variation(fired[index], direction),
+        )
+        for index, x in enumerate(xs)
+    )
+    spread = None if mean_range is None else LIMIT_FACTOR * mean_range
+    near = None if mean_range is None else NEAR_LIMIT_FACTOR * mean_range
+    return SpcResult(
+        mean=mean,
+        mean_moving_range=mean_range,
+        upper_limit=None if spread is None else mean + spread,
+        lower_limit=None if spread is None else mean - spread,
+        upper_near_limit=None if near is None else mean + near,
+        lower_near_limit=None if near is None else mean - near,
+        limits_reliable=len(xs) >= MIN_POINTS_FOR_LIMITS,
+        points=points,
+    )
 
 
 def latest_signal(result: SpcResult) -> SpcPoint | None:
@@ -87,3 +174,91 @@ def latest_signal(result: SpcResult) -> SpcPoint | None:
     if points and points[-1].rules:
         return points[-1]
     return None
+
+
+# Each rule returns, per point, +1 (high: above the mean, rising), -1 (low) or 0
+# (did not fire there).
+
+
+def _beyond_limits(xs: list[float], mean: float, mean_range: float) -> list[int]:
+    upper, lower = mean + LIMIT_FACTOR * mean_range, mean - LIMIT_FACTOR * mean_range
+    return [1 if _compare(x, upper) > 0 else -1 if _compare(x, lower) < 0 else 0 for x in xs]
+
+
+def _two_of_three(xs: list[float], sides: list[int], mean: float, mean_range: float) -> list[int]:
+    near = [_near_limit(x, mean, mean_range) for x in xs]
+    marks = [0] * len(xs)
+    for start in range(len(xs) - 2):
+        window = range(start, start + 3)
+        side = sides[start]
+        if side == 0 or any(sides[i] != side for i in window):
+            continue
+        close = [i for i in window if near[i] == side]
+        if len(close) >= 2:
+            for i in close:
+                marks[i] = side
+    return marks
+
+
+def _near_limit(x: float, mean: float, mean_range: float) -> int:
+    """+1/-1 when x is in the outer third above/below the mean, else 0."""
+    spread, near = LIMIT_FACTOR * mean_range, NEAR_LIMIT_FACTOR * mean_range
+    if _compare(x, mean + near) > 0 and _compare(x, mean + spread) <= 0:
+        return 1
+    if _compare(x, mean - near) < 0 and _compare(x, mean - spread) >= 0:
+        return -1
+    return 0
+
+
+def _trends(xs: list[float]) -> list[int]:
+    """Runs of RUN_LENGTH points are runs of RUN_LENGTH - 1 steps of one sign; a
+    point at the turn of two trends takes the later one."""
+    steps = [_compare(current, previous) for previous, current in zip(xs, xs[1:], strict=False)]
+    marks = [0] * len(xs)
+    for step_index, sign in enumerate(_runs(steps, RUN_LENGTH - 1)):
+        if sign:
+            marks[step_index] = marks[step_index + 1] = sign
+    return marks
+
+
+def _runs(signs: list[int], length: int) -> list[int]:
+    """Mark every element of each run of at least ``length`` equal non-zero signs."""
+    marks = [0] * len(signs)
+    start = 0
+    for end in range(1, len(signs) + 1):
+        if end == len(signs) or signs[end] != signs[start]:
+            if signs[start] != 0 and end - start >= length:
+                marks[start:end] = [signs[start]] * (end - start)
+            start = end
+    return marks
+
+
+def _mark(fired: list[dict[SpcRule, int]], rule: SpcRule, marks: list[int]) -> None:
+    for point, sign in zip(fired, marks, strict=True):
+        if sign:
+            point[rule] = sign
+
+
+_PRIORITY = (SpcRule.POINT_BEYOND_LIMIT, SpcRule.TREND, SpcRule.TWO_OF_THREE, SpcRule.SHIFT)
+
+
+def _variation(fired: dict[SpcRule, int], direction: Direction | None) -> Variation:
+    sign = next((fired[rule] for rule in _PRIORITY if rule in fired), 0)
+    if sign == 0:
+        return Variation.COMMON_CAUSE
+    if direction is None:
+        return Variation.NEITHER
+    better = 1 if Direction(direction) is Direction.UP else -1
+    return Variation.IMPROVEMENT if sign == better else Variation.CONCERN
+
+
+def _compare(x: float, reference: float) -> int:
+    if math.isclose(x, reference, rel_tol=_TOLERANCE, abs_tol=_TOLERANCE * 1e-3):
+        return 0
+    return 1 if x > reference else -1
+
+
+def _finite(value: float, index: int) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"values[{index}] must be a finite number, not {value!r}")
+    return float(value)
