@@ -27,7 +27,7 @@ class MeasureType(StrEnum):
 
 class InvalidObservation(ValueError):
     """An observation's numbers break its measure's rules; ``field`` names the
-    number at fault (``"numerator"`` or ``"denominator"``)."""
+    number at fault (``"numerator"``, ``"denominator"`` or ``"multiplier"``)."""
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
@@ -80,6 +80,20 @@ def validate_observation(
             f"{_show(denominator)} is below the numerator {_show(numerator)}: "
             "a proportion's numerator counts part of its denominator",
         )
+
+
+def validate_multiplier(measure_type: MeasureType, multiplier: float) -> None:
+    """Raise :class:`InvalidObservation` (field ``"multiplier"``) unless a rate's
+    multiplier is a positive finite number; a COUNT has none, so any is accepted."""
+    if MeasureType(measure_type) is MeasureType.COUNT:
+        return
+    if (
+        isinstance(multiplier, bool)
+        or not isinstance(multiplier, int | float)
+        or not math.isfinite(multiplier)
+        or multiplier <= 0
+    ):
+        raise InvalidObservation("multiplier", f"must be a positive number, not {multiplier!r}")
 
 
 def _check_number(field: str, number: float, *, whole: bool) -> None:

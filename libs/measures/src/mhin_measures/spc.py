@@ -136,13 +136,8 @@ def analyse(values: Sequence[float], direction: Direction | None = None) -> SpcR
     mean = math.fsum(xs) / len(xs)
     ranges = [abs(current - previous) for previous, current in zip(xs, xs[1:], strict=False)]
     mean_range = math.fsum(ranges) / len(ranges) if ranges else None
-    sides = [_compare(x, mean) for x in xs]
-    fired: list[dict[SpcRule, int]] = [{} for _ in xs]
-    if mean_range is not None:
-        _mark(fired, SpcRule.POINT_BEYOND_LIMIT, _beyond_limits(xs, mean, mean_range))
-        _mark(fired, SpcRule.TWO_OF_THREE, _two_of_three(xs, sides, mean, mean_range))
-    _mark(fired, SpcRule.SHIFT, _runs(sides, RUN_LENGTH))
-    _mark(fired, SpcRule.TREND, _trends(xs))
+    limits = None if mean_range is None else _Limits.around(mean, mean_range)
+    fired = _fire_rules(xs, mean, limits)
     points = tuple(
         SpcPoint(
             index=index,
@@ -153,15 +148,13 @@ def analyse(values: Sequence[float], direction: Direction | None = None) -> SpcR
         )
         for index, x in enumerate(xs)
     )
-    spread = None if mean_range is None else LIMIT_FACTOR * mean_range
-    near = None if mean_range is None else NEAR_LIMIT_FACTOR * mean_range
     return SpcResult(
         mean=mean,
         mean_moving_range=mean_range,
-        upper_limit=None if spread is None else mean + spread,
-        lower_limit=None if spread is None else mean - spread,
-        upper_near_limit=None if near is None else mean + near,
-        lower_near_limit=None if near is None else mean - near,
+        upper_limit=limits.upper if limits else None,
+        lower_limit=limits.lower if limits else None,
+        upper_near_limit=limits.upper_near if limits else None,
+        lower_near_limit=limits.lower_near if limits else None,
         limits_reliable=len(xs) >= MIN_POINTS_FOR_LIMITS,
         points=points,
     )
@@ -176,19 +169,50 @@ def latest_signal(result: SpcResult) -> SpcPoint | None:
     return None
 
 
-# Each rule returns, per point, +1 (high: above the mean, rising), -1 (low) or 0
-# (did not fire there).
+@dataclass(frozen=True)
+class _Limits:
+    upper: float
+    lower: float
+    upper_near: float
+    lower_near: float
+
+    @classmethod
+    def around(cls, mean: float, mean_range: float) -> _Limits:
+        spread, near = LIMIT_FACTOR * mean_range, NEAR_LIMIT_FACTOR * mean_range
+        return cls(mean + spread, mean - spread, mean + near, mean - near)
+
+    def beyond(self, x: float) -> int:
+        """+1/-1 when x is above the upper/below the lower limit, else 0."""
+        return 1 if _compare(x, self.upper) > 0 else -1 if _compare(x, self.lower) < 0 else 0
+
+    def near(self, x: float) -> int:
+        """+1/-1 when x is in the outer third above/below the mean, else 0."""
+        if _compare(x, self.upper_near) > 0 and _compare(x, self.upper) <= 0:
+            return 1
+        if _compare(x, self.lower_near) < 0 and _compare(x, self.lower) >= 0:
+            return -1
+        return 0
 
 
-def _beyond_limits(xs: list[float], mean: float, mean_range: float) -> list[int]:
-    upper, lower = mean + LIMIT_FACTOR * mean_range, mean - LIMIT_FACTOR * mean_range
-    return [1 if _compare(x, upper) > 0 else -1 if _compare(x, lower) < 0 else 0 for x in xs]
+def _fire_rules(xs: list[float], mean: float, limits: _Limits | None) -> list[dict[SpcRule, int]]:
+    """Per point, the rules that fired there, each with +1 (high: beyond the upper
+    limit, above the mean, rising) or -1 (low)."""
+    sides = [_compare(x, mean) for x in xs]
+    marks = {SpcRule.SHIFT: _runs(sides, RUN_LENGTH), SpcRule.TREND: _trends(xs)}
+    if limits is not None:
+        marks[SpcRule.POINT_BEYOND_LIMIT] = [limits.beyond(x) for x in xs]
+        marks[SpcRule.TWO_OF_THREE] = _two_of_three([limits.near(x) for x in xs], sides)
+    return [
+        {rule: signs[index] for rule, signs in marks.items() if signs[index]}
+        for index in range(len(xs))
+    ]
 
 
-def _two_of_three(xs: list[float], sides: list[int], mean: float, mean_range: float) -> list[int]:
-    near = [_near_limit(x, mean, mean_range) for x in xs]
-    marks = [0] * len(xs)
-    for start in range(len(xs) - 2):
+def _two_of_three(near: list[int], sides: list[int]) -> list[int]:
+    """Mark the near points of every 3 consecutive points all on one side of the
+    mean of which at least 2 are near the limit on that side."""
+    marks = [0] * len(near)
+    for start in range(len(near) - 2):
         window = range(start, start + 3)
         side = sides[start]
         if side == 0 or any(sides[i] != side for i in window):
@@ -198,16 +222,6 @@ def _two_of_three(xs: list[float], sides: list[int], mean: float, mean_range: fl
             for i in close:
                 marks[i] = side
     return marks
-
-
-def _near_limit(x: float, mean: float, mean_range: float) -> int:
-    """+1/-1 when x is in the outer third above/below the mean, else 0."""
-    spread, near = LIMIT_FACTOR * mean_range, NEAR_LIMIT_FACTOR * mean_range
-    if _compare(x, mean + near) > 0 and _compare(x, mean + spread) <= 0:
-        return 1
-    if _compare(x, mean - near) < 0 and _compare(x, mean - spread) >= 0:
-        return -1
-    return 0
 
 
 def _trends(xs: list[float]) -> list[int]:
@@ -231,12 +245,6 @@ def _runs(signs: list[int], length: int) -> list[int]:
                 marks[start:end] = [signs[start]] * (end - start)
             start = end
     return marks
-
-
-def _mark(fired: list[dict[SpcRule, int]], rule: SpcRule, marks: list[int]) -> None:
-    for point, sign in zip(fired, marks, strict=True):
-        if sign:
-            point[rule] = sign
 
 
 _PRIORITY = (SpcRule.POINT_BEYOND_LIMIT, SpcRule.TREND, SpcRule.TWO_OF_THREE, SpcRule.SHIFT)
