@@ -7,6 +7,7 @@ import grpc
 import pytest
 from click.testing import CliRunner
 from google.protobuf.wrappers_pb2 import StringValue
+
 from mhin_cli.client import connect, readable_rpc_errors
 from mhin_cli.main import cli
 from mhin_platform.auth import Principal, Role, current_principal, verify_token

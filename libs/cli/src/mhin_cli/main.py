@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from mhin_cli.needs import needs
+from mhin_cli.status import status
 from mhin_cli.tokens import token
 
 
@@ -13,5 +14,5 @@ def cli() -> None:
     """MHIN platform command line."""
 
 
-for group in (needs, token):
+for group in (needs, status, token):
     cli.add_command(group)

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 import jwt
+
 from mhin_platform.auth import Role, issue_token, verify_token
 from mhin_platform.errors import Unauthenticated
 from mhin_platform.settings import ServiceSettings, SettingsError, load_settings

@@ -26,9 +26,9 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from mhin_devkit import kafka_broker
 from mhin_devkit.kafka_broker import DEFAULT_HOST, DEFAULT_PORT, broker_answers, cache_dir, tail
-from mhin_devkit.platform import PLATFORM, ProcessSpec
 from mhin_platform.auth import issue_token
 from mhin_platform.events.topics import ensure_topics
+from mhin_platform.processes import PLATFORM, ProcessSpec
 
 BOOTSTRAP = f"{DEFAULT_HOST}:{DEFAULT_PORT}"
 READY_TIMEOUT_SECONDS = 60

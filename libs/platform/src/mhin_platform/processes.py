@@ -1,5 +1,5 @@
-"""The platform's processes, declared once: what `make run` starts (and what the
-deployment files must agree with)."""
+"""The platform's processes, declared once: what `make run` starts, what `mhin
+status` looks at, and what the deployment files must agree with."""
 
 from __future__ import annotations
 
@@ -13,6 +13,12 @@ class ProcessSpec:
     grpc_port: int | None  # None: no gRPC server (stream processors)
     metrics_port: int
     env: dict[str, str] = field(default_factory=dict)
+
+
+    @property
+    def address_variable(self) -> str:
+        """Where clients (the CLI) find this service: MHIN_<NAME>_ADDRESS."""
+        return "MHIN_" + self.name.upper().replace("-", "_") + "_ADDRESS"
 
 
 PLATFORM = (
