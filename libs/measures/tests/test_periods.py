@@ -47,6 +47,7 @@ def test_parse_gives_start_end_and_granularity(period_id, start, end, granularit
         (" 2024-03", "not a period id"),
         ("", "not a period id"),
         ("0999", "outside 1900-2999"),
+        ("２０２４-03", "not a period id"),
     ],
 )
 def test_malformed_ids_are_rejected_saying_why(period_id, message):
