@@ -7,7 +7,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 CACHE := .cache
-PACKAGES := libs/contracts libs/platform libs/devkit libs/cli $(patsubst %/pyproject.toml,%,$(wildcard services/*/pyproject.toml))
+PACKAGES := libs/contracts libs/platform libs/measures libs/devkit libs/cli $(patsubst %/pyproject.toml,%,$(wildcard services/*/pyproject.toml))
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES))
 BUF := node_modules/.bin/buf
 

@@ -229,3 +229,17 @@ def test_a_retried_submission_with_the_same_key_is_recorded_once(service):
     request = needs_pb2.SubmitNeedRequest(need=draft(), idempotency_key="client-retry-1")
     assert api.SubmitNeed(request).need.id == api.SubmitNeed(request).need.id
     assert len(api.ListNeeds(needs_pb2.ListNeedsRequest()).needs) == 1
+
+
+def test_an_arc_instance_accepts_only_its_own_arcs_data(tmp_path, kafka_bootstrap,
+                                                        declared_topics_created):
+    with running_service(DEFINITION, database_url=f"sqlite:///{tmp_path}/gm.db",
+                         kafka_bootstrap=kafka_bootstrap, service_name="needs-intake-gm",
+                         instance_arc="greater-manchester") as runtime:
+        with grpc.insecure_channel(f"127.0.0.1:{runtime.port}") as channel:
+            api = admin(channel)  # even a national admin
+            assert submit(api).arc == GM
+            with pytest.raises(grpc.RpcError) as raised:
+                submit(api, arc=YH)
+    assert raised.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert "GREATER_MANCHESTER instance" in raised.value.details()

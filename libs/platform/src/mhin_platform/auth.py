@@ -45,6 +45,9 @@ class Principal:
 
 
 principal_var: ContextVar[Principal | None] = ContextVar("principal", default=None)
+# Set when this process is one ARC's own instance (MHIN_INSTANCE_ARC): it then accepts
+# only that ARC's data, whoever calls.
+instance_arc_var: ContextVar[Arc | None] = ContextVar("instance_arc", default=None)
 
 
 def current_principal() -> Principal:
@@ -124,7 +127,14 @@ def can_write_arc(principal: Principal, arc: Arc) -> bool:
 
 
 def require_write(principal: Principal, arc: Arc) -> None:
-    """Raise PermissionDenied, naming the ARC, unless ``principal`` may write its data."""
+    """Raise PermissionDenied, naming the ARC, unless ``principal`` may write its data
+    and this process is not another ARC's instance."""
+    instance_arc = instance_arc_var.get()
+    if instance_arc is not None and arc is not instance_arc:
+        raise PermissionDenied(
+            f"this is the {instance_arc.name} instance: it accepts only {instance_arc.name} "
+            f"data, not {arc.name}"
+        )
     if not can_write_arc(principal, arc):
         raise PermissionDenied(
             f"{principal.role.value} {principal.subject!r} may not write data of ARC {arc.name}"

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from typing import TypeVar
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from mhin_platform.reference import Arc
 
 ENV_PREFIX = "MHIN_"
 
@@ -37,6 +39,14 @@ class ServiceSettings(BaseSettings):
         description="HMAC secret that signs bearer tokens; never committed, `make run` makes one",
     )
     shutdown_grace_seconds: float = Field(default=10.0, ge=0)
+    instance_arc: Arc | None = Field(
+        default=None, description="set on an ARC's own instance: it accepts only that ARC's data"
+    )
+
+    @field_validator("instance_arc", mode="before")
+    @classmethod
+    def _parse_arc(cls, value: object) -> object:
+        return Arc.parse(value) if isinstance(value, str) and value else value or None
 
 
 S = TypeVar("S", bound=ServiceSettings)

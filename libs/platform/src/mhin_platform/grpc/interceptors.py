@@ -29,7 +29,7 @@ from grpc_reflection.v1alpha import reflection
 from pydantic import ValidationError
 
 from mhin.platform.v1.service_info_pb2 import DESCRIPTOR as _SERVICE_INFO_FILE
-from mhin_platform.auth import principal_var, verify_token
+from mhin_platform.auth import instance_arc_var, principal_var, verify_token
 from mhin_platform.errors import (
     AlreadyExists,
     DomainError,
@@ -41,6 +41,7 @@ from mhin_platform.errors import (
 )
 from mhin_platform.logging import correlation_id_var
 from mhin_platform.metrics import GRPC_CALL_SECONDS, GRPC_CALLS
+from mhin_platform.reference import Arc
 from mhin_platform.settings import ServiceSettings
 
 FIELD_METADATA_KEY = "mhin-field"
@@ -65,7 +66,7 @@ def server_interceptors(settings: ServiceSettings) -> list[grpc.ServerIntercepto
         LoggingInterceptor(),
         MetricsInterceptor(),
         ErrorMappingInterceptor(),
-        AuthInterceptor(settings.auth_secret.get_secret_value()),
+        AuthInterceptor(settings.auth_secret.get_secret_value(), settings.instance_arc),
     ]
 
 
@@ -94,13 +95,15 @@ class CallScopeInterceptor(grpc.ServerInterceptor):
 class AuthInterceptor(CallScopeInterceptor):
     """Verifies the bearer token and binds the caller to ``principal_var``."""
 
-    def __init__(self, secret: str) -> None:
+    def __init__(self, secret: str, instance_arc: Arc | None = None) -> None:
         self._secret = secret
+        self._instance_arc = instance_arc
 
     @contextmanager
     def call_scope(
         self, details: grpc.HandlerCallDetails, context: grpc.ServicerContext
     ) -> Iterator[None]:
+        instance_arc_var.set(self._instance_arc)
         if _service_of(details.method) not in _UNAUTHENTICATED_SERVICES:
             token = _bearer_token(dict(details.invocation_metadata))
             principal_var.set(verify_token(self._secret, token))
