@@ -227,3 +227,27 @@ def test_buf_lint_is_clean() -> None:
         [str(buf), "lint", protogen.PROTOS_DIR], cwd=ROOT, capture_output=True, text=True
     )
     assert result.returncode == 0, f"buf lint protos:\n{result.stdout}{result.stderr}"
+
+
+# ------------------------------------------------------------------- breaking
+
+
+def test_no_breaking_change_against_main() -> None:
+    """What CI runs: the working tree's contracts against the main branch's."""
+    assert protogen.breaking(ROOT) == 0
+
+
+def test_breaking_detects_a_change_that_would_break_subscribers(tmp_path: Path) -> None:
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(tmp_path)]
+    (tmp_path / "protos" / "mhin" / "demo" / "v1").mkdir(parents=True)
+    shutil.copy(ROOT / protogen.PROTOS_DIR / "buf.yaml", tmp_path / "protos" / "buf.yaml")
+    (tmp_path / "node_modules").symlink_to(ROOT / "node_modules")
+    proto = tmp_path / "protos" / "mhin" / "demo" / "v1" / "demo.proto"
+    proto.write_text('syntax = "proto3";\npackage mhin.demo.v1;\n'
+                     "// Demo is a demo.\nmessage Demo {\n  // Count.\n  int32 count = 1;\n}\n")
+    subprocess.run([*git, "init", "-q", "-b", "main"], check=True)
+    subprocess.run([*git, "add", "protos"], check=True)
+    subprocess.run([*git, "commit", "-qm", "demo"], check=True)
+    assert protogen.breaking(tmp_path) == 0
+    proto.write_text(proto.read_text().replace("int32 count", "string count"))
+    assert protogen.breaking(tmp_path) != 0
