@@ -11,7 +11,7 @@ PACKAGES := libs/contracts libs/platform libs/measures libs/devkit libs/cli $(pa
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES))
 BUF := node_modules/.bin/buf
 
-.PHONY: help venv kafka-jars kafka-up kafka-down topics proto proto-check lint test run bench lock clean
+.PHONY: help venv kafka-jars kafka-up kafka-down topics proto proto-check lint test run run-arcs bench lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -67,3 +67,6 @@ lock: venv ## re-pin requirements.lock from what is installed
 clean: ## remove the venv and caches (broker data included)
 	-$(PY) -m mhin_devkit.kafka_broker down
 	rm -rf $(VENV) $(CACHE) node_modules
+
+run-arcs: kafka-jars ## run the national instance and Greater Manchester's and Yorkshire and Humber's own instances
+	$(PY) -m mhin_devkit.supervisor --arcs greater-manchester,yorkshire-and-humber

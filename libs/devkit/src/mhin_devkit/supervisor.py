@@ -12,6 +12,7 @@ carries on where this one left off.
 
 from __future__ import annotations
 
+import argparse
 import os
 import secrets
 import signal
@@ -28,7 +29,8 @@ from mhin_devkit import kafka_broker
 from mhin_devkit.kafka_broker import DEFAULT_HOST, DEFAULT_PORT, broker_answers, cache_dir, tail
 from mhin_platform.auth import issue_token
 from mhin_platform.events.topics import ensure_topics
-from mhin_platform.processes import PLATFORM, ProcessSpec
+from mhin_platform.processes import PLATFORM, ProcessSpec, arc_instances
+from mhin_platform.reference import Arc
 
 BOOTSTRAP = f"{DEFAULT_HOST}:{DEFAULT_PORT}"
 READY_TIMEOUT_SECONDS = 60
@@ -123,7 +125,8 @@ def print_banner(children: list[Child], secret: str) -> None:
 
 
 class Supervisor:
-    def __init__(self) -> None:
+    def __init__(self, processes: tuple[ProcessSpec, ...] = PLATFORM) -> None:
+        self.processes = processes
         self.stopping = False
         self.started_broker = False
         self.children: list[Child] = []
@@ -140,9 +143,9 @@ class Supervisor:
             self.started_broker = True
         ensure_topics(BOOTSTRAP)
         secret = auth_secret()
-        self.env_for = {spec.name: child_env(spec, secret) for spec in PLATFORM}
-        installed = [spec for spec in PLATFORM if script_path(spec.command).exists()]
-        for spec in PLATFORM:
+        self.env_for = {spec.name: child_env(spec, secret) for spec in self.processes}
+        installed = [spec for spec in self.processes if script_path(spec.command).exists()]
+        for spec in self.processes:
             if spec not in installed:
                 print(f"{spec.name}: not installed ({spec.command}); skipped", file=sys.stderr)
         self.children = [Child(spec, run_dir() / "logs" / f"{spec.name}.log")
@@ -185,8 +188,15 @@ class Supervisor:
         print("MHIN platform stopped; data kept in", cache_dir().parent)
 
 
-def main() -> None:
-    supervisor = Supervisor()
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--arcs", default="",
+        help="also run these ARCs' own instances of the ARC-data services, comma-separated "
+             "(e.g. greater-manchester,yorkshire-and-humber)")
+    args = parser.parse_args(argv)
+    arcs = [Arc.parse(text) for text in args.arcs.split(",") if text.strip()]
+    supervisor = Supervisor(PLATFORM + arc_instances(arcs))
     signal.signal(signal.SIGINT, supervisor._on_signal)
     signal.signal(signal.SIGTERM, supervisor._on_signal)
     try:

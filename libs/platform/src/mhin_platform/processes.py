@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from mhin_platform.reference import Arc
+
 
 @dataclass(frozen=True)
 class ProcessSpec:
@@ -13,7 +15,6 @@ class ProcessSpec:
     grpc_port: int | None  # None: no gRPC server (stream processors)
     metrics_port: int
     env: dict[str, str] = field(default_factory=dict)
-
 
     @property
     def address_variable(self) -> str:
@@ -29,3 +30,24 @@ PLATFORM = (
     ProcessSpec("evaluation", "mhin-evaluation", 50055, 9455),
     ProcessSpec("stream-processors", "mhin-aggregator", None, 9456),
 )
+
+# Services that hold ARC data, of which each ARC can run its own instance.
+ARC_INSTANCE_SERVICES = ("needs-intake", "evaluation")
+ARC_PORT_STRIDE = 1000  # the n-th ARC's instance of a service: its port + n x stride
+
+
+def arc_instances(arcs: list[Arc]) -> tuple[ProcessSpec, ...]:
+    """Each ARC's own instances of the ARC-data services, beside the national ones:
+    own name (so own consumer groups and database), own ports, MHIN_INSTANCE_ARC set."""
+    national = {spec.name: spec for spec in PLATFORM}
+    return tuple(
+        ProcessSpec(
+            name=f"{service}-{arc.name.lower().replace('_', '-')}",
+            command=national[service].command,
+            grpc_port=national[service].grpc_port + number * ARC_PORT_STRIDE,
+            metrics_port=national[service].metrics_port + number * ARC_PORT_STRIDE,
+            env={"MHIN_INSTANCE_ARC": arc.name},
+        )
+        for number, arc in enumerate(arcs, start=1)
+        for service in ARC_INSTANCE_SERVICES
+    )
