@@ -112,17 +112,23 @@ def test_each_process_has_resource_requests_and_limits(manifests, spec):
         assert {"cpu", "memory"} <= set(resources[bound]), bound
 
 
-def test_each_process_runs_locked_down(manifests, spec):
-    pod = find(manifests, "Deployment", spec.name)["spec"]["template"]["spec"]
-    assert pod["automountServiceAccountToken"] is False
-    assert pod["securityContext"]["runAsNonRoot"] is True
-    assert pod["securityContext"]["runAsUser"] > 0
-    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
-    context = container(manifests, spec)["securityContext"]
-    assert context["allowPrivilegeEscalation"] is False
-    assert context["readOnlyRootFilesystem"] is True
-    assert context["capabilities"] == {"drop": ["ALL"]}
-    assert not context.get("privileged")
+def test_every_pod_runs_locked_down(manifests):
+    workloads = [d for d in manifests if d["kind"] in ("Deployment", "Job")]
+    assert {d["kind"] for d in workloads} == {"Deployment", "Job"}  # the topics Job
+    for workload in workloads:
+        pod = workload["spec"]["template"]["spec"]
+        name = workload["metadata"]["name"]
+        assert pod["automountServiceAccountToken"] is False, name
+        assert pod["securityContext"]["runAsNonRoot"] is True, name
+        assert pod["securityContext"]["runAsUser"] > 0, name
+        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, name
+        for each in pod["containers"]:
+            context = each["securityContext"]
+            assert context["allowPrivilegeEscalation"] is False, name
+            assert context["readOnlyRootFilesystem"] is True, name
+            assert context["capabilities"] == {"drop": ["ALL"]}, name
+            assert not context.get("privileged"), name
+            assert {"cpu", "memory"} <= set(each["resources"]["limits"]), name
 
 
 def test_only_scratch_volumes_are_writable(manifests, spec):
