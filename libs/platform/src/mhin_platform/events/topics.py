@@ -78,6 +78,9 @@ class TopicSpec(BaseModel):
     dlq: bool = False
     description: str = Field(min_length=1)
     configs: Mapping[str, str] = Field(default_factory=dict)
+    # The event types (full protobuf message names) its writer may publish on it:
+    # the contract subscribers rely on, checked when an event enters the outbox.
+    events: tuple[str, ...] = ()
     dead_letter_of: str | None = None
 
     @field_validator("retention_ms")
