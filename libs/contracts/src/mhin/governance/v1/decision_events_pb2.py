@@ -24,19 +24,20 @@ _sym_db = _symbol_database.Default()
 
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from mhin.common.v1 import ids_pb2 as mhin_dot_common_dot_v1_dot_ids__pb2
+from mhin.common.v1 import period_pb2 as mhin_dot_common_dot_v1_dot_period__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(mhin/governance/v1/decision_events.proto\x12\x12mhin.governance.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18mhin/common/v1/ids.proto\"\xa2\x02\n\x10\x44\x65\x63isionRecorded\x12\x13\n\x0b\x64\x65\x63ision_id\x18\x01 \x01(\t\x12\x0f\n\x07\x62ody_id\x18\x02 \x01(\t\x12/\n\tbody_kind\x18\x03 \x01(\x0e\x32\x1c.mhin.governance.v1.BodyKind\x12\x12\n\nmeeting_id\x18\x04 \x01(\t\x12\x0e\n\x06motion\x18\x05 \x01(\t\x12\x34\n\x07outcome\x18\x06 \x01(\x0e\x32#.mhin.governance.v1.DecisionOutcome\x12-\n\x07subject\x18\x07 \x01(\x0b\x32\x1c.mhin.common.v1.AggregateRef\x12.\n\ndecided_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*z\n\x08\x42odyKind\x12\x19\n\x15\x42ODY_KIND_UNSPECIFIED\x10\x00\x12\x17\n\x13\x42ODY_KIND_EXECUTIVE\x10\x01\x12\x1c\n\x18\x42ODY_KIND_ADVISORY_BOARD\x10\x02\x12\x1c\n\x18\x42ODY_KIND_ADVISORY_GROUP\x10\x03*\x90\x01\n\x0f\x44\x65\x63isionOutcome\x12 \n\x1c\x44\x45\x43ISION_OUTCOME_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x44\x45\x43ISION_OUTCOME_APPROVED\x10\x01\x12\x1d\n\x19\x44\x45\x43ISION_OUTCOME_REJECTED\x10\x02\x12\x1d\n\x19\x44\x45\x43ISION_OUTCOME_DEFERRED\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(mhin/governance/v1/decision_events.proto\x12\x12mhin.governance.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18mhin/common/v1/ids.proto\x1a\x1bmhin/common/v1/period.proto\"\xf7\x02\n\x10\x44\x65\x63isionRecorded\x12\x13\n\x0b\x64\x65\x63ision_id\x18\x01 \x01(\t\x12\x0f\n\x07\x62ody_id\x18\x02 \x01(\t\x12/\n\tbody_kind\x18\x03 \x01(\x0e\x32\x1c.mhin.governance.v1.BodyKind\x12\x12\n\nmeeting_id\x18\x04 \x01(\t\x12\x0e\n\x06motion\x18\x05 \x01(\t\x12\x34\n\x07outcome\x18\x06 \x01(\x0e\x32#.mhin.governance.v1.DecisionOutcome\x12-\n\x07subject\x18\x07 \x01(\x0b\x32\x1c.mhin.common.v1.AggregateRef\x12.\n\ndecided_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0e\x61genda_item_id\x18\t \x01(\t\x12*\n\x0cmeeting_date\x18\n \x01(\x0b\x32\x14.mhin.common.v1.Date\x12\x0f\n\x07version\x18\x0b \x01(\x03*z\n\x08\x42odyKind\x12\x19\n\x15\x42ODY_KIND_UNSPECIFIED\x10\x00\x12\x17\n\x13\x42ODY_KIND_EXECUTIVE\x10\x01\x12\x1c\n\x18\x42ODY_KIND_ADVISORY_BOARD\x10\x02\x12\x1c\n\x18\x42ODY_KIND_ADVISORY_GROUP\x10\x03*\x90\x01\n\x0f\x44\x65\x63isionOutcome\x12 \n\x1c\x44\x45\x43ISION_OUTCOME_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x44\x45\x43ISION_OUTCOME_APPROVED\x10\x01\x12\x1d\n\x19\x44\x45\x43ISION_OUTCOME_REJECTED\x10\x02\x12\x1d\n\x19\x44\x45\x43ISION_OUTCOME_DEFERRED\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'mhin.governance.v1.decision_events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_BODYKIND']._serialized_start=416
-  _globals['_BODYKIND']._serialized_end=538
-  _globals['_DECISIONOUTCOME']._serialized_start=541
-  _globals['_DECISIONOUTCOME']._serialized_end=685
-  _globals['_DECISIONRECORDED']._serialized_start=124
-  _globals['_DECISIONRECORDED']._serialized_end=414
+  _globals['_BODYKIND']._serialized_start=530
+  _globals['_BODYKIND']._serialized_end=652
+  _globals['_DECISIONOUTCOME']._serialized_start=655
+  _globals['_DECISIONOUTCOME']._serialized_end=799
+  _globals['_DECISIONRECORDED']._serialized_start=153
+  _globals['_DECISIONRECORDED']._serialized_end=528
 # @@protoc_insertion_point(module_scope)

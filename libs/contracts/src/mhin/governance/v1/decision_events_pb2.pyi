@@ -8,6 +8,7 @@ from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from mhin.common.v1 import ids_pb2 as _ids_pb2
+from mhin.common.v1 import period_pb2 as _period_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -95,6 +96,9 @@ class DecisionRecorded(_message.Message):
     OUTCOME_FIELD_NUMBER: _builtins.int
     SUBJECT_FIELD_NUMBER: _builtins.int
     DECIDED_AT_FIELD_NUMBER: _builtins.int
+    AGENDA_ITEM_ID_FIELD_NUMBER: _builtins.int
+    MEETING_DATE_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
     decision_id: _builtins.str
     """Id of the decision."""
     body_id: _builtins.str
@@ -107,6 +111,12 @@ class DecisionRecorded(_message.Message):
     """The motion, as minuted."""
     outcome: Global___DecisionOutcome.ValueType
     """The outcome."""
+    agenda_item_id: _builtins.str
+    """The agenda item decided (every decision is minuted against an agenda item)."""
+    version: _builtins.int
+    """Version of the decision: always 1, a decision is never changed (a later
+    meeting decides again instead, e.g. after a DEFERRED outcome).
+    """
     @_builtins.property
     def subject(self) -> _ids_pb2.AggregateRef:
         """What the decision is about, e.g. aggregate_type "mhin.projects.v1.SelectionProposal"."""
@@ -114,6 +124,10 @@ class DecisionRecorded(_message.Message):
     @_builtins.property
     def decided_at(self) -> _timestamp_pb2.Timestamp:
         """When it was decided."""
+
+    @_builtins.property
+    def meeting_date(self) -> _period_pb2.Date:
+        """Date of the meeting."""
 
     def __init__(
         self,
@@ -126,10 +140,13 @@ class DecisionRecorded(_message.Message):
         outcome: Global___DecisionOutcome.ValueType = ...,
         subject: _ids_pb2.AggregateRef | None = ...,
         decided_at: _timestamp_pb2.Timestamp | None = ...,
+        agenda_item_id: _builtins.str = ...,
+        meeting_date: _period_pb2.Date | None = ...,
+        version: _builtins.int = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["decided_at", b"decided_at", "subject", b"subject"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["decided_at", b"decided_at", "meeting_date", b"meeting_date", "subject", b"subject"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["body_id", b"body_id", "body_kind", b"body_kind", "decided_at", b"decided_at", "decision_id", b"decision_id", "meeting_id", b"meeting_id", "motion", b"motion", "outcome", b"outcome", "subject", b"subject"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agenda_item_id", b"agenda_item_id", "body_id", b"body_id", "body_kind", b"body_kind", "decided_at", b"decided_at", "decision_id", b"decision_id", "meeting_date", b"meeting_date", "meeting_id", b"meeting_id", "motion", b"motion", "outcome", b"outcome", "subject", b"subject", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
