@@ -1,0 +1,271 @@
+"""Catalogue use cases: each one transaction that loads, applies a domain rule,
+stores the result and records its event in the outbox.
+
+Solutions and rounds are national: only a national_admin changes them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy.orm import Session
+
+from mhin_catalogue import domain, events, mcda, store
+from mhin_catalogue.domain import KnownNeed, Solution, SolutionDraft
+from mhin_catalogue.mcda import Round, RoundDraft, RoundStatus
+from mhin_platform.auth import Principal, Role
+from mhin_platform.db import Database
+from mhin_platform.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+)
+from mhin_platform.paging import decode_page_token, encode_page_token
+from mhin_platform.reference import PriorityArea
+from mhin_platform.validation import build
+
+MAX_ID_LENGTH = 36
+MAX_KEY_LENGTH = 200
+MAX_SEARCH_LENGTH = 200
+
+T = TypeVar("T")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def require_national_admin(principal: Principal, action: str) -> None:
+    if principal.role is not Role.NATIONAL_ADMIN:
+        raise PermissionDenied(f"{principal.role.value} {principal.subject!r} may not {action}: "
+                               "the catalogue is national, only a national_admin changes it")
+
+
+class CatalogueApp:
+    def __init__(self, database: Database, clock: Callable[[], datetime] = _now,
+                 new_id: Callable[[], str] = _new_id) -> None:
+        self._db = database
+        self._clock = clock
+        self._new_id = new_id
+
+    def catalogue(self, principal: Principal, draft: SolutionDraft) -> Solution:
+        require_national_admin(principal, "catalogue solutions")
+        with self._db.transaction() as session:
+            _require_unique_name(session, draft.name)
+            solution = domain.catalogue(draft, self._new_id(), self._clock())
+            store.add_solution(session, solution)
+            events.solution_catalogued(session, solution)
+        return solution
+
+    def revise(self, principal: Principal, solution_id: str, draft: SolutionDraft,
+               expected_version: int | None) -> Solution:
+        _check_id(solution_id, "solution_id")
+        require_national_admin(principal, "revise solutions")
+        with self._db.transaction() as session:
+            solution = store.get_solution(session, solution_id)
+            changed = domain.revise(solution, draft, self._clock(), expected_version)
+            if changed is None:
+                return solution
+            _require_unique_name(session, changed.name, solution_id)
+            store.replace_solution(session, changed)
+            events.solution_revised(session, changed)
+        return changed
+
+    def retire(self, principal: Principal, solution_id: str, reason: str) -> Solution:
+        _check_id(solution_id, "solution_id")
+        require_national_admin(principal, "retire solutions")
+        with self._db.transaction() as session:
+            retired = domain.retire(store.get_solution(session, solution_id), reason,
+                                    self._clock())
+            store.replace_solution(session, retired)
+            events.solution_retired(session, retired)
+        return retired
+
+    def get(self, solution_id: str) -> Solution:
+        _check_id(solution_id, "solution_id")
+        with self._db.read() as session:
+            return store.get_solution(session, solution_id)
+
+    def list(self, where: store.SolutionFilter, page_size: int,
+             page_token: str) -> tuple[list[Solution], str]:
+        if len(where.text) > MAX_SEARCH_LENGTH:
+            raise InvalidArgument("text", f"at most {MAX_SEARCH_LENGTH} characters")
+        filters = where.as_dict()
+        after = decode_page_token(page_token, filters)
+        with self._db.read() as session:
+            found = store.list_solutions(session, where, _pair(after), page_size + 1)
+        return _page(found, page_size, filters,
+                     lambda last: [domain.name_key(last.name), last.id])
+
+    def link(self, principal: Principal, solution_id: str, need_id: str) -> Solution:
+        _check_id(solution_id, "solution_id")
+        _check_id(need_id, "need_id")
+        require_national_admin(principal, "link solutions to needs")
+        with self._db.transaction() as session:
+            solution = store.get_solution(session, solution_id)
+            need = store.get_known_need(session, need_id)
+            if need is None:
+                raise FailedPrecondition(
+                    f"need {need_id} is not known to the catalogue: needs-intake has not "
+                    "published it, or the catalogue has not caught up yet; retry shortly")
+            changed = domain.link(solution, need, self._clock())
+            if changed is None:
+                return solution
+            store.replace_solution(session, changed)
+            events.solution_linked(session, changed, need_id)
+        return changed
+
+    def unlink(self, principal: Principal, solution_id: str, need_id: str) -> Solution:
+        _check_id(solution_id, "solution_id")
+        _check_id(need_id, "need_id")
+        require_national_admin(principal, "unlink solutions from needs")
+        with self._db.transaction() as session:
+            solution = store.get_solution(session, solution_id)
+            changed = domain.unlink(solution, need_id, self._clock())
+            if changed is None:
+                return solution
+            store.replace_solution(session, changed)
+            events.solution_unlinked(session, changed, need_id)
+        return changed
+
+    def candidates(self, need_id: str) -> tuple[KnownNeed, list[Solution], list[Solution]]:
+        """The need, the active solutions linked to it, and the other active
+        solutions in its area."""
+        _check_id(need_id, "need_id")
+        with self._db.read() as session:
+            need = store.get_known_need(session, need_id)
+            if need is None:
+                raise NotFound(f"need {need_id} is not known to the catalogue (yet)")
+            linked = store.active_solutions_linked_to(session, need_id)
+            in_area = ([] if need.priority_area is PriorityArea.UNCATEGORISED
+                       else store.active_solutions_in(session, need.priority_area))
+        linked_ids = {solution.id for solution in linked}
+        return need, linked, [s for s in in_area if s.id not in linked_ids]
+
+    def unmet_needs(self, area: PriorityArea | None, page_size: int,
+                    page_token: str) -> tuple[list[KnownNeed], str]:
+        filters = {"priority_area": area.name if area else None}
+        after = decode_page_token(page_token, filters)
+        with self._db.read() as session:
+            found = store.list_unmet_needs(session, area, _moment(after), page_size + 1)
+        return _page(found, page_size, filters,
+                     lambda last: [last.submitted_at.isoformat(), last.id])
+
+
+class PrioritisationApp:
+    def __init__(self, database: Database, clock: Callable[[], datetime] = _now,
+                 new_id: Callable[[], str] = _new_id) -> None:
+        self._db = database
+        self._clock = clock
+        self._new_id = new_id
+
+    def record(self, principal: Principal, draft: RoundDraft, idempotency_key: str = "") -> Round:
+        if len(idempotency_key) > MAX_KEY_LENGTH:
+            raise InvalidArgument("idempotency_key", f"at most {MAX_KEY_LENGTH} characters")
+        require_national_admin(principal, "record prioritisation rounds")
+        key = f"record:{idempotency_key}" if idempotency_key else ""
+        with self._db.transaction() as session:
+            if key and (earlier := store.find_round_by_key(session, key)):
+                return earlier
+            round_ = mcda.record(_with_solutions(session, draft), self._new_id(), self._clock())
+            store.add_round(session, round_)
+            if key:
+                store.remember_round_key(session, key, round_.id)
+            events.round_recorded(session, round_)
+        return round_
+
+    def get(self, round_id: str) -> Round:
+        _check_id(round_id, "round_id")
+        with self._db.read() as session:
+            return store.get_round(session, round_id)
+
+    def list(self, status: RoundStatus | None, page_size: int,
+             page_token: str) -> tuple[list[Round], str]:
+        filters = {"status": status.name if status else None}
+        after = decode_page_token(page_token, filters)
+        with self._db.read() as session:
+            found = store.list_rounds(session, status, _moment(after), page_size + 1)
+        return _page(found, page_size, filters,
+                     lambda last: [last.created_at.isoformat(), last.id])
+
+    def close(self, principal: Principal, round_id: str) -> Round:
+        _check_id(round_id, "round_id")
+        require_national_admin(principal, "close prioritisation rounds")
+        with self._db.transaction() as session:
+            closed = mcda.close(store.get_round(session, round_id), self._clock())
+            store.replace_round(session, closed)
+            events.round_closed(session, closed)
+        return closed
+
+    def default_criteria(self) -> list[mcda.Criterion]:
+        with self._db.read() as session:
+            return store.list_default_criteria(session)
+
+
+def seed_reference_data(database: Database) -> None:
+    """The network's default MCDA criteria, inserted once (runs at every start)."""
+    with database.transaction() as session:
+        store.add_missing_criteria(session, mcda.MHIN_CRITERIA)
+
+
+def _with_solutions(session: Session, draft: RoundDraft) -> RoundDraft:
+    """The draft with each option tied to its solution: the one it names by id
+    (which must exist and be active), else the active solution of the same name."""
+    options = []
+    for index, option in enumerate(draft.options):
+        if option.solution_id:
+            _require_active_solution(session, option.solution_id,
+                                     f"round.options.{index}.solution_id")
+            options.append(option.model_dump())
+        else:
+            match = store.find_active_solution(session, option.name)
+            options.append({**option.model_dump(), "solution_id": match.id if match else ""})
+    # Validated again: a name match may make two options the same solution.
+    return build(RoundDraft, {**draft.model_dump(), "options": options}, "round")
+
+
+def _require_active_solution(session: Session, solution_id: str, field: str) -> None:
+    try:
+        solution = store.get_solution(session, solution_id)
+    except NotFound:
+        raise InvalidArgument(field, f"no solution has the id {solution_id!r}") from None
+    if solution.status is not domain.SolutionStatus.ACTIVE:
+        raise FailedPrecondition(f"solution {solution_id} is retired: it cannot be an option")
+
+
+def _require_unique_name(session: Session, name: str, own_id: str = "") -> None:
+    same = store.find_active_solution(session, name)
+    if same is not None and same.id != own_id:
+        raise AlreadyExists(f"active solution {same.id} is already called {same.name!r}")
+
+
+def _check_id(value: str, field: str) -> None:
+    if not value:
+        raise InvalidArgument(field, "is required")
+    if len(value) > MAX_ID_LENGTH:
+        raise InvalidArgument(field, f"is not an id (at most {MAX_ID_LENGTH} characters)")
+
+
+def _pair(after: list[Any] | None) -> tuple[str, str] | None:
+    return (after[0], after[1]) if after else None
+
+
+def _moment(after: list[Any] | None) -> tuple[datetime, str] | None:
+    return (datetime.fromisoformat(after[0]), after[1]) if after else None
+
+
+def _page(found: Sequence[T], page_size: int, filters: dict[str, Any],
+          sort_key: Callable[[T], list[Any]]) -> tuple[list[T], str]:
+    """The first ``page_size`` of ``found`` (fetched one over) and the next page's token."""
+    page = list(found[:page_size])
+    token = encode_page_token(sort_key(page[-1]), filters) if len(found) > page_size else ""
+    return page, token

@@ -1,0 +1,41 @@
+"""solution-catalogue process: `mhin-catalogue` (configuration from MHIN_* variables)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+
+from mhin_catalogue import SERVICE_NAME, api, events
+from mhin_catalogue.app import CatalogueApp, PrioritisationApp, seed_reference_data
+from mhin_platform.runtime import ConsumerSpec, ServiceDefinition, ServiceRuntime, run_service
+from mhin_platform.settings import ServiceSettings
+
+
+class CatalogueSettings(ServiceSettings):
+    service_name: str = SERVICE_NAME
+    grpc_port: int = Field(default=50052, ge=0, le=65535)
+    database_url: str = "sqlite:///solution-catalogue.db"
+
+
+def register(server, runtime: ServiceRuntime) -> list[str]:  # type: ignore[no-untyped-def]
+    return api.register(server, CatalogueApp(runtime.database),
+                        PrioritisationApp(runtime.database))
+
+
+DEFINITION = ServiceDefinition(
+    settings_class=CatalogueSettings,
+    migrations=Path(__file__).parent / "migrations" / "versions",
+    register=register,
+    consumers=[ConsumerSpec(name="needs", topics=[events.NEED_TOPIC],
+                            handlers=events.NEED_HANDLERS)],
+    seed=seed_reference_data,
+)
+
+
+def main() -> None:
+    run_service(DEFINITION)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,352 @@
+"""Catalogue persistence. Solutions and rounds are stored as their JSON documents
+plus the columns that filters use; each write checks the version it read
+(optimistic locking). Needs are the catalogue's copy, kept from need events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from enum import Enum
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    and_,
+    delete,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.orm import Session
+
+from mhin_catalogue.domain import (
+    EvidenceLevel,
+    KnownNeed,
+    NeedStatus,
+    Readiness,
+    Solution,
+    SolutionStatus,
+    name_key,
+    supersedes,
+)
+from mhin_catalogue.mcda import Criterion, Round, RoundStatus
+from mhin_platform.errors import FailedPrecondition, NotFound
+from mhin_platform.reference import PriorityArea
+
+metadata = MetaData()
+
+ACTIVE = SolutionStatus.ACTIVE.name
+
+solutions = Table(
+    "solutions",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("name_key", Text, nullable=False),
+    Column("status", String(20), nullable=False, index=True),
+    Column("readiness", String(30), nullable=False, index=True),
+    Column("evidence_level", String(30), nullable=False, index=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("search_text", Text, nullable=False),  # name and description, casefolded
+    Column("document", Text, nullable=False),
+    # Names are unique among active solutions (a retired name may be reused).
+    Index("uq_solutions_active_name", "name_key", unique=True,
+          sqlite_where=text(f"status = '{ACTIVE}'"), postgresql_where=text(f"status = '{ACTIVE}'")),
+)
+
+solution_areas = Table(
+    "solution_areas",
+    metadata,
+    Column("solution_id", String(36), ForeignKey("solutions.id"), primary_key=True),
+    Column("priority_area", String(60), primary_key=True),
+)
+
+solution_needs = Table(
+    "solution_needs",
+    metadata,
+    Column("solution_id", String(36), ForeignKey("solutions.id"), primary_key=True),
+    Column("need_id", String(36), primary_key=True, index=True),
+)
+
+known_needs = Table(
+    "known_needs",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("priority_area", String(60), nullable=False, index=True),
+    Column("status", String(20), nullable=False, index=True),
+    Column("submitted_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("version", Integer, nullable=False),
+    Column("document", Text, nullable=False),
+)
+
+rounds = Table(
+    "prioritisation_rounds",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("status", String(20), nullable=False, index=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("version", Integer, nullable=False),
+    Column("document", Text, nullable=False),
+)
+
+# Client idempotency keys of RecordRound.
+round_keys = Table(
+    "round_keys",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("round_id", String(36), ForeignKey("prioritisation_rounds.id"), nullable=False),
+)
+
+# Reference data: the network's MCDA criteria, seeded at start-up. Weights are kept
+# as decimal text so they stay exactly as published.
+default_criteria = Table(
+    "default_criteria",
+    metadata,
+    Column("position", Integer, primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("weight", String(20), nullable=False),
+)
+
+
+# ------------------------------------------------------------------ solutions
+
+
+@dataclass(frozen=True)
+class SolutionFilter:
+    text: str = ""
+    priority_area: PriorityArea | None = None
+    readiness: Readiness | None = None
+    evidence_level: EvidenceLevel | None = None
+    status: SolutionStatus | None = None
+
+    def as_dict(self) -> dict[str, str | None]:
+        """The filters as plain values (what a page token is bound to)."""
+        return {name: value.name if isinstance(value, Enum) else value
+                for name, value in self.__dict__.items()}
+
+
+def _solution_columns(solution: Solution) -> dict[str, object]:
+    return {
+        "name_key": name_key(solution.name),
+        "status": solution.status.name,
+        "readiness": solution.readiness.name,
+        "evidence_level": solution.evidence.level.name,
+        "created_at": solution.created_at,
+        "version": solution.version,
+        "search_text": f"{solution.name}\n{solution.description}".casefold(),
+        "document": solution.model_dump_json(),
+    }
+
+
+def _write_solution_links(session: Session, solution: Solution) -> None:
+    for table in (solution_areas, solution_needs):
+        session.execute(delete(table).where(table.c.solution_id == solution.id))
+    session.execute(insert(solution_areas), [
+        {"solution_id": solution.id, "priority_area": area.name}
+        for area in solution.priority_areas])
+    if solution.need_ids:
+        session.execute(insert(solution_needs), [
+            {"solution_id": solution.id, "need_id": need_id} for need_id in solution.need_ids])
+
+
+def add_solution(session: Session, solution: Solution) -> None:
+    session.execute(insert(solutions).values(id=solution.id, **_solution_columns(solution)))
+    _write_solution_links(session, solution)
+
+
+def replace_solution(session: Session, solution: Solution) -> None:
+    """Store a changed solution; FailedPrecondition if someone else changed it first."""
+    result = session.execute(
+        update(solutions)
+        .where(solutions.c.id == solution.id, solutions.c.version == solution.version - 1)
+        .values(**_solution_columns(solution))
+    )
+    if result.rowcount != 1:
+        raise FailedPrecondition(f"solution {solution.id} was changed concurrently; retry")
+    _write_solution_links(session, solution)
+
+
+def get_solution(session: Session, solution_id: str) -> Solution:
+    document = session.execute(
+        select(solutions.c.document).where(solutions.c.id == solution_id)
+    ).scalar_one_or_none()
+    if document is None:
+        raise NotFound(f"solution {solution_id!r} does not exist")
+    return Solution.model_validate_json(document)
+
+
+def find_active_solution(session: Session, name: str) -> Solution | None:
+    """The active solution called ``name`` (ignoring case and spacing), if any."""
+    document = session.execute(
+        select(solutions.c.document).where(solutions.c.name_key == name_key(name),
+                                           solutions.c.status == ACTIVE)
+    ).scalar_one_or_none()
+    return None if document is None else Solution.model_validate_json(document)
+
+
+def _escape_like(text_: str) -> str:
+    return text_.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def list_solutions(session: Session, where: SolutionFilter, after: tuple[str, str] | None,
+                   limit: int) -> list[Solution]:
+    """Solutions matching ``where`` by name, after the (name key, id) keyset."""
+    query = select(solutions.c.document).order_by(solutions.c.name_key, solutions.c.id)
+    for column, value in ((solutions.c.readiness, where.readiness),
+                          (solutions.c.evidence_level, where.evidence_level),
+                          (solutions.c.status, where.status)):
+        if value is not None:
+            query = query.where(column == value.name)
+    if where.text:
+        pattern = f"%{_escape_like(where.text.casefold())}%"
+        query = query.where(solutions.c.search_text.like(pattern, escape="\\"))
+    if where.priority_area is not None:
+        query = query.where(solutions.c.id.in_(
+            select(solution_areas.c.solution_id)
+            .where(solution_areas.c.priority_area == where.priority_area.name)))
+    if after is not None:
+        key, last_id = after
+        query = query.where(or_(solutions.c.name_key > key,
+                                and_(solutions.c.name_key == key, solutions.c.id > last_id)))
+    return [Solution.model_validate_json(doc)
+            for doc in session.execute(query.limit(limit)).scalars()]
+
+
+def active_solutions_linked_to(session: Session, need_id: str) -> list[Solution]:
+    query = (select(solutions.c.document)
+             .join(solution_needs, solution_needs.c.solution_id == solutions.c.id)
+             .where(solution_needs.c.need_id == need_id, solutions.c.status == ACTIVE)
+             .order_by(solutions.c.name_key))
+    return [Solution.model_validate_json(doc) for doc in session.execute(query).scalars()]
+
+
+def active_solutions_in(session: Session, area: PriorityArea) -> list[Solution]:
+    return list_solutions(session, SolutionFilter(priority_area=area,
+                                                  status=SolutionStatus.ACTIVE), None, None)
+
+
+# ------------------------------------------------------------------ the catalogue's copy of needs
+
+
+def get_known_need(session: Session, need_id: str) -> KnownNeed | None:
+    document = session.execute(
+        select(known_needs.c.document).where(known_needs.c.id == need_id)
+    ).scalar_one_or_none()
+    return None if document is None else KnownNeed.model_validate_json(document)
+
+
+def save_known_need(session: Session, need: KnownNeed) -> bool:
+    """Keep ``need`` if it is newer than the copy; False when it was not."""
+    current = get_known_need(session, need.id)
+    if not supersedes(need, current):
+        return False
+    values = {"priority_area": need.priority_area.name, "status": need.status.name,
+              "submitted_at": need.submitted_at, "version": need.version,
+              "document": need.model_dump_json()}
+    if current is None:
+        session.execute(insert(known_needs).values(id=need.id, **values))
+    else:
+        session.execute(update(known_needs).where(known_needs.c.id == need.id).values(**values))
+    return True
+
+
+def list_unmet_needs(session: Session, area: PriorityArea | None,
+                     after: tuple[datetime, str] | None, limit: int) -> list[KnownNeed]:
+    """Needs not withdrawn that no active solution is linked to, oldest first."""
+    addressed = (select(solution_needs.c.need_id)
+                 .join(solutions, solutions.c.id == solution_needs.c.solution_id)
+                 .where(solutions.c.status == ACTIVE))
+    query = (select(known_needs.c.document)
+             .where(known_needs.c.status != NeedStatus.WITHDRAWN.name,
+                    known_needs.c.id.not_in(addressed))
+             .order_by(known_needs.c.submitted_at, known_needs.c.id)
+             .limit(limit))
+    if area is not None:
+        query = query.where(known_needs.c.priority_area == area.name)
+    if after is not None:
+        at, last_id = after
+        query = query.where(or_(known_needs.c.submitted_at > at,
+                                and_(known_needs.c.submitted_at == at,
+                                     known_needs.c.id > last_id)))
+    return [KnownNeed.model_validate_json(doc) for doc in session.execute(query).scalars()]
+
+
+# ------------------------------------------------------------------ prioritisation rounds
+
+
+def add_round(session: Session, round_: Round) -> None:
+    session.execute(insert(rounds).values(
+        id=round_.id, status=round_.status.name, created_at=round_.created_at,
+        version=round_.version, document=round_.model_dump_json()))
+
+
+def replace_round(session: Session, round_: Round) -> None:
+    result = session.execute(
+        update(rounds)
+        .where(rounds.c.id == round_.id, rounds.c.version == round_.version - 1)
+        .values(status=round_.status.name, version=round_.version,
+                document=round_.model_dump_json())
+    )
+    if result.rowcount != 1:
+        raise FailedPrecondition(f"prioritisation round {round_.id} was changed concurrently; "
+                                 "retry")
+
+
+def get_round(session: Session, round_id: str) -> Round:
+    document = session.execute(
+        select(rounds.c.document).where(rounds.c.id == round_id)
+    ).scalar_one_or_none()
+    if document is None:
+        raise NotFound(f"prioritisation round {round_id!r} does not exist")
+    return Round.model_validate_json(document)
+
+
+def list_rounds(session: Session, status: RoundStatus | None,
+                after: tuple[datetime, str] | None, limit: int) -> list[Round]:
+    query = select(rounds.c.document).order_by(rounds.c.created_at, rounds.c.id).limit(limit)
+    if status is not None:
+        query = query.where(rounds.c.status == status.name)
+    if after is not None:
+        at, last_id = after
+        query = query.where(or_(rounds.c.created_at > at,
+                                and_(rounds.c.created_at == at, rounds.c.id > last_id)))
+    return [Round.model_validate_json(doc) for doc in session.execute(query).scalars()]
+
+
+def find_round_by_key(session: Session, key: str) -> Round | None:
+    round_id = session.execute(
+        select(round_keys.c.round_id).where(round_keys.c.key == key)
+    ).scalar_one_or_none()
+    return None if round_id is None else get_round(session, round_id)
+
+
+def remember_round_key(session: Session, key: str, round_id: str) -> None:
+    session.execute(insert(round_keys).values(key=key, round_id=round_id))
+
+
+# ------------------------------------------------------------------ reference data
+
+
+def add_missing_criteria(session: Session, criteria: tuple[tuple[str, str], ...]) -> int:
+    """Insert the default criteria not yet stored; the number inserted."""
+    stored = set(session.execute(select(default_criteria.c.name)).scalars())
+    missing = [{"position": position, "name": name, "weight": weight}
+               for position, (name, weight) in enumerate(criteria) if name not in stored]
+    if missing:
+        session.execute(insert(default_criteria), missing)
+    return len(missing)
+
+
+def list_default_criteria(session: Session) -> list[Criterion]:
+    rows = session.execute(select(default_criteria).order_by(default_criteria.c.position))
+    return [Criterion(name=row.name, weight=Decimal(row.weight)) for row in rows]
