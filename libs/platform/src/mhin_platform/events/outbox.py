@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from mhin_platform.db import Database
 from mhin_platform.events.envelope import Event
 from mhin_platform.events.producer import publish
+from mhin_platform.events.topics import topic
 from mhin_platform.events.tables import outbox
 from mhin_platform.logging import correlation_id_var
 
@@ -31,7 +32,12 @@ RELAY_LOCK_KEY = 0x4D48494E_4F555442
 
 
 def add_to_outbox(session: Session, *events: Event) -> None:
-    """Store events in the caller's transaction; they are published after it commits."""
+    """Store events in the caller's transaction; they are published after it commits.
+
+    An event type its topic does not declare is a programming error that would break
+    subscribers' contract: it is refused here, loudly, before anything is written."""
+    for event in events:
+        _check_declared(event)
     correlation_id = correlation_id_var.get()
     session.execute(
         insert(outbox),
@@ -51,6 +57,17 @@ def add_to_outbox(session: Session, *events: Event) -> None:
         ],
     )
     session.info["notify"] = True
+
+
+def _check_declared(event: Event) -> None:
+    try:
+        declared = topic(event.topic).events
+    except KeyError:
+        return  # not a platform topic (tests' own topics)
+    if declared and event.type not in declared:
+        raise ValueError(
+            f"event type {event.type} is not declared for topic {event.topic} in topics.toml"
+        )
 
 
 def pending_count(session: Session) -> int:
