@@ -1,0 +1,158 @@
+"""The observation events every stream benchmark reads: real envelopes
+(CloudEvents headers + ``mhin.evaluation.v1.ObservationRecorded``) produced once per
+suite through the platform's own producer, onto a topic of the benchmarks' own with
+the observations topic's partitions (the declared one is left to the end-to-end
+benchmark, where evaluation writes it)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import TopicPartition as AioTopicPartition
+from google.protobuf.timestamp_pb2 import Timestamp
+from kafka import KafkaConsumer, TopicPartition
+
+from mhin.common.v1 import arc_pb2
+from mhin.evaluation.v1 import measure_pb2
+from mhin.evaluation.v1.observation_events_pb2 import ObservationRecorded
+from mhin_platform.events.envelope import Event, new_event
+from mhin_platform.events.producer import SEND_TIMEOUT_SECONDS, create_producer, send_event
+
+TOPIC = "bench.observation"
+SHAPED_LIKE = "mhin.evaluation.observation"
+SOURCE = "/mhin/evaluation"
+
+# A shape like the network's: a few projects' measures, their sites in a handful of
+# ARCs, two years of months, a few strata. Cells repeat once the grid is used up,
+# with a higher version: corrections, as evaluation publishes them.
+MEASURES = 24
+SITES = 40
+MONTHS = 24
+STRATA = ("", "ethnicity=Asian", "ethnicity=Black", "ethnicity=Mixed", "ethnicity=White")
+ARCS = (
+    arc_pb2.ARC_GREATER_MANCHESTER, arc_pb2.ARC_YORKSHIRE_AND_HUMBER,
+    arc_pb2.ARC_EAST_OF_ENGLAND, arc_pb2.ARC_NORTH_WEST_COAST,
+)  # fmt: skip
+CELLS = MEASURES * SITES * MONTHS * len(STRATA)
+
+
+def observation(index: int, recorded_at: datetime) -> ObservationRecorded:
+    """The ``index``-th observation of the grid (deterministic)."""
+    cell, correction = index % CELLS, index // CELLS
+    cell, stratum = divmod(cell, len(STRATA))
+    cell, month = divmod(cell, MONTHS)
+    measure, site = divmod(cell, SITES)
+    stamp = Timestamp()
+    stamp.FromDatetime(recorded_at)
+    return ObservationRecorded(
+        measure_id=f"measure-{measure:04d}",
+        project_id=f"project-{measure % 3}",
+        site_id=f"site-{site:04d}",
+        arc=ARCS[site % len(ARCS)],
+        period=f"{2023 + month // 12}-{month % 12 + 1:02d}",
+        stratum=STRATA[stratum],
+        numerator=float(index % 97),
+        denominator=float(100 + index % 53),
+        version=correction + 1,
+        measure_type=measure_pb2.MEASURE_TYPE_PROPORTION,
+        multiplier=100.0,
+        direction=measure_pb2.DIRECTION_UP,
+        recorded_at=stamp,
+    )
+
+
+def observation_event(index: int) -> Event:
+    message = observation(index, datetime.now(UTC))
+    cell = f"{message.measure_id}|{message.site_id}|{message.period}|{message.stratum}"
+    return new_event(topic=TOPIC, key=message.measure_id, source=SOURCE, message=message,
+                     subject=cell)
+
+
+def record_bytes(event: Event) -> int:
+    """Bytes of one record as the broker stores it, before batching: key, value, headers."""
+    headers = sum(len(name) + len(value) for name, value in event.headers())
+    return len(event.key.encode()) + len(event.data) + headers
+
+
+@dataclass(frozen=True)
+class ObservationSet:
+    """``count`` events on ``topic`` between ``start`` and ``end`` offsets per partition."""
+
+    topic: str
+    count: int
+    start: dict[int, int]
+    end: dict[int, int]
+    record_bytes: int
+    produce_seconds: float
+
+
+def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
+        return {tp.partition: offset for tp, offset in consumer.end_offsets(partitions).items()}
+    finally:
+        consumer.close()
+
+
+def produce(bootstrap: str, count: int) -> ObservationSet:
+    """Publish ``count`` observation events with the platform's producer (acks=all)."""
+    start = end_offsets(bootstrap, TOPIC)
+    producer = create_producer(bootstrap, client_id="mhin-bench")
+    began = time.perf_counter()
+    try:
+        for index in range(count):
+            send_event(producer, observation_event(index))
+        producer.flush(timeout=SEND_TIMEOUT_SECONDS * 10)
+    finally:
+        producer.close()
+    seconds = time.perf_counter() - began
+    end = end_offsets(bootstrap, TOPIC)
+    produced = sum(end.values()) - sum(start.values())
+    if produced != count:
+        raise RuntimeError(f"produced {produced} observation events, expected {count}")
+    return ObservationSet(TOPIC, count, start, end, record_bytes(observation_event(0)), seconds)
+
+
+async def _copy(bootstrap: str, source: ObservationSet, topic: str, count: int) -> None:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    await consumer.start()
+    await producer.start()
+    try:
+        partitions = [AioTopicPartition(source.topic, p) for p in sorted(source.start)]
+        consumer.assign(partitions)
+        for partition in partitions:
+            consumer.seek(partition, source.start[partition.partition])
+        copied = 0
+        while copied < count:
+            deliveries = []
+            for partition, records in (await consumer.getmany(timeout_ms=500)).items():
+                for record in records:
+                    if record.offset < source.end[partition.partition] and (
+                            copied + len(deliveries) < count):
+                        deliveries.append(await producer.send(
+                            topic, record.value, key=record.key, partition=partition.partition,
+                            headers=list(record.headers)))
+            await asyncio.gather(*deliveries)
+            copied += len(deliveries)
+    finally:
+        await producer.stop()
+        await consumer.stop()
+
+
+def copy(bootstrap: str, source: ObservationSet, topic: str,
+         count: int | None = None) -> ObservationSet:
+    """The same records (key, value, headers, partition) on another topic, all or the
+    first ``count``: a fresh copy for a run that must start from empty state."""
+    count = source.count if count is None else min(count, source.count)
+    start = end_offsets(bootstrap, topic)
+    began = time.perf_counter()
+    asyncio.run(_copy(bootstrap, source, topic, count))
+    seconds = time.perf_counter() - began
+    return ObservationSet(topic, count, start, end_offsets(bootstrap, topic),
+                          source.record_bytes, seconds)
