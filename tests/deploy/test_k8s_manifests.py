@@ -10,12 +10,15 @@ from __future__ import annotations
 import functools
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import kubernetes_validate
 import pytest
 import yaml
+from kafka import KafkaAdminClient
 
+from mhin_platform.events.topics import declared_topics
 from mhin_platform.processes import PLATFORM
 
 REPO = Path(__file__).resolve().parents[2]
@@ -113,8 +116,8 @@ def test_each_process_has_resource_requests_and_limits(manifests, spec):
 
 
 def test_every_pod_runs_locked_down(manifests):
-    workloads = [d for d in manifests if d["kind"] in ("Deployment", "Job")]
-    assert {d["kind"] for d in workloads} == {"Deployment", "Job"}  # the topics Job
+    workloads = [d for d in manifests if "template" in d.get("spec", {})]
+    assert workloads
     for workload in workloads:
         pod = workload["spec"]["template"]["spec"]
         name = workload["metadata"]["name"]
@@ -122,13 +125,22 @@ def test_every_pod_runs_locked_down(manifests):
         assert pod["securityContext"]["runAsNonRoot"] is True, name
         assert pod["securityContext"]["runAsUser"] > 0, name
         assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, name
-        for each in pod["containers"]:
+        for each in pod["containers"] + pod.get("initContainers", []):
+            where = f"{name}/{each['name']}"
             context = each["securityContext"]
-            assert context["allowPrivilegeEscalation"] is False, name
-            assert context["readOnlyRootFilesystem"] is True, name
-            assert context["capabilities"] == {"drop": ["ALL"]}, name
-            assert not context.get("privileged"), name
-            assert {"cpu", "memory"} <= set(each["resources"]["limits"]), name
+            assert context["allowPrivilegeEscalation"] is False, where
+            assert context["readOnlyRootFilesystem"] is True, where
+            assert context["capabilities"] == {"drop": ["ALL"]}, where
+            assert not context.get("privileged"), where
+            assert {"cpu", "memory"} <= set(each["resources"]["limits"]), where
+
+
+def test_each_pod_first_creates_the_topics_its_version_declares(manifests, spec):
+    pod = find(manifests, "Deployment", spec.name)["spec"]["template"]["spec"]
+    (topics,) = pod["initContainers"]
+    assert topics["command"] == ["python", "-m", "mhin_platform.events.topics", "create"]
+    assert topics["image"] == container(manifests, spec)["image"]
+    assert topics["envFrom"] == container(manifests, spec)["envFrom"]
 
 
 def test_only_scratch_volumes_are_writable(manifests, spec):
@@ -190,3 +202,19 @@ def test_production_runs_in_its_own_restricted_namespace_from_the_registry():
     for spec in PLATFORM:
         image = container(manifests, spec)["image"]
         assert image.startswith(f"registry.example.org/mhin/{spec.name}:")
+
+
+@pytest.mark.integration
+def test_the_init_containers_command_creates_the_declared_topics(kafka_bootstrap):
+    spec = PLATFORM[0]
+    pod = find(render("base"), "Deployment", spec.name)["spec"]["template"]["spec"]
+    command = pod["initContainers"][0]["command"]
+    assert command[0] == "python"
+    env = {**os.environ, "MHIN_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap}
+    for _ in range(2):  # every pod start runs it: the second run must succeed too
+        result = subprocess.run([sys.executable, *command[1:]], env=env, capture_output=True,
+                                text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    assert {topic.name for topic in declared_topics()} <= set(admin.list_topics())
+    admin.close()
