@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from mhin.projects.v1 import project_pb2 as mhin_dot_projects_dot_v1_dot_project__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%mhin/projects/v1/project_events.proto\x12\x10mhin.projects.v1\x1a\x1emhin/projects/v1/project.proto\"<\n\x0eProjectCreated\x12*\n\x07project\x18\x01 \x01(\x0b\x32\x19.mhin.projects.v1.Project\"O\n\x10ProjectSiteAdded\x12*\n\x07project\x18\x01 \x01(\x0b\x32\x19.mhin.projects.v1.Project\x12\x0f\n\x07site_id\x18\x02 \x01(\t\"Q\n\x12ProjectSiteUpdated\x12*\n\x07project\x18\x01 \x01(\x0b\x32\x19.mhin.projects.v1.Project\x12\x0f\n\x07site_id\x18\x02 \x01(\t\"r\n\x13ProjectPhaseChanged\x12*\n\x07project\x18\x01 \x01(\x0b\x32\x19.mhin.projects.v1.Project\x12/\n\x0eprevious_phase\x18\x02 \x01(\x0e\x32\x17.mhin.projects.v1.Phase\"@\n\x12ProjectArcsChanged\x12*\n\x07project\x18\x01 \x01(\x0b\x32\x19.mhin.projects.v1.Projectb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%mhin/projects/v1/project_events.proto\x12\x10mhin.projects.v1\x1a\x1emhin/projects/v1/project.proto\"<\n\x0eProjectCreated\x12*\n\x07project\x18\x01 \x01(\x0b\x32\x19.mhin.projects.v1.Project\"O\n\x10ProjectSiteAdded\x12*\n\x07project\x18\x01 \x01(\x0b\x32\x19.mhin.projects.v1.Project\x12\x0f\n\x07site_id\x18\x02 \x01(\t\"Q\n\x12ProjectSiteUpdated\x12*\n\x07project\x18\x01 \x01(\x0b\x32\x19.mhin.projects.v1.Project\x12\x0f\n\x07site_id\x18\x02 \x01(\t\"r\n\x13ProjectPhaseChanged\x12*\n\x07project\x18\x01 \x01(\x0b\x32\x19.mhin.projects.v1.Project\x12/\n\x0eprevious_phase\x18\x02 \x01(\x0e\x32\x17.mhin.projects.v1.Phase\"@\n\x12ProjectArcsChanged\x12*\n\x07project\x18\x01 \x01(\x0b\x32\x19.mhin.projects.v1.Project\"Y\n\x15ProjectMilestoneAdded\x12*\n\x07project\x18\x01 \x01(\x0b\x32\x19.mhin.projects.v1.Project\x12\x14\n\x0cmilestone_id\x18\x02 \x01(\t\"[\n\x17ProjectMilestoneUpdated\x12*\n\x07project\x18\x01 \x01(\x0b\x32\x19.mhin.projects.v1.Project\x12\x14\n\x0cmilestone_id\x18\x02 \x01(\t\"s\n\x15ProjectStatusReported\x12*\n\x07project\x18\x01 \x01(\x0b\x32\x19.mhin.projects.v1.Project\x12.\n\x06report\x18\x02 \x01(\x0b\x32\x1e.mhin.projects.v1.StatusReportb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -42,4 +42,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PROJECTPHASECHANGED']._serialized_end=431
   _globals['_PROJECTARCSCHANGED']._serialized_start=433
   _globals['_PROJECTARCSCHANGED']._serialized_end=497
+  _globals['_PROJECTMILESTONEADDED']._serialized_start=499
+  _globals['_PROJECTMILESTONEADDED']._serialized_end=588
+  _globals['_PROJECTMILESTONEUPDATED']._serialized_start=590
+  _globals['_PROJECTMILESTONEUPDATED']._serialized_end=681
+  _globals['_PROJECTSTATUSREPORTED']._serialized_start=683
+  _globals['_PROJECTSTATUSREPORTED']._serialized_end=798
 # @@protoc_insertion_point(module_scope)

@@ -154,3 +154,91 @@ class ProjectArcsChanged(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ProjectArcsChanged: _TypeAlias = ProjectArcsChanged  # noqa: Y015
+
+@_typing.final
+class ProjectMilestoneAdded(_message.Message):
+    """ProjectMilestoneAdded: a milestone was added to a project."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_FIELD_NUMBER: _builtins.int
+    MILESTONE_ID_FIELD_NUMBER: _builtins.int
+    milestone_id: _builtins.str
+    """Id of the milestone added."""
+    @_builtins.property
+    def project(self) -> _project_pb2.Project:
+        """The project after the change."""
+
+    def __init__(
+        self,
+        *,
+        project: _project_pb2.Project | None = ...,
+        milestone_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["project", b"project"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["milestone_id", b"milestone_id", "project", b"project"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ProjectMilestoneAdded: _TypeAlias = ProjectMilestoneAdded  # noqa: Y015
+
+@_typing.final
+class ProjectMilestoneUpdated(_message.Message):
+    """ProjectMilestoneUpdated: a milestone's status, RAG rating or dates changed."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_FIELD_NUMBER: _builtins.int
+    MILESTONE_ID_FIELD_NUMBER: _builtins.int
+    milestone_id: _builtins.str
+    """Id of the milestone changed."""
+    @_builtins.property
+    def project(self) -> _project_pb2.Project:
+        """The project after the change."""
+
+    def __init__(
+        self,
+        *,
+        project: _project_pb2.Project | None = ...,
+        milestone_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["project", b"project"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["milestone_id", b"milestone_id", "project", b"project"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ProjectMilestoneUpdated: _TypeAlias = ProjectMilestoneUpdated  # noqa: Y015
+
+@_typing.final
+class ProjectStatusReported(_message.Message):
+    """ProjectStatusReported: a status report on a project was submitted. Reports are
+    not part of the project snapshot (they accumulate); the event carries the report.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_FIELD_NUMBER: _builtins.int
+    REPORT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def project(self) -> _project_pb2.Project:
+        """The project after the change (its version counts the report)."""
+
+    @_builtins.property
+    def report(self) -> _project_pb2.StatusReport:
+        """The report."""
+
+    def __init__(
+        self,
+        *,
+        project: _project_pb2.Project | None = ...,
+        report: _project_pb2.StatusReport | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["project", b"project", "report", b"report"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["project", b"project", "report", b"report"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ProjectStatusReported: _TypeAlias = ProjectStatusReported  # noqa: Y015

@@ -29,17 +29,25 @@ from mhin.common.v1 import period_pb2 as mhin_dot_common_dot_v1_dot_period__pb2
 from mhin.common.v1 import priority_area_pb2 as mhin_dot_common_dot_v1_dot_priority__area__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1emhin/projects/v1/project.proto\x12\x10mhin.projects.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18mhin/common/v1/arc.proto\x1a!mhin/common/v1/organisation.proto\x1a\x1bmhin/common/v1/period.proto\x1a\"mhin/common/v1/priority_area.proto\"\xc6\x01\n\x04Site\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x19\n\x11organisation_name\x18\x03 \x01(\t\x12;\n\x11organisation_type\x18\x04 \x01(\x0e\x32 .mhin.common.v1.OrganisationType\x12 \n\x03\x61rc\x18\x05 \x01(\x0e\x32\x13.mhin.common.v1.Arc\x12*\n\x0cgo_live_date\x18\x06 \x01(\x0b\x32\x14.mhin.common.v1.Date\"\xa0\x02\n\x07Project\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x13\n\x0bsolution_id\x18\x03 \x01(\t\x12\x33\n\rpriority_area\x18\x04 \x01(\x0e\x32\x1c.mhin.common.v1.PriorityArea\x12!\n\x04\x61rcs\x18\x05 \x03(\x0e\x32\x13.mhin.common.v1.Arc\x12%\n\x05sites\x18\x06 \x03(\x0b\x32\x16.mhin.projects.v1.Site\x12&\n\x05phase\x18\x07 \x01(\x0e\x32\x17.mhin.projects.v1.Phase\x12.\n\nupdated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07version\x18\t \x01(\x03*s\n\x05Phase\x12\x15\n\x11PHASE_UNSPECIFIED\x10\x00\x12\x10\n\x0cPHASE_SET_UP\x10\x01\x12\x18\n\x14PHASE_IMPLEMENTATION\x10\x02\x12\x15\n\x11PHASE_SUSTAINMENT\x10\x03\x12\x10\n\x0cPHASE_CLOSED\x10\x04\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1emhin/projects/v1/project.proto\x12\x10mhin.projects.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18mhin/common/v1/arc.proto\x1a!mhin/common/v1/organisation.proto\x1a\x1bmhin/common/v1/period.proto\x1a\"mhin/common/v1/priority_area.proto\"\xc6\x01\n\x04Site\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x19\n\x11organisation_name\x18\x03 \x01(\t\x12;\n\x11organisation_type\x18\x04 \x01(\x0e\x32 .mhin.common.v1.OrganisationType\x12 \n\x03\x61rc\x18\x05 \x01(\x0e\x32\x13.mhin.common.v1.Arc\x12*\n\x0cgo_live_date\x18\x06 \x01(\x0b\x32\x14.mhin.common.v1.Date\"\xb4\x03\n\x07Project\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x13\n\x0bsolution_id\x18\x03 \x01(\t\x12\x33\n\rpriority_area\x18\x04 \x01(\x0e\x32\x1c.mhin.common.v1.PriorityArea\x12!\n\x04\x61rcs\x18\x05 \x03(\x0e\x32\x13.mhin.common.v1.Arc\x12%\n\x05sites\x18\x06 \x03(\x0b\x32\x16.mhin.projects.v1.Site\x12&\n\x05phase\x18\x07 \x01(\x0e\x32\x17.mhin.projects.v1.Phase\x12.\n\nupdated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07version\x18\t \x01(\x03\x12/\n\nmilestones\x18\n \x03(\x0b\x32\x1b.mhin.projects.v1.Milestone\x12.\n\ncreated_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x19\n\x11selection_call_id\x18\x0c \x01(\t\x12\x16\n\x0e\x63losure_reason\x18\r \x01(\t\"\x99\x02\n\tMilestone\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12 \n\x03\x61rc\x18\x04 \x01(\x0e\x32\x13.mhin.common.v1.Arc\x12*\n\x0cplanned_date\x18\x05 \x01(\x0b\x32\x14.mhin.common.v1.Date\x12)\n\x0b\x61\x63tual_date\x18\x06 \x01(\x0b\x32\x14.mhin.common.v1.Date\x12\x31\n\x06status\x18\x07 \x01(\x0e\x32!.mhin.projects.v1.MilestoneStatus\x12\"\n\x03rag\x18\x08 \x01(\x0e\x32\x15.mhin.projects.v1.Rag\x12\x0c\n\x04note\x18\t \x01(\t\"\xc6\x02\n\x0cStatusReport\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\nproject_id\x18\x02 \x01(\t\x12 \n\x03\x61rc\x18\x03 \x01(\x0e\x32\x13.mhin.common.v1.Arc\x12*\n\x0cperiod_start\x18\x04 \x01(\x0b\x32\x14.mhin.common.v1.Date\x12(\n\nperiod_end\x18\x05 \x01(\x0b\x32\x14.mhin.common.v1.Date\x12\"\n\x03rag\x18\x06 \x01(\x0e\x32\x15.mhin.projects.v1.Rag\x12\x0f\n\x07summary\x18\x07 \x01(\t\x12\r\n\x05risks\x18\x08 \x01(\t\x12\x12\n\nnext_steps\x18\t \x01(\t\x12\x14\n\x0csubmitted_by\x18\n \x01(\t\x12\x30\n\x0csubmitted_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp*s\n\x05Phase\x12\x15\n\x11PHASE_UNSPECIFIED\x10\x00\x12\x10\n\x0cPHASE_SET_UP\x10\x01\x12\x18\n\x14PHASE_IMPLEMENTATION\x10\x02\x12\x15\n\x11PHASE_SUSTAINMENT\x10\x03\x12\x10\n\x0cPHASE_CLOSED\x10\x04*\xb7\x01\n\x0fMilestoneStatus\x12 \n\x1cMILESTONE_STATUS_UNSPECIFIED\x10\x00\x12 \n\x1cMILESTONE_STATUS_NOT_STARTED\x10\x01\x12 \n\x1cMILESTONE_STATUS_IN_PROGRESS\x10\x02\x12\x1e\n\x1aMILESTONE_STATUS_COMPLETED\x10\x03\x12\x1e\n\x1aMILESTONE_STATUS_CANCELLED\x10\x04*E\n\x03Rag\x12\x13\n\x0fRAG_UNSPECIFIED\x10\x00\x12\r\n\tRAG_GREEN\x10\x01\x12\r\n\tRAG_AMBER\x10\x02\x12\x0b\n\x07RAG_RED\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'mhin.projects.v1.project_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_PHASE']._serialized_start=703
-  _globals['_PHASE']._serialized_end=818
+  _globals['_PHASE']._serialized_start=1464
+  _globals['_PHASE']._serialized_end=1579
+  _globals['_MILESTONESTATUS']._serialized_start=1582
+  _globals['_MILESTONESTATUS']._serialized_end=1765
+  _globals['_RAG']._serialized_start=1767
+  _globals['_RAG']._serialized_end=1836
   _globals['_SITE']._serialized_start=212
   _globals['_SITE']._serialized_end=410
   _globals['_PROJECT']._serialized_start=413
-  _globals['_PROJECT']._serialized_end=701
+  _globals['_PROJECT']._serialized_end=849
+  _globals['_MILESTONE']._serialized_start=852
+  _globals['_MILESTONE']._serialized_end=1133
+  _globals['_STATUSREPORT']._serialized_start=1136
+  _globals['_STATUSREPORT']._serialized_end=1462
 # @@protoc_insertion_point(module_scope)

@@ -59,6 +59,66 @@ PHASE_CLOSED: Phase.ValueType  # 4
 """Closed."""
 Global___Phase: _TypeAlias = Phase  # noqa: Y015
 
+class _MilestoneStatus:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _MilestoneStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_MilestoneStatus.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    MILESTONE_STATUS_UNSPECIFIED: _MilestoneStatus.ValueType  # 0
+    """Not set."""
+    MILESTONE_STATUS_NOT_STARTED: _MilestoneStatus.ValueType  # 1
+    """Not started yet."""
+    MILESTONE_STATUS_IN_PROGRESS: _MilestoneStatus.ValueType  # 2
+    """Under way."""
+    MILESTONE_STATUS_COMPLETED: _MilestoneStatus.ValueType  # 3
+    """Reached; its actual date is set."""
+    MILESTONE_STATUS_CANCELLED: _MilestoneStatus.ValueType  # 4
+    """Dropped; kept for the record."""
+
+class MilestoneStatus(_MilestoneStatus, metaclass=_MilestoneStatusEnumTypeWrapper):
+    """MilestoneStatus is where a milestone is. COMPLETED and CANCELLED are final."""
+
+MILESTONE_STATUS_UNSPECIFIED: MilestoneStatus.ValueType  # 0
+"""Not set."""
+MILESTONE_STATUS_NOT_STARTED: MilestoneStatus.ValueType  # 1
+"""Not started yet."""
+MILESTONE_STATUS_IN_PROGRESS: MilestoneStatus.ValueType  # 2
+"""Under way."""
+MILESTONE_STATUS_COMPLETED: MilestoneStatus.ValueType  # 3
+"""Reached; its actual date is set."""
+MILESTONE_STATUS_CANCELLED: MilestoneStatus.ValueType  # 4
+"""Dropped; kept for the record."""
+Global___MilestoneStatus: _TypeAlias = MilestoneStatus  # noqa: Y015
+
+class _Rag:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _RagEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Rag.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    RAG_UNSPECIFIED: _Rag.ValueType  # 0
+    """Not set."""
+    RAG_GREEN: _Rag.ValueType  # 1
+    """On track."""
+    RAG_AMBER: _Rag.ValueType  # 2
+    """At risk; being managed."""
+    RAG_RED: _Rag.ValueType  # 3
+    """Off track; needs help."""
+
+class Rag(_Rag, metaclass=_RagEnumTypeWrapper):
+    """Rag is a red/amber/green rating of how something is going."""
+
+RAG_UNSPECIFIED: Rag.ValueType  # 0
+"""Not set."""
+RAG_GREEN: Rag.ValueType  # 1
+"""On track."""
+RAG_AMBER: Rag.ValueType  # 2
+"""At risk; being managed."""
+RAG_RED: Rag.ValueType  # 3
+"""Off track; needs help."""
+Global___Rag: _TypeAlias = Rag  # noqa: Y015
+
 @_typing.final
 class Site(_message.Message):
     """Site is a place where a project is implemented."""
@@ -118,6 +178,10 @@ class Project(_message.Message):
     PHASE_FIELD_NUMBER: _builtins.int
     UPDATED_AT_FIELD_NUMBER: _builtins.int
     VERSION_FIELD_NUMBER: _builtins.int
+    MILESTONES_FIELD_NUMBER: _builtins.int
+    CREATED_AT_FIELD_NUMBER: _builtins.int
+    SELECTION_CALL_ID_FIELD_NUMBER: _builtins.int
+    CLOSURE_REASON_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Server-assigned id (reference projects have stable ids, e.g. "mhin-project-1")."""
     name: _builtins.str
@@ -130,6 +194,12 @@ class Project(_message.Message):
     """Phase."""
     version: _builtins.int
     """Incremented on every change; events carry it so read models apply them in order."""
+    selection_call_id: _builtins.str
+    """The selection call whose approved proposal set its ARCs; empty for reference
+    projects and projects created directly.
+    """
+    closure_reason: _builtins.str
+    """Why it closed; required when it closes early (from SET_UP or IMPLEMENTATION)."""
     @_builtins.property
     def arcs(self) -> _containers.RepeatedScalarFieldContainer[_arc_pb2.Arc.ValueType]:
         """The ARCs selected to implement it (a pair, by design)."""
@@ -141,6 +211,14 @@ class Project(_message.Message):
     @_builtins.property
     def updated_at(self) -> _timestamp_pb2.Timestamp:
         """When it last changed."""
+
+    @_builtins.property
+    def milestones(self) -> _containers.RepeatedCompositeFieldContainer[Global___Milestone]:
+        """Milestones, in the order they were added."""
+
+    @_builtins.property
+    def created_at(self) -> _timestamp_pb2.Timestamp:
+        """When it was created."""
 
     def __init__(
         self,
@@ -154,11 +232,143 @@ class Project(_message.Message):
         phase: Global___Phase.ValueType = ...,
         updated_at: _timestamp_pb2.Timestamp | None = ...,
         version: _builtins.int = ...,
+        milestones: _abc.Iterable[Global___Milestone] | None = ...,
+        created_at: _timestamp_pb2.Timestamp | None = ...,
+        selection_call_id: _builtins.str = ...,
+        closure_reason: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["updated_at", b"updated_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["arcs", b"arcs", "id", b"id", "name", b"name", "phase", b"phase", "priority_area", b"priority_area", "sites", b"sites", "solution_id", b"solution_id", "updated_at", b"updated_at", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["arcs", b"arcs", "closure_reason", b"closure_reason", "created_at", b"created_at", "id", b"id", "milestones", b"milestones", "name", b"name", "phase", b"phase", "priority_area", b"priority_area", "selection_call_id", b"selection_call_id", "sites", b"sites", "solution_id", b"solution_id", "updated_at", b"updated_at", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Project: _TypeAlias = Project  # noqa: Y015
+
+@_typing.final
+class Milestone(_message.Message):
+    """Milestone is a planned step of a project, for one ARC or for the whole project."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    TITLE_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    ARC_FIELD_NUMBER: _builtins.int
+    PLANNED_DATE_FIELD_NUMBER: _builtins.int
+    ACTUAL_DATE_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    RAG_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Server-assigned id."""
+    title: _builtins.str
+    """Title, 1 to 200 characters."""
+    description: _builtins.str
+    """Optional description, at most 2000 characters."""
+    arc: _arc_pb2.Arc.ValueType
+    """ARC the milestone belongs to (its members may update it); unset for a
+    project-wide milestone, which only the national team updates.
+    """
+    status: Global___MilestoneStatus.ValueType
+    """Status."""
+    rag: Global___Rag.ValueType
+    """How it is going."""
+    note: _builtins.str
+    """Comment given with the latest update, at most 1000 characters."""
+    @_builtins.property
+    def planned_date(self) -> _period_pb2.Date:
+        """Date it is planned for."""
+
+    @_builtins.property
+    def actual_date(self) -> _period_pb2.Date:
+        """Date it was reached; set exactly when the status is COMPLETED."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        title: _builtins.str = ...,
+        description: _builtins.str = ...,
+        arc: _arc_pb2.Arc.ValueType = ...,
+        planned_date: _period_pb2.Date | None = ...,
+        actual_date: _period_pb2.Date | None = ...,
+        status: Global___MilestoneStatus.ValueType = ...,
+        rag: Global___Rag.ValueType = ...,
+        note: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["actual_date", b"actual_date", "planned_date", b"planned_date"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actual_date", b"actual_date", "arc", b"arc", "description", b"description", "id", b"id", "note", b"note", "planned_date", b"planned_date", "rag", b"rag", "status", b"status", "title", b"title"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Milestone: _TypeAlias = Milestone  # noqa: Y015
+
+@_typing.final
+class StatusReport(_message.Message):
+    """StatusReport is a periodic report on a project, by one ARC or for the whole project."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    ARC_FIELD_NUMBER: _builtins.int
+    PERIOD_START_FIELD_NUMBER: _builtins.int
+    PERIOD_END_FIELD_NUMBER: _builtins.int
+    RAG_FIELD_NUMBER: _builtins.int
+    SUMMARY_FIELD_NUMBER: _builtins.int
+    RISKS_FIELD_NUMBER: _builtins.int
+    NEXT_STEPS_FIELD_NUMBER: _builtins.int
+    SUBMITTED_BY_FIELD_NUMBER: _builtins.int
+    SUBMITTED_AT_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Server-assigned id."""
+    project_id: _builtins.str
+    """Id of the project."""
+    arc: _arc_pb2.Arc.ValueType
+    """ARC reporting; unset for a report on the whole project (national team only)."""
+    rag: Global___Rag.ValueType
+    """Overall rating."""
+    summary: _builtins.str
+    """Progress in the period, 1 to 5000 characters."""
+    risks: _builtins.str
+    """Risks and issues, at most 5000 characters."""
+    next_steps: _builtins.str
+    """Next steps, at most 5000 characters."""
+    submitted_by: _builtins.str
+    """Who submitted it (the caller's token subject)."""
+    @_builtins.property
+    def period_start(self) -> _period_pb2.Date:
+        """First day of the period reported on."""
+
+    @_builtins.property
+    def period_end(self) -> _period_pb2.Date:
+        """Last day of the period reported on (not before the first, not in the future)."""
+
+    @_builtins.property
+    def submitted_at(self) -> _timestamp_pb2.Timestamp:
+        """When it was submitted."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        project_id: _builtins.str = ...,
+        arc: _arc_pb2.Arc.ValueType = ...,
+        period_start: _period_pb2.Date | None = ...,
+        period_end: _period_pb2.Date | None = ...,
+        rag: Global___Rag.ValueType = ...,
+        summary: _builtins.str = ...,
+        risks: _builtins.str = ...,
+        next_steps: _builtins.str = ...,
+        submitted_by: _builtins.str = ...,
+        submitted_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["period_end", b"period_end", "period_start", b"period_start", "submitted_at", b"submitted_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["arc", b"arc", "id", b"id", "next_steps", b"next_steps", "period_end", b"period_end", "period_start", b"period_start", "project_id", b"project_id", "rag", b"rag", "risks", b"risks", "submitted_at", b"submitted_at", "submitted_by", b"submitted_by", "summary", b"summary"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StatusReport: _TypeAlias = StatusReport  # noqa: Y015

@@ -24,17 +24,28 @@ _sym_db = _symbol_database.Default()
 
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from mhin.common.v1 import arc_pb2 as mhin_dot_common_dot_v1_dot_arc__pb2
+from mhin.projects.v1 import selection_pb2 as mhin_dot_projects_dot_v1_dot_selection__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'mhin/projects/v1/selection_events.proto\x12\x10mhin.projects.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18mhin/common/v1/arc.proto\"\xbe\x01\n\x11SelectionProposed\x12\x13\n\x0bproposal_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63\x61ll_id\x18\x02 \x01(\t\x12\x13\n\x0bsolution_id\x18\x03 \x01(\t\x12*\n\rproposed_arcs\x18\x04 \x03(\x0e\x32\x13.mhin.common.v1.Arc\x12\x11\n\trationale\x18\x05 \x01(\t\x12/\n\x0bproposed_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xa1\x01\n\x12SelectionFinalised\x12\x13\n\x0bproposal_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63\x61ll_id\x18\x02 \x01(\t\x12\x10\n\x08\x61pproved\x18\x03 \x01(\x08\x12*\n\rselected_arcs\x18\x04 \x03(\x0e\x32\x13.mhin.common.v1.Arc\x12\x12\n\nproject_id\x18\x05 \x01(\t\x12\x13\n\x0b\x64\x65\x63ision_id\x18\x06 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'mhin/projects/v1/selection_events.proto\x12\x10mhin.projects.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18mhin/common/v1/arc.proto\x1a mhin/projects/v1/selection.proto\"\xed\x01\n\x11SelectionProposed\x12\x13\n\x0bproposal_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63\x61ll_id\x18\x02 \x01(\t\x12\x13\n\x0bsolution_id\x18\x03 \x01(\t\x12*\n\rproposed_arcs\x18\x04 \x03(\x0e\x32\x13.mhin.common.v1.Arc\x12\x11\n\trationale\x18\x05 \x01(\t\x12/\n\x0bproposed_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\x04\x63\x61ll\x18\x07 \x01(\x0b\x32\x1f.mhin.projects.v1.SelectionCall\"\xd0\x01\n\x12SelectionFinalised\x12\x13\n\x0bproposal_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63\x61ll_id\x18\x02 \x01(\t\x12\x10\n\x08\x61pproved\x18\x03 \x01(\x08\x12*\n\rselected_arcs\x18\x04 \x03(\x0e\x32\x13.mhin.common.v1.Arc\x12\x12\n\nproject_id\x18\x05 \x01(\t\x12\x13\n\x0b\x64\x65\x63ision_id\x18\x06 \x01(\t\x12-\n\x04\x63\x61ll\x18\x07 \x01(\x0b\x32\x1f.mhin.projects.v1.SelectionCall\"D\n\x13SelectionCallOpened\x12-\n\x04\x63\x61ll\x18\x01 \x01(\x0b\x32\x1f.mhin.projects.v1.SelectionCall\"f\n\x1dSelectionApplicationSubmitted\x12-\n\x04\x63\x61ll\x18\x01 \x01(\x0b\x32\x1f.mhin.projects.v1.SelectionCall\x12\x16\n\x0e\x61pplication_id\x18\x02 \x01(\t\"D\n\x13SelectionCallClosed\x12-\n\x04\x63\x61ll\x18\x01 \x01(\x0b\x32\x1f.mhin.projects.v1.SelectionCall\"c\n\x1aSelectionApplicationScored\x12-\n\x04\x63\x61ll\x18\x01 \x01(\x0b\x32\x1f.mhin.projects.v1.SelectionCall\x12\x16\n\x0e\x61pplication_id\x18\x02 \x01(\t\"\x86\x01\n\x1bSelectionDecisionNotApplied\x12-\n\x04\x63\x61ll\x18\x01 \x01(\x0b\x32\x1f.mhin.projects.v1.SelectionCall\x12\x13\n\x0bproposal_id\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65\x63ision_id\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'mhin.projects.v1.selection_events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SELECTIONPROPOSED']._serialized_start=121
-  _globals['_SELECTIONPROPOSED']._serialized_end=311
-  _globals['_SELECTIONFINALISED']._serialized_start=314
-  _globals['_SELECTIONFINALISED']._serialized_end=475
+  _globals['_SELECTIONPROPOSED']._serialized_start=155
+  _globals['_SELECTIONPROPOSED']._serialized_end=392
+  _globals['_SELECTIONFINALISED']._serialized_start=395
+  _globals['_SELECTIONFINALISED']._serialized_end=603
+  _globals['_SELECTIONCALLOPENED']._serialized_start=605
+  _globals['_SELECTIONCALLOPENED']._serialized_end=673
+  _globals['_SELECTIONAPPLICATIONSUBMITTED']._serialized_start=675
+  _globals['_SELECTIONAPPLICATIONSUBMITTED']._serialized_end=777
+  _globals['_SELECTIONCALLCLOSED']._serialized_start=779
+  _globals['_SELECTIONCALLCLOSED']._serialized_end=847
+  _globals['_SELECTIONAPPLICATIONSCORED']._serialized_start=849
+  _globals['_SELECTIONAPPLICATIONSCORED']._serialized_end=948
+  _globals['_SELECTIONDECISIONNOTAPPLIED']._serialized_start=951
+  _globals['_SELECTIONDECISIONNOTAPPLIED']._serialized_end=1085
 # @@protoc_insertion_point(module_scope)

@@ -9,6 +9,7 @@ from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from mhin.common.v1 import arc_pb2 as _arc_pb2
+from mhin.projects.v1 import selection_pb2 as _selection_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -42,6 +43,7 @@ class SelectionProposed(_message.Message):
     PROPOSED_ARCS_FIELD_NUMBER: _builtins.int
     RATIONALE_FIELD_NUMBER: _builtins.int
     PROPOSED_AT_FIELD_NUMBER: _builtins.int
+    CALL_FIELD_NUMBER: _builtins.int
     proposal_id: _builtins.str
     """Id of the proposal (the decision's subject refers to it)."""
     call_id: _builtins.str
@@ -58,6 +60,10 @@ class SelectionProposed(_message.Message):
     def proposed_at(self) -> _timestamp_pb2.Timestamp:
         """When it was proposed."""
 
+    @_builtins.property
+    def call(self) -> _selection_pb2.SelectionCall:
+        """The call after the change (with its version)."""
+
     def __init__(
         self,
         *,
@@ -67,10 +73,11 @@ class SelectionProposed(_message.Message):
         proposed_arcs: _abc.Iterable[_arc_pb2.Arc.ValueType] | None = ...,
         rationale: _builtins.str = ...,
         proposed_at: _timestamp_pb2.Timestamp | None = ...,
+        call: _selection_pb2.SelectionCall | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["proposed_at", b"proposed_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["call", b"call", "proposed_at", b"proposed_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["call_id", b"call_id", "proposal_id", b"proposal_id", "proposed_arcs", b"proposed_arcs", "proposed_at", b"proposed_at", "rationale", b"rationale", "solution_id", b"solution_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["call", b"call", "call_id", b"call_id", "proposal_id", b"proposal_id", "proposed_arcs", b"proposed_arcs", "proposed_at", b"proposed_at", "rationale", b"rationale", "solution_id", b"solution_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -88,6 +95,7 @@ class SelectionFinalised(_message.Message):
     SELECTED_ARCS_FIELD_NUMBER: _builtins.int
     PROJECT_ID_FIELD_NUMBER: _builtins.int
     DECISION_ID_FIELD_NUMBER: _builtins.int
+    CALL_FIELD_NUMBER: _builtins.int
     proposal_id: _builtins.str
     """Id of the proposal."""
     call_id: _builtins.str
@@ -102,6 +110,10 @@ class SelectionFinalised(_message.Message):
     def selected_arcs(self) -> _containers.RepeatedScalarFieldContainer[_arc_pb2.Arc.ValueType]:
         """ARCs selected (empty when rejected)."""
 
+    @_builtins.property
+    def call(self) -> _selection_pb2.SelectionCall:
+        """The call after the change (with its version)."""
+
     def __init__(
         self,
         *,
@@ -111,11 +123,155 @@ class SelectionFinalised(_message.Message):
         selected_arcs: _abc.Iterable[_arc_pb2.Arc.ValueType] | None = ...,
         project_id: _builtins.str = ...,
         decision_id: _builtins.str = ...,
+        call: _selection_pb2.SelectionCall | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["call", b"call"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["approved", b"approved", "call_id", b"call_id", "decision_id", b"decision_id", "project_id", b"project_id", "proposal_id", b"proposal_id", "selected_arcs", b"selected_arcs"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["approved", b"approved", "call", b"call", "call_id", b"call_id", "decision_id", b"decision_id", "project_id", b"project_id", "proposal_id", b"proposal_id", "selected_arcs", b"selected_arcs"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___SelectionFinalised: _TypeAlias = SelectionFinalised  # noqa: Y015
+
+@_typing.final
+class SelectionCallOpened(_message.Message):
+    """SelectionCallOpened: a selection call was opened for applications."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CALL_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def call(self) -> _selection_pb2.SelectionCall:
+        """The call."""
+
+    def __init__(
+        self,
+        *,
+        call: _selection_pb2.SelectionCall | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["call", b"call"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["call", b"call"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SelectionCallOpened: _TypeAlias = SelectionCallOpened  # noqa: Y015
+
+@_typing.final
+class SelectionApplicationSubmitted(_message.Message):
+    """SelectionApplicationSubmitted: an ARC submitted or changed its application to a call."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CALL_FIELD_NUMBER: _builtins.int
+    APPLICATION_ID_FIELD_NUMBER: _builtins.int
+    application_id: _builtins.str
+    """Id of the application."""
+    @_builtins.property
+    def call(self) -> _selection_pb2.SelectionCall:
+        """The call after the change."""
+
+    def __init__(
+        self,
+        *,
+        call: _selection_pb2.SelectionCall | None = ...,
+        application_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["call", b"call"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["application_id", b"application_id", "call", b"call"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SelectionApplicationSubmitted: _TypeAlias = SelectionApplicationSubmitted  # noqa: Y015
+
+@_typing.final
+class SelectionCallClosed(_message.Message):
+    """SelectionCallClosed: a call was closed to applications."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CALL_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def call(self) -> _selection_pb2.SelectionCall:
+        """The call after the change."""
+
+    def __init__(
+        self,
+        *,
+        call: _selection_pb2.SelectionCall | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["call", b"call"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["call", b"call"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SelectionCallClosed: _TypeAlias = SelectionCallClosed  # noqa: Y015
+
+@_typing.final
+class SelectionApplicationScored(_message.Message):
+    """SelectionApplicationScored: the national team scored an application."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CALL_FIELD_NUMBER: _builtins.int
+    APPLICATION_ID_FIELD_NUMBER: _builtins.int
+    application_id: _builtins.str
+    """Id of the application."""
+    @_builtins.property
+    def call(self) -> _selection_pb2.SelectionCall:
+        """The call after the change."""
+
+    def __init__(
+        self,
+        *,
+        call: _selection_pb2.SelectionCall | None = ...,
+        application_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["call", b"call"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["application_id", b"application_id", "call", b"call"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SelectionApplicationScored: _TypeAlias = SelectionApplicationScored  # noqa: Y015
+
+@_typing.final
+class SelectionDecisionNotApplied(_message.Message):
+    """SelectionDecisionNotApplied: a governance decision about a proposal was received
+    but did not finalise it (not an Executive decision, a deferral, or the proposal
+    was already finalised by another decision). Recorded on the proposal.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CALL_FIELD_NUMBER: _builtins.int
+    PROPOSAL_ID_FIELD_NUMBER: _builtins.int
+    DECISION_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    proposal_id: _builtins.str
+    """Id of the proposal."""
+    decision_id: _builtins.str
+    """Id of the governance decision."""
+    reason: _builtins.str
+    """Why it was not applied."""
+    @_builtins.property
+    def call(self) -> _selection_pb2.SelectionCall:
+        """The call after the change."""
+
+    def __init__(
+        self,
+        *,
+        call: _selection_pb2.SelectionCall | None = ...,
+        proposal_id: _builtins.str = ...,
+        decision_id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["call", b"call"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["call", b"call", "decision_id", b"decision_id", "proposal_id", b"proposal_id", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SelectionDecisionNotApplied: _TypeAlias = SelectionDecisionNotApplied  # noqa: Y015
