@@ -1,0 +1,361 @@
+"""project-tracking use cases: each one transaction that loads, applies a domain
+rule, stores the result and records its events in the outbox.
+
+``apply_decision`` is the selection saga's last step, run by the decision
+consumer inside the consumer's own (idempotent) transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from sqlalchemy.orm import Session
+
+from mhin_platform.auth import Principal, Role, require_write
+from mhin_platform.db import Database
+from mhin_platform.errors import InvalidArgument, PermissionDenied
+from mhin_platform.paging import decode_page_token, encode_page_token
+from mhin_platform.reference import Arc
+from mhin_projects import domain, events, store
+from mhin_projects.domain import (
+    ApplicationDraft,
+    ArcApplication,
+    CallDraft,
+    CriterionScore,
+    Decision,
+    KnownSolution,
+    Milestone,
+    MilestoneDraft,
+    MilestoneUpdate,
+    Phase,
+    Project,
+    ProjectDraft,
+    SelectionCall,
+    SelectionProposal,
+    Site,
+    SiteDraft,
+    StatusReport,
+    StatusReportDraft,
+)
+
+MAX_ID_LENGTH = 64
+T = TypeVar("T")
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def _check_id(value: str, field: str) -> None:
+    if not value:
+        raise InvalidArgument(field, "is required")
+    if len(value) > MAX_ID_LENGTH:
+        raise InvalidArgument(field, f"at most {MAX_ID_LENGTH} characters")
+
+
+def require_national(principal: Principal, action: str) -> None:
+    if principal.role is not Role.NATIONAL_ADMIN:
+        raise PermissionDenied(f"{principal.role.value} {principal.subject!r} may not {action}: "
+                               "only the national team may")
+
+
+def _require_write(principal: Principal, arc: Arc | None, action: str) -> None:
+    """ARC data: its own members (and the national team); project-wide data
+    (``arc`` None): the national team only."""
+    if arc is None:
+        require_national(principal, action)
+    else:
+        require_write(principal, arc)
+
+
+def _page(items: list[T], page_size: int, keyset: Callable[[T], list[str]],
+          filters: dict[str, str | None]) -> tuple[list[T], str]:
+    """The first ``page_size`` of ``items`` (fetched one extra) and the next token."""
+    more = len(items) > page_size
+    items = items[:page_size]
+    return items, encode_page_token(keyset(items[-1]), filters) if more else ""
+
+
+def _keyset(token: str, filters: dict[str, str | None]) -> store.Keyset | None:
+    after = decode_page_token(token, filters)
+    if after is None:
+        return None
+    try:
+        return datetime.fromisoformat(after[0]), str(after[1])
+    except (ValueError, IndexError, TypeError):
+        raise InvalidArgument("page.page_token", "is not a token this service issued") from None
+
+
+class SelectionApp:
+    def __init__(self, database: Database, clock: Callable[[], datetime] = now,
+                 new_id: Callable[[], str] = new_id) -> None:
+        self._db = database
+        self._clock = clock
+        self._new_id = new_id
+
+    def open_call(self, principal: Principal, draft: CallDraft) -> SelectionCall:
+        require_national(principal, "open a selection call")
+        with self._db.transaction() as session:
+            solution = store.find_solution(session, draft.solution_id)
+            call = domain.open_call(draft, solution, self._new_id(), self._clock())
+            store.add_call(session, call)
+            events.call_opened(session, call)
+        return call
+
+    def get_call(self, call_id: str) -> SelectionCall:
+        _check_id(call_id, "call_id")
+        with self._db.read() as session:
+            return store.get_call(session, call_id)
+
+    def list_calls(self, where: store.CallFilter, page_size: int,
+                   page_token: str) -> tuple[list[SelectionCall], str]:
+        filters = where.as_dict()
+        after = _keyset(page_token, filters)
+        with self._db.read() as session:
+            calls = store.list_calls(session, where, after, page_size + 1)
+        return _page(calls, page_size, lambda c: [c.opened_at.isoformat(), c.id], filters)
+
+    def submit_application(self, principal: Principal, call_id: str,
+                           draft: ApplicationDraft) -> tuple[SelectionCall, ArcApplication]:
+        _check_id(call_id, "call_id")
+        require_write(principal, draft.arc)
+        with self._db.transaction() as session:
+            call, application = domain.submit_application(
+                store.get_call(session, call_id), draft, self._new_id(), self._clock())
+            store.replace_call(session, call)
+            events.application_submitted(session, call, application.id)
+        return call, application
+
+    def close_call(self, principal: Principal, call_id: str) -> SelectionCall:
+        _check_id(call_id, "call_id")
+        require_national(principal, "close a selection call")
+        with self._db.transaction() as session:
+            call = store.get_call(session, call_id)
+            closed = domain.close_call(call, self._clock())
+            if closed is None:
+                return call
+            store.replace_call(session, closed)
+            events.call_closed(session, closed)
+        return closed
+
+    def score_application(self, principal: Principal, call_id: str, application_id: str,
+                          scores: list[CriterionScore]) -> tuple[SelectionCall, ArcApplication]:
+        _check_id(call_id, "call_id")
+        _check_id(application_id, "application_id")
+        require_national(principal, "score applications")
+        with self._db.transaction() as session:
+            call, application = domain.score_application(
+                store.get_call(session, call_id), application_id, scores, self._clock())
+            store.replace_call(session, call)
+            events.application_scored(session, call, application.id)
+        return call, application
+
+    def propose(self, principal: Principal, call_id: str, arcs: list[Arc],
+                rationale: str) -> tuple[SelectionCall, SelectionProposal]:
+        _check_id(call_id, "call_id")
+        require_national(principal, "propose a selection")
+        with self._db.transaction() as session:
+            call, proposal = domain.propose(store.get_call(session, call_id), arcs, rationale,
+                                            self._new_id(), self._clock())
+            store.replace_call(session, call)
+            events.selection_proposed(session, call, proposal)
+        return call, proposal
+
+
+class ProjectsApp:
+    def __init__(self, database: Database, clock: Callable[[], datetime] = now,
+                 new_id: Callable[[], str] = new_id) -> None:
+        self._db = database
+        self._clock = clock
+        self._new_id = new_id
+
+    def create_project(self, principal: Principal, draft: ProjectDraft) -> Project:
+        require_national(principal, "create a project")
+        with self._db.transaction() as session:
+            solution = store.find_solution(session, draft.solution_id)
+            project = domain.create_project(draft, solution, self._new_id(), self._clock())
+            store.add_project(session, project)
+            events.project_created(session, project)
+        return project
+
+    def get_project(self, project_id: str) -> Project:
+        _check_id(project_id, "project_id")
+        with self._db.read() as session:
+            return store.get_project(session, project_id)
+
+    def list_projects(self, where: store.ProjectFilter, page_size: int,
+                      page_token: str) -> tuple[list[Project], str]:
+        filters = where.as_dict()
+        after = _keyset(page_token, filters)
+        with self._db.read() as session:
+            projects = store.list_projects(session, where, after, page_size + 1)
+        return _page(projects, page_size, lambda p: [p.created_at.isoformat(), p.id], filters)
+
+    def add_site(self, principal: Principal, project_id: str,
+                 draft: SiteDraft) -> tuple[Project, Site]:
+        _check_id(project_id, "project_id")
+        require_write(principal, draft.arc)
+        with self._db.transaction() as session:
+            project, site = domain.add_site(store.get_project(session, project_id), draft,
+                                            self._new_id(), self._clock())
+            store.replace_project(session, project)
+            events.site_added(session, project, site.id)
+        return project, site
+
+    def update_site(self, principal: Principal, project_id: str, site_id: str,
+                    draft: SiteDraft) -> tuple[Project, Site]:
+        _check_id(project_id, "project_id")
+        _check_id(site_id, "site_id")
+        require_write(principal, draft.arc)
+        with self._db.transaction() as session:
+            project = store.get_project(session, project_id)
+            require_write(principal, project.site(site_id).arc)
+            changed = domain.update_site(project, site_id, draft, self._clock())
+            if changed is None:
+                return project, project.site(site_id)
+            project, site = changed
+            store.replace_project(session, project)
+            events.site_updated(session, project, site.id)
+        return project, site
+
+    def change_phase(self, principal: Principal, project_id: str, phase: Phase,
+                     reason: str) -> Project:
+        _check_id(project_id, "project_id")
+        require_national(principal, "change a project's phase")
+        if len(reason) > 1000:
+            raise InvalidArgument("reason", "at most 1000 characters")
+        with self._db.transaction() as session:
+            project = store.get_project(session, project_id)
+            changed = domain.change_phase(project, phase, reason, self._clock())
+            if changed is None:
+                return project
+            store.replace_project(session, changed)
+            events.phase_changed(session, changed, previous=project.phase)
+        return changed
+
+    def add_milestone(self, principal: Principal, project_id: str,
+                      draft: MilestoneDraft) -> tuple[Project, Milestone]:
+        _check_id(project_id, "project_id")
+        _require_write(principal, draft.arc, "add a project-wide milestone")
+        with self._db.transaction() as session:
+            project, milestone = domain.add_milestone(
+                store.get_project(session, project_id), draft, self._new_id(), self._clock())
+            store.replace_project(session, project)
+            events.milestone_added(session, project, milestone.id)
+        return project, milestone
+
+    def update_milestone(self, principal: Principal, project_id: str, milestone_id: str,
+                         update: MilestoneUpdate) -> tuple[Project, Milestone]:
+        _check_id(project_id, "project_id")
+        _check_id(milestone_id, "milestone_id")
+        with self._db.transaction() as session:
+            project = store.get_project(session, project_id)
+            _require_write(principal, project.milestone(milestone_id).arc,
+                           "update a project-wide milestone")
+            changed = domain.update_milestone(project, milestone_id, update, self._clock())
+            if changed is None:
+                return project, project.milestone(milestone_id)
+            project, milestone = changed
+            store.replace_project(session, project)
+            events.milestone_updated(session, project, milestone.id)
+        return project, milestone
+
+    def submit_report(self, principal: Principal, project_id: str,
+                      draft: StatusReportDraft) -> tuple[Project, StatusReport]:
+        _check_id(project_id, "project_id")
+        _require_write(principal, draft.arc, "report on a whole project")
+        with self._db.transaction() as session:
+            project, report = domain.report_status(
+                store.get_project(session, project_id), draft, self._new_id(),
+                principal.subject, self._clock())
+            store.replace_project(session, project)
+            store.add_report(session, report)
+            events.status_reported(session, project, report)
+        return project, report
+
+    def list_reports(self, project_id: str, arc: Arc | None, page_size: int,
+                     page_token: str) -> tuple[list[StatusReport], str]:
+        _check_id(project_id, "project_id")
+        filters = {"project_id": project_id, "arc": arc.name if arc else None}
+        after = _keyset(page_token, filters)
+        with self._db.read() as session:
+            store.get_project(session, project_id)
+            reports = store.list_reports(session, project_id, arc, after, page_size + 1)
+        return _page(reports, page_size, lambda r: [r.submitted_at.isoformat(), r.id], filters)
+
+    def list_solutions(self, page_size: int, page_token: str) -> tuple[list[KnownSolution], str]:
+        after = decode_page_token(page_token, {})
+        with self._db.read() as session:
+            solutions = store.list_solutions(session, str(after[0]) if after else "",
+                                             page_size + 1)
+        return _page(solutions, page_size, lambda s: [s.id], {})
+
+
+# ------------------------------------------------------------------ the saga's last step
+
+
+def apply_decision(session: Session, decision: Decision, at: datetime,
+                   make_id: Callable[[], str] = new_id) -> None:
+    """Apply a governance decision about a selection proposal (see
+    ``domain.apply_decision``): an approval selects the ARCs and gives the call's
+    solution its project (created if no open one exists) with the ARC
+    partnerships and the selected ARCs' proposed sites."""
+    call = store.call_of_proposal(session, decision.proposal_id)
+    if call is None:
+        raise InvalidArgument("subject.aggregate_id", "project-tracking has no selection "
+                                                      f"proposal {decision.proposal_id!r}")
+    project = store.active_project_for(session, call.solution_id)
+    project_id = project.id if project else make_id()
+    effect = domain.apply_decision(call, decision, project_id, at)
+    if effect is None:
+        return
+    store.replace_call(session, effect.call)
+    if not effect.finalised:
+        events.decision_not_applied(session, effect.call, effect.proposal.id,
+                                    decision.decision_id, effect.reason)
+        return
+    if effect.approved:
+        _give_project_its_arcs(session, effect.call, effect.proposal, project, project_id,
+                               at, make_id)
+    events.selection_finalised(session, effect.call, effect.proposal)
+
+
+def _give_project_its_arcs(session: Session, call: SelectionCall, proposal: SelectionProposal,
+                           project: Project | None, project_id: str, at: datetime,
+                           make_id: Callable[[], str]) -> None:
+    if project is None:
+        solution = store.find_solution(session, call.solution_id)
+        draft = ProjectDraft(name=solution.name if solution else call.title,
+                             solution_id=call.solution_id, priority_area=call.priority_area,
+                             arcs=proposal.proposed_arcs)
+        project = domain.new_project(draft, project_id, at, selection_call_id=call.id)
+        store.add_project(session, project)
+        events.project_created(session, project)
+    elif changed := domain.add_arcs(project, proposal.proposed_arcs, call.id, at):
+        project = changed
+        store.replace_project(session, project)
+        events.arcs_changed(session, project)
+    for application in call.applications:
+        if application.arc in proposal.proposed_arcs:
+            project = _add_proposed_sites(session, project, application, at, make_id)
+
+
+def _add_proposed_sites(session: Session, project: Project, application: ArcApplication,
+                        at: datetime, make_id: Callable[[], str]) -> Project:
+    """The application's proposed sites become the project's (those it lacks)."""
+    for proposed in application.proposed_sites:
+        if any((s.arc, s.name) == (application.arc, proposed.name) for s in project.sites):
+            continue
+        draft = SiteDraft(name=proposed.name, organisation_name=proposed.organisation_name,
+                          organisation_type=proposed.organisation_type, arc=application.arc)
+        project, site = domain.add_site(project, draft, make_id(), at)
+        store.replace_project(session, project)
+        events.site_added(session, project, site.id)
+    return project

@@ -1,0 +1,57 @@
+"""What project-tracking consumes (each handler runs inside the platform
+consumer's idempotent transaction; InvalidArgument dead-letters the record):
+
+- solution events from the catalogue -> the read model of known solutions, which
+  calls and projects are checked against; a snapshot is kept only if newer;
+- governance decisions -> the selection saga's last step (``app.apply_decision``).
+  A decision about anything but a selection proposal is not ours and is skipped; a
+  decision on a proposal that does not exist here is dead-lettered.
+"""
+
+from __future__ import annotations
+
+from google.protobuf.message import Message
+from sqlalchemy.orm import Session
+
+from mhin.catalogue.v1 import events_pb2 as catalogue_events
+from mhin.governance.v1 import decision_events_pb2
+from mhin_platform.errors import InvalidArgument
+from mhin_platform.events.consumer import Handler
+from mhin_platform.events.envelope import Event
+from mhin_platform.runtime import ConsumerSpec
+from mhin_projects import app, convert, store
+
+SOLUTION_TOPIC = "mhin.catalogue.solution"
+DECISION_TOPIC = "mhin.governance.decision"
+
+SOLUTION_EVENTS = (
+    catalogue_events.SolutionCatalogued,
+    catalogue_events.SolutionRevised,
+    catalogue_events.SolutionLinkedToNeed,
+    catalogue_events.SolutionUnlinkedFromNeed,
+    catalogue_events.SolutionRetired,
+)
+
+
+def keep_solution(session: Session, event: Event, message: Message) -> None:
+    solution = convert.solution_from_proto(message.solution)  # type: ignore[attr-defined]
+    if solution.id != event.key:
+        raise InvalidArgument("solution.id", f"{solution.id!r} is not the record key "
+                                             f"{event.key!r}")
+    if solution.version < 1:
+        raise InvalidArgument("solution.version", "must be at least 1")
+    store.keep_solution(session, solution)
+
+
+def apply_decision(session: Session, event: Event, message: Message) -> None:
+    decision = convert.decision_from_proto(message)  # type: ignore[arg-type]
+    if decision is not None:
+        app.apply_decision(session, decision, app.now())
+
+
+CONSUMERS = (
+    ConsumerSpec(name="solutions", topics=[SOLUTION_TOPIC],
+                 handlers=[Handler(kind, keep_solution) for kind in SOLUTION_EVENTS]),
+    ConsumerSpec(name="decisions", topics=[DECISION_TOPIC],
+                 handlers=[Handler(decision_events_pb2.DecisionRecorded, apply_decision)]),
+)
