@@ -10,8 +10,11 @@ CACHE := .cache
 PACKAGES := libs/contracts libs/platform libs/measures libs/devkit libs/cli $(patsubst %/pyproject.toml,%,$(wildcard services/*/pyproject.toml))
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES))
 BUF := node_modules/.bin/buf
+# kustomize renders deploy/k8s for the manifest tests; v5.8.2 is the newest that builds with Go 1.26
+KUSTOMIZE_VERSION := v5.8.2
+KUSTOMIZE := $(CACHE)/bin/kustomize
 
-.PHONY: help venv kafka-jars kafka-up kafka-down topics proto proto-check lint test run run-arcs bench lock clean
+.PHONY: help venv kustomize kafka-jars kafka-up kafka-down topics proto proto-check lint test run run-arcs bench lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -28,6 +31,12 @@ venv: $(VENV)/.installed ## create .venv and install every package of the worksp
 $(BUF): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
+
+$(KUSTOMIZE):
+	GOBIN=$(abspath $(CACHE)/bin) GOTOOLCHAIN=local go install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
+	touch $@
+
+kustomize: $(KUSTOMIZE) ## build the pinned kustomize that renders deploy/k8s (Go module proxy)
 
 kafka-jars: venv ## resolve the Kafka broker jars from Maven Central
 	$(PY) -m mhin_devkit.kafka_broker jars
@@ -52,7 +61,7 @@ lint: venv $(BUF) ## buf lint, buf breaking against main, ruff
 	$(PY) -m mhin_devkit.protogen breaking
 	$(VENV)/bin/ruff check libs services tests
 
-test: venv kafka-jars $(BUF) ## run the whole suite against a real broker and real databases
+test: venv kafka-jars $(BUF) $(KUSTOMIZE) ## run the whole suite against a real broker and real databases
 	$(PY) -m pytest
 
 run: kafka-jars ## start the broker and every service; Ctrl-C stops them all
