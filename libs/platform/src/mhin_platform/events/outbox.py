@@ -14,14 +14,15 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 from kafka import KafkaProducer
+from kafka.errors import KafkaError
 from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from mhin_platform.db import Database
 from mhin_platform.events.envelope import Event
 from mhin_platform.events.producer import publish
-from mhin_platform.events.topics import topic
 from mhin_platform.events.tables import outbox
+from mhin_platform.events.topics import topic
 from mhin_platform.logging import correlation_id_var
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 # Any 64-bit constant, the same in every relay: two relays of one service (say, two
 # replicas on PostgreSQL) take turns instead of publishing the same rows.
 RELAY_LOCK_KEY = 0x4D48494E_4F555442
+MAX_BACKOFF_SECONDS = 30.0
 
 
 def add_to_outbox(session: Session, *events: Event) -> None:
@@ -174,16 +176,27 @@ class OutboxRelay:
 
     def _run(self) -> None:
         try:
-            self.prune()
-            while True:
-                self._wake.clear()
-                self.drain()
-                if self._stopping.is_set():
-                    return
-                self._wake.wait(self._poll_interval)
+            self._relay_until_stopped()
         except BaseException as exc:  # a dead relay must be loud, not silent
             self.failure = exc
             log.exception("outbox relay stopped: events are not being published")
+
+    def _relay_until_stopped(self) -> None:
+        """Publish as rows commit. While Kafka is unreachable the events wait in the
+        outbox and the service keeps taking requests; every failed try is logged."""
+        backoff = 0.0
+        self.prune()
+        while True:
+            self._wake.clear()
+            try:
+                self.drain()
+                backoff = 0.0
+            except KafkaError as exc:
+                backoff = min(max(backoff * 2, 0.5), MAX_BACKOFF_SECONDS)
+                log.error("outbox relay cannot publish (%s); retrying in %.1fs", exc, backoff)
+            if self._stopping.is_set():
+                return
+            self._wake.wait(backoff or self._poll_interval)
 
     @staticmethod
     def _take_relay_lock(session: Session) -> bool:
