@@ -1,0 +1,39 @@
+"""governance process: `mhin-governance` (configuration from MHIN_* variables)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+
+from mhin_governance import SERVICE_NAME, api, saga
+from mhin_governance.app import GovernanceApp, seed_reference_bodies
+from mhin_platform.runtime import ServiceDefinition, ServiceRuntime, run_service
+from mhin_platform.settings import ServiceSettings
+
+
+class GovernanceSettings(ServiceSettings):
+    service_name: str = SERVICE_NAME
+    grpc_port: int = Field(default=50054, ge=0, le=65535)
+    database_url: str = "sqlite:///governance.db"
+
+
+def register(server, runtime: ServiceRuntime) -> list[str]:  # type: ignore[no-untyped-def]
+    return api.register(server, GovernanceApp(runtime.database))
+
+
+DEFINITION = ServiceDefinition(
+    settings_class=GovernanceSettings,
+    migrations=Path(__file__).parent / "migrations" / "versions",
+    register=register,
+    consumers=[saga.CONSUMER],
+    seed=seed_reference_bodies,
+)
+
+
+def main() -> None:
+    run_service(DEFINITION)
+
+
+if __name__ == "__main__":
+    main()
