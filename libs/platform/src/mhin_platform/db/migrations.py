@@ -11,8 +11,12 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import text
+
+from mhin_platform.db.database import create_database_engine
 
 ALEMBIC_DIR = Path(__file__).parent / "alembic"
+MIGRATION_LOCK_KEY = 0x4D48494E_4D494752  # any constant, the same in every replica
 PLATFORM_VERSIONS = ALEMBIC_DIR / "versions"
 
 
@@ -29,5 +33,21 @@ def alembic_config(url: str, service_versions: Path | None = None) -> Config:
 
 
 def upgrade(url: str, service_versions: Path | None = None) -> None:
-    """Bring the database to the newest schema of the platform and the service."""
-    command.upgrade(alembic_config(url, service_versions), "heads")
+    """Bring the database to the newest schema of the platform and the service.
+
+    On PostgreSQL, replicas starting together take turns (an advisory lock held for
+    the duration), so one migrates and the others find the schema up to date."""
+    config = alembic_config(url, service_versions)
+    engine = create_database_engine(url)
+    try:
+        if engine.dialect.name != "postgresql":
+            command.upgrade(config, "heads")
+            return
+        with engine.connect() as lock:
+            lock.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            try:
+                command.upgrade(config, "heads")
+            finally:
+                lock.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
+    finally:
+        engine.dispose()
