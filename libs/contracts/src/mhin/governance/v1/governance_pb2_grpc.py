@@ -28,7 +28,9 @@ if _version_not_supported:
 class GovernanceServiceStub:
     """GovernanceService records the network's governance and its involvement log. It
     also places every selection proposal (event mhin.projects.v1.SelectionProposed)
-    on the agenda of the Executive's next meeting by itself.
+    on the agenda of the Executive's next meeting not yet held, once; when the
+    Executive has no meeting ahead, it schedules the next one by the Executive's
+    schedule rule for it.
     """
 
     def __init__(self, channel):
@@ -127,7 +129,9 @@ class GovernanceServiceStub:
 class GovernanceServiceServicer:
     """GovernanceService records the network's governance and its involvement log. It
     also places every selection proposal (event mhin.projects.v1.SelectionProposed)
-    on the agenda of the Executive's next meeting by itself.
+    on the agenda of the Executive's next meeting not yet held, once; when the
+    Executive has no meeting ahead, it schedules the next one by the Executive's
+    schedule rule for it.
     """
 
     def CreateBody(self, request, context):
@@ -358,7 +362,9 @@ def add_GovernanceServiceServicer_to_server(servicer, server):
 class GovernanceService:
     """GovernanceService records the network's governance and its involvement log. It
     also places every selection proposal (event mhin.projects.v1.SelectionProposed)
-    on the agenda of the Executive's next meeting by itself.
+    on the agenda of the Executive's next meeting not yet held, once; when the
+    Executive has no meeting ahead, it schedules the next one by the Executive's
+    schedule rule for it.
     """
 
     @staticmethod

@@ -29,7 +29,9 @@ GRPC_VERSION: str
 class GovernanceServiceStub:
     """GovernanceService records the network's governance and its involvement log. It
     also places every selection proposal (event mhin.projects.v1.SelectionProposed)
-    on the agenda of the Executive's next meeting by itself.
+    on the agenda of the Executive's next meeting not yet held, once; when the
+    Executive has no meeting ahead, it schedules the next one by the Executive's
+    schedule rule for it.
     """
 
     @_typing.overload
@@ -90,7 +92,9 @@ class GovernanceServiceStub:
 class GovernanceServiceAsyncStub(GovernanceServiceStub):
     """GovernanceService records the network's governance and its involvement log. It
     also places every selection proposal (event mhin.projects.v1.SelectionProposed)
-    on the agenda of the Executive's next meeting by itself.
+    on the agenda of the Executive's next meeting not yet held, once; when the
+    Executive has no meeting ahead, it schedules the next one by the Executive's
+    schedule rule for it.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -147,7 +151,9 @@ class GovernanceServiceAsyncStub(GovernanceServiceStub):
 class GovernanceServiceServicer(metaclass=_abc_1.ABCMeta):
     """GovernanceService records the network's governance and its involvement log. It
     also places every selection proposal (event mhin.projects.v1.SelectionProposed)
-    on the agenda of the Executive's next meeting by itself.
+    on the agenda of the Executive's next meeting not yet held, once; when the
+    Executive has no meeting ahead, it schedules the next one by the Executive's
+    schedule rule for it.
     """
 
     @_abc_1.abstractmethod
