@@ -70,8 +70,8 @@ class BenchContext:
             self._observations = observations.produce(self.bootstrap, self.sizes.events)
             self.notes["observation_events"] = self._observations.count
             self.notes["observation_record_bytes"] = self._observations.record_bytes
-            self.notes["observation_produce_events_per_s"] = round(
-                self._observations.count / self._observations.produce_seconds)
+            self.notes["observation_produce_seconds"] = round(
+                self._observations.produce_seconds, 1)
         return self._observations
 
     def create_topic(self, name: str, partitions: int) -> str:

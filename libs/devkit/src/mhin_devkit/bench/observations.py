@@ -1,18 +1,24 @@
 """The observation events every stream benchmark reads: real envelopes
-(CloudEvents headers + ``mhin.evaluation.v1.ObservationRecorded``) produced once per
-suite through the platform's own producer, onto a topic of the benchmarks' own with
-the observations topic's partitions (the declared one is left to the end-to-end
-benchmark, where evaluation writes it)."""
+(``mhin_platform.events`` CloudEvents headers + ``mhin.evaluation.v1.ObservationRecorded``)
+produced once per suite onto a topic of the benchmarks' own with the observations
+topic's partitions (the declared one is left to the end-to-end benchmark, where
+evaluation writes it), keyed and partitioned as evaluation's producer would.
+
+They are written in whole record batches (aiokafka's batch API) rather than one
+``send`` at a time: the suite makes and copies hundreds of thousands of events, and
+the platform's producer is not what these benchmarks measure."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka import TopicPartition as AioTopicPartition
+from aiokafka.partitioner import DefaultPartitioner
 from google.protobuf.timestamp_pb2 import Timestamp
 from kafka import KafkaConsumer, TopicPartition
 
@@ -20,7 +26,6 @@ from mhin.common.v1 import arc_pb2
 from mhin.evaluation.v1 import measure_pb2
 from mhin.evaluation.v1.observation_events_pb2 import ObservationRecorded
 from mhin_platform.events.envelope import Event, new_event
-from mhin_platform.events.producer import SEND_TIMEOUT_SECONDS, create_producer, send_event
 
 TOPIC = "bench.observation"
 SHAPED_LIKE = "mhin.evaluation.observation"
@@ -90,6 +95,9 @@ class ObservationSet:
     produce_seconds: float
 
 
+Record = tuple[int, bytes, bytes, list[tuple[str, bytes]]]  # partition, key, value, headers
+
+
 def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     try:
@@ -99,49 +107,64 @@ def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
         consumer.close()
 
 
-def produce(bootstrap: str, count: int) -> ObservationSet:
-    """Publish ``count`` observation events with the platform's producer (acks=all)."""
-    start = end_offsets(bootstrap, TOPIC)
-    producer = create_producer(bootstrap, client_id="mhin-bench")
-    began = time.perf_counter()
-    try:
-        for index in range(count):
-            send_event(producer, observation_event(index))
-        producer.flush(timeout=SEND_TIMEOUT_SECONDS * 10)
-    finally:
-        producer.close()
-    seconds = time.perf_counter() - began
-    end = end_offsets(bootstrap, TOPIC)
-    produced = sum(end.values()) - sum(start.values())
-    if produced != count:
-        raise RuntimeError(f"produced {produced} observation events, expected {count}")
-    return ObservationSet(TOPIC, count, start, end, record_bytes(observation_event(0)), seconds)
-
-
-async def _copy(bootstrap: str, source: ObservationSet, topic: str, count: int) -> None:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
-    await consumer.start()
+async def _write(bootstrap: str, topic: str, records: AsyncIterator[list[Record]]) -> None:
+    """Write ``records`` in full batches, partition by partition, acks=all."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     await producer.start()
+    try:
+        deliveries = []
+        async for chunk in records:
+            batches: dict[int, object] = {}
+            for partition, key, value, headers in chunk:
+                batch = batches.setdefault(partition, producer.create_batch())
+                if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
+                    deliveries.append(await producer.send_batch(batch, topic, partition=partition))
+                    batch = batches[partition] = producer.create_batch()
+                    batch.append(key=key, value=value, timestamp=None, headers=headers)
+            for partition, batch in batches.items():
+                deliveries.append(await producer.send_batch(batch, topic, partition=partition))
+        await asyncio.gather(*deliveries)
+    finally:
+        await producer.stop()
+
+
+async def _new_events(count: int, partitions: list[int]) -> AsyncIterator[list[Record]]:
+    partitioner = DefaultPartitioner()
+    for start in range(0, count, 10_000):
+        chunk = []
+        for index in range(start, min(start + 10_000, count)):
+            event = observation_event(index)
+            key = event.key.encode()
+            chunk.append((partitioner(key, partitions, partitions), key, event.data,
+                          event.headers()))
+        yield chunk
+
+
+def produce(bootstrap: str, count: int) -> ObservationSet:
+    """Publish ``count`` observation events to :data:`TOPIC`."""
+    start = end_offsets(bootstrap, TOPIC)
+    began = time.perf_counter()
+    asyncio.run(_write(bootstrap, TOPIC, _new_events(count, sorted(start))))
+    return _written(bootstrap, TOPIC, count, start, time.perf_counter() - began)
+
+
+async def _records_of(bootstrap: str, source: ObservationSet,
+                      count: int) -> AsyncIterator[list[Record]]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
     try:
         partitions = [AioTopicPartition(source.topic, p) for p in sorted(source.start)]
         consumer.assign(partitions)
         for partition in partitions:
             consumer.seek(partition, source.start[partition.partition])
-        copied = 0
-        while copied < count:
-            deliveries = []
-            for partition, records in (await consumer.getmany(timeout_ms=500)).items():
-                for record in records:
-                    if record.offset < source.end[partition.partition] and (
-                            copied + len(deliveries) < count):
-                        deliveries.append(await producer.send(
-                            topic, record.value, key=record.key, partition=partition.partition,
-                            headers=list(record.headers)))
-            await asyncio.gather(*deliveries)
-            copied += len(deliveries)
+        left = count
+        while left > 0:
+            chunk = [(partition.partition, record.key, record.value, list(record.headers))
+                     for partition, records in (await consumer.getmany(timeout_ms=500)).items()
+                     for record in records if record.offset < source.end[partition.partition]]
+            yield chunk[:left]
+            left -= len(chunk)
     finally:
-        await producer.stop()
         await consumer.stop()
 
 
@@ -152,7 +175,14 @@ def copy(bootstrap: str, source: ObservationSet, topic: str,
     count = source.count if count is None else min(count, source.count)
     start = end_offsets(bootstrap, topic)
     began = time.perf_counter()
-    asyncio.run(_copy(bootstrap, source, topic, count))
-    seconds = time.perf_counter() - began
-    return ObservationSet(topic, count, start, end_offsets(bootstrap, topic),
-                          source.record_bytes, seconds)
+    asyncio.run(_write(bootstrap, topic, _records_of(bootstrap, source, count)))
+    return _written(bootstrap, topic, count, start, time.perf_counter() - began)
+
+
+def _written(bootstrap: str, topic: str, count: int, start: dict[int, int],
+             seconds: float) -> ObservationSet:
+    end = end_offsets(bootstrap, topic)
+    if sum(end.values()) - sum(start.values()) != count:
+        raise RuntimeError(f"{topic} got {sum(end.values()) - sum(start.values())} records, "
+                           f"expected {count}")
+    return ObservationSet(topic, count, start, end, record_bytes(observation_event(0)), seconds)
