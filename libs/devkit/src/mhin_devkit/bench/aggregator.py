@@ -1,0 +1,58 @@
+"""Ours: the faust aggregator over the same observation events, with the ratios to
+the bare aiokafka loop (the peer) and to ConsumerPerformance (the limit).
+
+Each run copies the events to a fresh topic and, on that copy, measures the limit,
+then the peer, then the aggregator, one after another: every ratio compares runs
+made within the same minute. The aggregator's rate is the events over the time from
+its first table write (the first event applied) to its last aggregate published, as
+the broker timestamped them; the worker's start-up and group join are not counted,
+as the references' are not.
+"""
+
+from __future__ import annotations
+
+from mhin_devkit.bench.context import BenchContext, Sizes
+from mhin_devkit.bench.figures import Figure, at_least, ratios
+from mhin_devkit.bench.kafka_limit import consumer_rate
+from mhin_devkit.bench.observations import ObservationSet, copy
+from mhin_devkit.bench.peer import peer_rate
+from mhin_devkit.bench.worker import AggregatorWorker, record_times
+
+EVENTS_PER_S = 20_000
+OF_PEER = 0.5
+SLOWEST_EVENTS_PER_S = 500  # below this a run is given up as stuck
+
+
+def aggregator_rate(worker: AggregatorWorker, events: ObservationSet) -> float:
+    from mhin_aggregator.settings import CELLS_CHANGELOG_TOPIC, RESTRICTED_AGGREGATE_TOPIC
+
+    worker.start()
+    worker.wait_until_committed(events.topic, events.end,
+                                timeout=60 + events.count / SLOWEST_EVENTS_PER_S)
+    worker.stop()
+    worker.check_nothing_dead_lettered(events.topic)
+    first_write = min(record_times(worker.context.bootstrap, worker.topic(CELLS_CHANGELOG_TOPIC)))
+    last_output = max(record_times(worker.context.bootstrap,
+                                   worker.topic(RESTRICTED_AGGREGATE_TOPIC)))
+    return events.count / (last_output - first_write)
+
+
+def run(context: BenchContext, sizes: Sizes) -> list[Figure]:
+    from mhin_aggregator.settings import OBSERVATION_TOPIC
+
+    events = context.observations()
+    ours, peer, limit = [], [], []
+    for number in range(sizes.runs):
+        with AggregatorWorker(context, f"throughput{number}") as worker:
+            copied = copy(context.bootstrap, events, worker.topic(OBSERVATION_TOPIC))
+            limit.append(consumer_rate(context, copied))
+            peer.append(peer_rate(context, copied))
+            ours.append(aggregator_rate(worker, copied))
+    note = f"{events.count:,} observation events; one worker process, its default settings"
+    return [
+        Figure("faust aggregator", "events/s", ours, target=at_least(EVENTS_PER_S), note=note),
+        Figure("aggregator / bare aiokafka loop", "×", ratios(ours, peer),
+               target=at_least(OF_PEER), note="paired runs on the same copy of the events"),
+        Figure("aggregator / ConsumerPerformance", "×", ratios(ours, limit),
+               note="paired runs on the same copy of the events"),
+    ]
