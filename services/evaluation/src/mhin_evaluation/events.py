@@ -1,0 +1,103 @@
+"""evaluation's events. Published through the outbox in the transaction of the
+change: measure definitions (``mhin.evaluation.measure``, key = measure id) and
+observations (``mhin.evaluation.observation``, key = measure id, so one measure's
+observations and their corrections stay in order on one partition). Consumed into
+read models: project-tracking's project snapshots (the sites observations may be
+recorded for) and the stream processors' unsuppressed aggregates."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from google.protobuf.message import Message
+from sqlalchemy.orm import Session
+
+from mhin.evaluation.v1 import aggregate_events_pb2, measure_events_pb2, observation_events_pb2
+from mhin.projects.v1 import project_events_pb2
+from mhin_evaluation import SERVICE_NAME, convert, domain, store
+from mhin_evaluation.domain import Measure, Observation
+from mhin_platform.events.consumer import Handler
+from mhin_platform.events.envelope import Event, new_event
+from mhin_platform.events.outbox import add_to_outbox
+from mhin_platform.protoconv import enum_to_proto, timestamp
+from mhin_platform.runtime import ConsumerSpec
+
+MEASURE_TOPIC = "mhin.evaluation.measure"
+OBSERVATION_TOPIC = "mhin.evaluation.observation"
+PROJECT_TOPIC = "mhin.projects.project"
+AGGREGATE_TOPIC = "mhin.evaluation.aggregate-restricted"
+SOURCE = f"/mhin/{SERVICE_NAME}"
+
+
+# ----------------------------------------------------------------- publication
+
+
+def measure_defined(session: Session, measure: Measure) -> None:
+    message = measure_events_pb2.MeasureDefined(measure=convert.measure_to_proto(measure))
+    add_to_outbox(session, new_event(topic=MEASURE_TOPIC, key=measure.id, source=SOURCE,
+                                     subject=measure.id, message=message))
+
+
+def observations_recorded(session: Session, recorded: Sequence[tuple[Observation, Measure]]
+                          ) -> None:
+    if recorded:  # an identical resubmission changes nothing and publishes nothing
+        add_to_outbox(session, *(_observation_event(o, m) for o, m in recorded))
+
+
+def _observation_event(observation: Observation, measure: Measure) -> Event:
+    message = observation_events_pb2.ObservationRecorded(
+        measure_id=observation.measure_id,
+        project_id=observation.project_id,
+        site_id=observation.site_id,
+        arc=enum_to_proto(observation.arc, convert.ARC),
+        period=observation.period,
+        stratum=observation.stratum,
+        numerator=observation.numerator,
+        denominator=observation.denominator or 0.0,
+        version=observation.version,
+        measure_type=enum_to_proto(measure.type, convert.MEASURE_TYPE),
+        multiplier=measure.multiplier,
+        direction=enum_to_proto(measure.direction, convert.DIRECTION),
+        recorded_at=timestamp(observation.recorded_at),
+    )
+    return new_event(topic=OBSERVATION_TOPIC, key=observation.measure_id, source=SOURCE,
+                     subject="|".join(observation.key), message=message)
+
+
+# ----------------------------------------------------------------- read models
+
+
+def apply_project(session: Session, event: Event, message: Message) -> None:
+    """Keep a project's sites at the highest version seen (events may come again or late)."""
+    snapshot = convert.project_sites_from_proto(message.project)  # type: ignore[attr-defined]
+    known = store.project_version(session, snapshot.project_id)
+    if domain.is_newer(snapshot, known):
+        store.replace_project(session, snapshot, known)
+
+
+def apply_aggregate(session: Session, event: Event, message: Message) -> None:
+    store.put_aggregate(session, convert.aggregate_row_from_proto(message))  # type: ignore[arg-type]
+
+
+def _project_event_classes() -> list[type[Message]]:
+    """Every event on the project topic carries the project snapshot (see
+    project_events.proto), so each one, including types added later, updates the sites."""
+    return [
+        getattr(project_events_pb2, name)
+        for name, descriptor in project_events_pb2.DESCRIPTOR.message_types_by_name.items()
+        if "project" in descriptor.fields_by_name
+    ]
+
+
+CONSUMERS = (
+    ConsumerSpec(
+        name="projects",
+        topics=[PROJECT_TOPIC],
+        handlers=[Handler(cls, apply_project) for cls in _project_event_classes()],
+    ),
+    ConsumerSpec(
+        name="aggregates",
+        topics=[AGGREGATE_TOPIC],
+        handlers=[Handler(aggregate_events_pb2.AggregateUpdated, apply_aggregate)],
+    ),
+)

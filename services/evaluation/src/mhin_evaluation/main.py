@@ -1,0 +1,49 @@
+"""evaluation process: `mhin-evaluation` (configuration from MHIN_* variables)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+
+from mhin_evaluation import SERVICE_NAME, api, events
+from mhin_evaluation.app import EvaluationApp
+from mhin_measures.disclosure import DEFAULT_THRESHOLD
+from mhin_platform.db import Database
+from mhin_platform.runtime import ServiceDefinition, ServiceRuntime, run_service
+from mhin_platform.settings import ServiceSettings
+
+
+class EvaluationSettings(ServiceSettings):
+    service_name: str = SERVICE_NAME
+    grpc_port: int = Field(default=50055, ge=0, le=65535)
+    database_url: str = "sqlite:///evaluation.db"
+    # Counts from 1 to this - 1 are suppressed for callers outside the owning ARC; keep
+    # it equal to the stream processors' threshold (MHIN_DISCLOSURE_THRESHOLD for both).
+    disclosure_threshold: int = Field(default=DEFAULT_THRESHOLD, ge=1)
+
+
+def register(server, runtime: ServiceRuntime) -> list[str]:  # type: ignore[no-untyped-def]
+    threshold = runtime.settings.disclosure_threshold  # type: ignore[attr-defined]
+    return api.register(server, EvaluationApp(runtime.database, threshold))
+
+
+def seed(database: Database) -> None:
+    EvaluationApp(database).load_reference_measures()
+
+
+DEFINITION = ServiceDefinition(
+    settings_class=EvaluationSettings,
+    migrations=Path(__file__).parent / "migrations" / "versions",
+    register=register,
+    consumers=events.CONSUMERS,
+    seed=seed,
+)
+
+
+def main() -> None:
+    run_service(DEFINITION)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,199 @@
+"""A real evaluation service for each test (real gRPC port, real broker, real SQLite
+file, a consumer group of its own), and the events a test feeds it: project
+snapshots on ``mhin.projects.project`` as project-tracking publishes them, and
+aggregates on ``mhin.evaluation.aggregate-restricted`` as the stream processors do.
+
+Topics are shared by the whole test session, so each test works on its own
+projects, sites and measures (unique ids); the reference projects are published at
+a version above any earlier one."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import grpc
+import pytest
+
+from mhin.common.v1 import arc_pb2, organisation_pb2
+from mhin.evaluation.v1 import (
+    aggregate_events_pb2,
+    evaluation_pb2,
+    evaluation_pb2_grpc,
+    measure_definition_pb2,
+    measure_pb2,
+)
+from mhin.projects.v1 import project_events_pb2, project_pb2
+from mhin_devkit.harness import Caller, caller, running_service
+from mhin_evaluation.events import AGGREGATE_TOPIC, PROJECT_TOPIC
+from mhin_evaluation.main import DEFINITION
+from mhin_platform.events.envelope import new_event
+from mhin_platform.events.producer import create_producer, publish
+from mhin_platform.protoconv import timestamp
+
+GM = arc_pb2.ARC_GREATER_MANCHESTER
+YH = arc_pb2.ARC_YORKSHIRE_AND_HUMBER
+WAIT_SECONDS = 30.0
+
+
+def wait_until(check: Callable[[], Any], what: str, timeout: float = WAIT_SECONDS) -> Any:
+    """Poll ``check`` until it returns something truthy (events take a moment to apply)."""
+    deadline = time.monotonic() + timeout
+    while not (result := check()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+    return result
+
+
+def above_every_earlier_version() -> int:
+    """A project version higher than any a test published before (microseconds)."""
+    return time.time_ns() // 1000
+
+
+def new_site(name: str, arc: int) -> project_pb2.Site:
+    return project_pb2.Site(id=str(uuid.uuid4()), name=name, organisation_name=name,
+                            organisation_type=organisation_pb2.ORGANISATION_TYPE_NHS_TRUST,
+                            arc=arc)
+
+
+class Evaluation:
+    """A running evaluation service and the test's producer."""
+
+    new_site = staticmethod(new_site)
+    above_every_earlier_version = staticmethod(above_every_earlier_version)
+
+    def __init__(self, runtime, channel: grpc.Channel, producer) -> None:  # type: ignore[no-untyped-def]
+        self.runtime = runtime
+        self.channel = channel
+        self._producer = producer
+
+    def api(self, role: str = "national_admin", arc: str | None = None) -> Caller:
+        return caller(self.channel, evaluation_pb2_grpc.EvaluationServiceStub, role, arc)
+
+    def publish(self, topic: str, key: str, message, source: str) -> None:  # type: ignore[no-untyped-def]
+        publish(self._producer, [new_event(topic=topic, key=key, source=source, subject=key,
+                                           message=message)])
+
+    # -- project-tracking's side
+
+    def publish_project(self, project: project_pb2.Project,
+                        event_class=project_events_pb2.ProjectCreated) -> None:  # type: ignore[no-untyped-def]
+        self.publish(PROJECT_TOPIC, project.id, event_class(project=project),
+                     "/mhin/project-tracking")
+
+    def sites_of(self, project_id: str) -> evaluation_pb2.GetProjectSitesResponse | None:
+        try:
+            return self.api().GetProjectSites(
+                evaluation_pb2.GetProjectSitesRequest(project_id=project_id))
+        except grpc.RpcError as exc:
+            if exc.code() == grpc.StatusCode.NOT_FOUND:
+                return None
+            raise
+
+    def wait_for_project(self, project_id: str,
+                         version: int) -> evaluation_pb2.GetProjectSitesResponse:
+        def applied():  # type: ignore[no-untyped-def]
+            known = self.sites_of(project_id)
+            return known if known and known.project_version >= version else None
+
+        return wait_until(applied, f"project {project_id} version {version}")
+
+    def project(self, project_id: str | None = None, *, version: int = 1,
+                sites: tuple[tuple[str, int], ...] = (("Oldham", GM), ("Leeds", YH)),
+                ) -> project_pb2.Project:
+        """A project with sites, published and known to the service."""
+        project = project_pb2.Project(
+            id=project_id or f"test-project-{uuid.uuid4().hex[:12]}",
+            name="Test project", arcs=[GM, YH], version=version,
+            sites=[new_site(name, arc) for name, arc in sites])
+        self.publish_project(project)
+        self.wait_for_project(project.id, version)
+        return project
+
+    def define_measure(self, project_id: str, caller: Caller | None = None,
+                       **changes: Any) -> measure_definition_pb2.MeasureDefinition:
+        fields: dict[str, Any] = {
+            "id": f"test-{uuid.uuid4().hex[:12]}",
+            "project_id": project_id,
+            "title": "Referrals from minority ethnic communities",
+            "tag": measure_definition_pb2.MeasureTag(
+                re_aim=measure_definition_pb2.RE_AIM_DIMENSION_REACH),
+            "type": measure_pb2.MEASURE_TYPE_PROPORTION,
+            "numerator": "Referrals of people from minority ethnic groups",
+            "denominator": "All referrals",
+            "multiplier": 100,
+            "direction": measure_pb2.DIRECTION_UP,
+            "frequency": measure_definition_pb2.FREQUENCY_MONTHLY,
+            "stratifiers": [measure_definition_pb2.STRATIFIER_ETHNICITY],
+        }
+        fields.update(changes)
+        request = evaluation_pb2.DefineMeasureRequest(
+            measure=measure_definition_pb2.MeasureDefinition(**fields))
+        return (caller or self.api()).DefineMeasure(request).measure
+
+    # -- the stream processors' side
+
+    def publish_aggregate(self, measure_id: str, level: int, unit: str, period: str,
+                          numerator: float, denominator: float, *, stratum: str = "",
+                          owner_arc: str = "", cells: int = 1,
+                          measure_type: int = measure_pb2.MEASURE_TYPE_PROPORTION) -> None:
+        level_name = aggregate_events_pb2.Level.Name(level).removeprefix("LEVEL_")
+        message = aggregate_events_pb2.AggregateUpdated(
+            measure_id=measure_id, level=level, unit=unit, owner_arc=owner_arc, period=period,
+            stratum=stratum, numerator=numerator, denominator=denominator,
+            value=numerator / denominator * 100 if denominator else 0.0,
+            has_value=bool(denominator), observation_count=cells, measure_type=measure_type,
+            computed_at=timestamp(datetime.now(UTC)))
+        key = "|".join((measure_id, level_name, unit, period, stratum))
+        self.publish(AGGREGATE_TOPIC, key, message, "/mhin/stream-processors")
+
+    def wait_for_aggregate(self, series: evaluation_pb2.SeriesKey, period: str,
+                           numerator: float) -> evaluation_pb2.Aggregate:
+        """The aggregate once the read model holds it with ``numerator`` (as seen in full)."""
+        def applied():  # type: ignore[no-untyped-def]
+            try:
+                found = self.api().GetAggregate(
+                    evaluation_pb2.GetAggregateRequest(series=series, period=period)).aggregate
+            except grpc.RpcError as exc:
+                if exc.code() == grpc.StatusCode.NOT_FOUND:
+                    return None
+                raise
+            return found if found.numerator == numerator else None
+
+        return wait_until(applied, f"aggregate {series} {period} = {numerator}")
+
+
+@pytest.fixture
+def producer(kafka_bootstrap):  # type: ignore[no-untyped-def]
+    producer = create_producer(kafka_bootstrap, client_id="evaluation-tests")
+    yield producer
+    producer.close()
+
+
+@pytest.fixture
+def start_evaluation(kafka_bootstrap, declared_topics_created, producer):  # type: ignore[no-untyped-def]
+    """Starts the service on a database and consumer groups of the caller's choosing
+    (the same ones again: a restart)."""
+
+    @contextmanager
+    def start(database_url: str, instance: str) -> Iterator[Evaluation]:
+        with running_service(DEFINITION, database_url=database_url,
+                             kafka_bootstrap=kafka_bootstrap,
+                             service_name=instance) as runtime:
+            with grpc.insecure_channel(f"127.0.0.1:{runtime.port}") as channel:
+                yield Evaluation(runtime, channel, producer)
+
+    return start
+
+
+@pytest.fixture
+def evaluation(tmp_path, start_evaluation) -> Iterator[Evaluation]:  # type: ignore[no-untyped-def]
+    # Its own consumer groups: the read models start from the topics' beginnings.
+    instance = f"evaluation-test-{uuid.uuid4().hex[:8]}"
+    with start_evaluation(f"sqlite:///{tmp_path}/evaluation.db", instance) as service:
+        yield service

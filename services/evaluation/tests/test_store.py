@@ -1,0 +1,103 @@
+"""evaluation's use cases on a real database, SQLite and PostgreSQL: observations with
+their outbox rows, the project-sites and aggregates read models (no broker here:
+events stay in the outbox)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from mhin_evaluation import store
+from mhin_evaluation.app import EvaluationApp, SeriesKey
+from mhin_evaluation.domain import (
+    AggregateRow,
+    Level,
+    ObservationDraft,
+    Outcome,
+    ProjectSites,
+    Site,
+)
+from mhin_evaluation.main import DEFINITION
+from mhin_platform.auth import Principal, Role
+from mhin_platform.db import Database, upgrade
+from mhin_platform.events.outbox import pending_count
+from mhin_platform.reference import Arc
+
+pytestmark = pytest.mark.integration
+
+NATIONAL = Principal("national", Role.NATIONAL_ADMIN)
+NOW = datetime(2026, 3, 15, tzinfo=UTC)
+OLDHAM = Site(id="oldham", project_id="mhin-project-1", name="Oldham",
+              arc=Arc.GREATER_MANCHESTER)
+LEEDS = Site(id="leeds", project_id="mhin-project-1", name="Leeds",
+             arc=Arc.YORKSHIRE_AND_HUMBER)
+
+
+@pytest.fixture
+def database(database_url):
+    upgrade(database_url, DEFINITION.migrations)
+    database = Database(database_url)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def app(database):
+    app = EvaluationApp(database, clock=lambda: NOW)
+    assert app.load_reference_measures() == 13
+    assert app.load_reference_measures() == 0
+    with database.transaction() as session:
+        store.replace_project(session, ProjectSites(project_id="mhin-project-1", version=1,
+                                                    sites=(OLDHAM, LEEDS)), None)
+    return app
+
+
+def referrals(site: str, group: str, numerator: float) -> ObservationDraft:
+    return ObservationDraft(measure_id="pcref-minority-referrals", site_id=site,
+                            period="2026-01", stratum=f"ethnicity={group}",
+                            numerator=numerator, denominator=40)
+
+
+def test_observations_are_recorded_corrected_and_each_change_is_in_the_outbox(app, database):
+    first = app.submit_batch(NATIONAL, [referrals("oldham", "Black", 3),
+                                        referrals("leeds", "Black", 7)])
+    assert [(o.version, outcome) for o, outcome in first] == [(1, Outcome.RECORDED)] * 2
+    again = app.submit_batch(NATIONAL, [referrals("oldham", "black", 3),
+                                        referrals("leeds", "Black", 8)])
+    assert [(o.version, outcome) for o, outcome in again] == [(1, Outcome.UNCHANGED),
+                                                             (2, Outcome.CORRECTED)]
+    observation, outcome = app.submit(NATIONAL, referrals("leeds", "Asian", 12))
+    assert (observation.arc, outcome) == (Arc.YORKSHIRE_AND_HUMBER, Outcome.RECORDED)
+    with database.read() as session:
+        stored = store.observations_by_key(session, [("pcref-minority-referrals", "leeds",
+                                                      "2026-01", "ethnicity=Black")])
+        assert [(o.numerator, o.version) for o in stored.values()] == [(8, 2)]
+        assert pending_count(session) == 13 + 4  # the measures, then four changes
+
+
+def test_a_newer_project_snapshot_replaces_the_sites(app, database):
+    bolton = Site(id="bolton", project_id="mhin-project-1", name="Bolton",
+                  arc=Arc.GREATER_MANCHESTER)
+    with database.transaction() as session:
+        store.replace_project(session, ProjectSites(project_id="mhin-project-1", version=2,
+                                                    sites=(OLDHAM, bolton)), 1)
+    sites = app.project_sites("mhin-project-1")
+    assert (sites.version, [s.name for s in sites.sites]) == (2, ["Bolton", "Oldham"])
+
+
+def test_the_aggregates_read_model_keeps_the_latest_value_per_key(app, database):
+    def row(period: str, numerator: float, minutes: int) -> AggregateRow:
+        return AggregateRow(measure_id="pcref-minority-referrals", level=Level.ARC,
+                            unit="GREATER_MANCHESTER", period=period, stratum="",
+                            owner_arc=Arc.GREATER_MANCHESTER, numerator=numerator,
+                            denominator=100, observation_count=2,
+                            computed_at=NOW + timedelta(minutes=minutes))
+
+    with database.transaction() as session:
+        for aggregate in (row("2026-02", 30, 1), row("2026-01", 20, 2), row("2026-01", 25, 3)):
+            store.put_aggregate(session, aggregate)
+    key = SeriesKey("pcref-minority-referrals", Level.ARC, "Greater Manchester", "")
+    _, series = app.series(NATIONAL, key)
+    assert [(p.row.period, p.shown.numerator, p.row.computed_at) for p in series] == [
+        ("2026-01", 25, NOW + timedelta(minutes=3)), ("2026-02", 30, NOW + timedelta(minutes=1))]
