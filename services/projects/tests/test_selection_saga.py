@@ -158,7 +158,8 @@ def test_a_duplicated_decision_changes_nothing_the_second_time(channel, make, pr
 
 
 def test_a_decision_published_while_stopped_is_applied_on_restart(
-        start_service, database_url, make, proposed_selection, governance, topic):
+        database_url, start_service, make, proposed_selection, governance, topic):
+    # database_url first: the database outlives the service using it.
     selection = topic("mhin.projects.selection")
     runtime = start_service(database_url)
     with grpc.insecure_channel(f"127.0.0.1:{runtime.port}") as channel:
