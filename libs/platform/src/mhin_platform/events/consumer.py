@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 
 from google.protobuf.message import Message
 from kafka import KafkaConsumer, KafkaProducer
+from kafka.errors import CommitFailedError, RebalanceInProgressError
 from pydantic import ValidationError
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
@@ -152,6 +153,11 @@ class EventConsumer:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
         )
+        # Fetch the topics' metadata before joining the group: kafka-python 3.0 can
+        # otherwise be assigned partitions it never starts fetching.
+        for topic in self._topics:
+            if consumer.partitions_for_topic(topic) is None:
+                raise RuntimeError(f"topic {topic!r} does not exist (topics are declared)")
         consumer.subscribe(self._topics)
         return consumer
 
@@ -164,7 +170,13 @@ class EventConsumer:
                 self._process_with_retries(record)
                 count += 1
         if count:
-            consumer.commit()
+            try:
+                consumer.commit()
+            except (CommitFailedError, RebalanceInProgressError) as exc:
+                # The partitions moved on; whoever owns them now gets these records
+                # again, and the processed-events table makes that harmless.
+                log.warning("offset commit skipped during a rebalance: %s", exc,
+                            extra={"consumer": self.name})
         return count
 
     def _process_with_retries(self, record) -> Outcome:  # type: ignore[no-untyped-def]
