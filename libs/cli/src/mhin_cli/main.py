@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import click
 
+from mhin_cli.catalogue import prioritise, solutions
 from mhin_cli.needs import needs
+from mhin_cli.projects import calls, projects
 from mhin_cli.status import status
 from mhin_cli.tokens import token
 
@@ -14,5 +16,5 @@ def cli() -> None:
     """MHIN platform command line."""
 
 
-for group in (needs, status, token):
+for group in (needs, solutions, prioritise, calls, projects, status, token):
     cli.add_command(group)
