@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from mhin_cli.catalogue import prioritise, solutions
+from mhin_cli.governance import governance
 from mhin_cli.needs import needs
 from mhin_cli.projects import calls, projects
 from mhin_cli.status import status
@@ -16,5 +17,5 @@ def cli() -> None:
     """MHIN platform command line."""
 
 
-for group in (needs, solutions, prioritise, calls, projects, status, token):
+for group in (needs, solutions, prioritise, calls, projects, governance, status, token):
     cli.add_command(group)
