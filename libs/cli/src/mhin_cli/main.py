@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from mhin_cli.catalogue import prioritise, solutions
+from mhin_cli.evaluation import evaluation
 from mhin_cli.governance import governance
 from mhin_cli.needs import needs
 from mhin_cli.projects import calls, projects
@@ -17,5 +18,6 @@ def cli() -> None:
     """MHIN platform command line."""
 
 
-for group in (needs, solutions, prioritise, calls, projects, governance, status, token):
+for group in (needs, solutions, prioritise, calls, projects, governance, evaluation, status,
+              token):
     cli.add_command(group)
