@@ -102,7 +102,7 @@ class CatalogueApp:
         filters = where.as_dict()
         after = decode_page_token(page_token, filters)
         with self._db.read() as session:
-            found = store.list_solutions(session, where, _pair(after), page_size + 1)
+            found = store.list_solutions(session, where, _after_name(after), page_size + 1)
         return _page(found, page_size, filters,
                      lambda last: [domain.name_key(last.name), last.id])
 
@@ -156,7 +156,7 @@ class CatalogueApp:
         filters = {"priority_area": area.name if area else None}
         after = decode_page_token(page_token, filters)
         with self._db.read() as session:
-            found = store.list_unmet_needs(session, area, _moment(after), page_size + 1)
+            found = store.list_unmet_needs(session, area, _after_time(after), page_size + 1)
         return _page(found, page_size, filters,
                      lambda last: [last.submitted_at.isoformat(), last.id])
 
@@ -193,7 +193,7 @@ class PrioritisationApp:
         filters = {"status": status.name if status else None}
         after = decode_page_token(page_token, filters)
         with self._db.read() as session:
-            found = store.list_rounds(session, status, _moment(after), page_size + 1)
+            found = store.list_rounds(session, status, _after_time(after), page_size + 1)
         return _page(found, page_size, filters,
                      lambda last: [last.created_at.isoformat(), last.id])
 
@@ -255,11 +255,13 @@ def _check_id(value: str, field: str) -> None:
         raise InvalidArgument(field, f"is not an id (at most {MAX_ID_LENGTH} characters)")
 
 
-def _pair(after: list[Any] | None) -> tuple[str, str] | None:
+def _after_name(after: list[Any] | None) -> tuple[str, str] | None:
+    """The (name key, id) a page token continues after."""
     return (after[0], after[1]) if after else None
 
 
-def _moment(after: list[Any] | None) -> tuple[datetime, str] | None:
+def _after_time(after: list[Any] | None) -> tuple[datetime, str] | None:
+    """The (time, id) a page token continues after."""
     return (datetime.fromisoformat(after[0]), after[1]) if after else None
 
 

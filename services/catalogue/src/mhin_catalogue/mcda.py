@@ -161,23 +161,33 @@ class RoundDraft(Model):
             "criterion": [c.name for c in info.data["criteria"]],
             "stakeholder_group": [g.name for g in info.data["stakeholder_groups"]] or [""],
         }
-        known = {axis: {name_key(n) for n in names} for axis, names in axes.items()}
-        cells: set[tuple[str, str, str]] = set()
-        for index, score in enumerate(scores):
-            for axis in axes:
-                if name_key(getattr(score, axis)) not in known[axis]:
-                    raise ValueError(f"score {index} names {axis} {getattr(score, axis)!r}, "
-                                     f"which is not one of the round's")
-            cell = (score.option, score.criterion, score.stakeholder_group)
-            if _cell_key(*cell) in cells:
-                raise ValueError(f"score {index} repeats the score of {_describe(*cell)}")
-            cells.add(_cell_key(*cell))
-        for option in axes["option"]:
-            for criterion in axes["criterion"]:
-                for group in axes["stakeholder_group"]:
-                    if _cell_key(option, criterion, group) not in cells:
-                        raise ValueError(f"no score for {_describe(option, criterion, group)}")
+        _require_complete(_scored_cells(scores, axes), axes)
         return scores
+
+
+def _scored_cells(scores: list[Score], axes: dict[str, list[str]]) -> set[tuple[str, str, str]]:
+    """The cells the scores fill; ValueError if a score names something unknown or
+    fills a cell already filled."""
+    known = {axis: {name_key(name) for name in names} for axis, names in axes.items()}
+    cells: set[tuple[str, str, str]] = set()
+    for index, score in enumerate(scores):
+        for axis in axes:
+            if name_key(getattr(score, axis)) not in known[axis]:
+                raise ValueError(f"score {index} names {axis} {getattr(score, axis)!r}, "
+                                 f"which is not one of the round's")
+        cell = (score.option, score.criterion, score.stakeholder_group)
+        if _cell_key(*cell) in cells:
+            raise ValueError(f"score {index} repeats the score of {_describe(*cell)}")
+        cells.add(_cell_key(*cell))
+    return cells
+
+
+def _require_complete(cells: set[tuple[str, str, str]], axes: dict[str, list[str]]) -> None:
+    for option in axes["option"]:
+        for criterion in axes["criterion"]:
+            for group in axes["stakeholder_group"]:
+                if _cell_key(option, criterion, group) not in cells:
+                    raise ValueError(f"no score for {_describe(option, criterion, group)}")
 
 
 def _cell_key(option: str, criterion: str, group: str) -> tuple[str, str, str]:
