@@ -139,3 +139,13 @@ def require_write(principal: Principal, arc: Arc) -> None:
         raise PermissionDenied(
             f"{principal.role.value} {principal.subject!r} may not write data of ARC {arc.name}"
         )
+
+
+def require_national(principal: Principal, action: str) -> None:
+    """Raise PermissionDenied unless ``principal`` is the national team: for records
+    that belong to the network, not to one ARC (the catalogue, governance, ...)."""
+    if principal.role is not Role.NATIONAL_ADMIN:
+        raise PermissionDenied(
+            f"{principal.role.value} {principal.subject!r} may not {action}: "
+            "only the national team (national_admin) may"
+        )

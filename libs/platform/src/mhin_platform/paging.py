@@ -11,9 +11,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from mhin_platform.errors import InvalidArgument
+
+T = TypeVar("T")
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
@@ -49,3 +52,12 @@ def decode_page_token(token: str, filters: dict[str, Any],
     if fingerprint != _fingerprint(filters):
         raise InvalidArgument(field, "was issued for a request with other filters")
     return list(after)
+
+
+def page_of(found: Sequence[T], page_size: int, filters: dict[str, Any],
+            sort_key: Callable[[T], list[Any]]) -> tuple[list[T], str]:
+    """The page from ``found`` (fetched with ``limit=page_size + 1``) and the token of
+    the next page: empty when this is the last."""
+    page = list(found[:page_size])
+    more = len(found) > page_size
+    return page, encode_page_token(sort_key(page[-1]), filters) if more else ""

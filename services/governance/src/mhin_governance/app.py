@@ -31,10 +31,10 @@ from mhin_governance.domain import (
     Member,
     MemberDraft,
 )
-from mhin_platform.auth import Principal, Role, require_write
+from mhin_platform.auth import Principal, require_national, require_write
 from mhin_platform.db import Database
-from mhin_platform.errors import FailedPrecondition, InvalidArgument, PermissionDenied
-from mhin_platform.paging import decode_page_token, encode_page_token
+from mhin_platform.errors import FailedPrecondition, InvalidArgument
+from mhin_platform.paging import decode_page_token, page_of
 from mhin_platform.reference import Arc
 
 MAX_KEY_LENGTH = 200
@@ -49,10 +49,7 @@ def _new_id() -> str:
     return str(uuid.uuid4())
 
 
-def require_national(principal: Principal) -> None:
-    if principal.role is not Role.NATIONAL_ADMIN:
-        raise PermissionDenied(f"{principal.role.value} {principal.subject!r} may not change "
-                               "governance records: governance is national (national_admin)")
+GOVERNANCE_WRITES = "change governance records (governance is national)"
 
 
 def seed_reference_bodies(database: Database, clock: Callable[[], datetime] = _now) -> None:
@@ -103,7 +100,7 @@ class GovernanceApp:
     # -- bodies -----------------------------------------------------------------
 
     def create_body(self, principal: Principal, draft: BodyDraft) -> Body:
-        require_national(principal)
+        require_national(principal, GOVERNANCE_WRITES)
         body = domain.create_body(draft, self._new_id(), self._clock())
         with self._db.transaction() as session:
             store.add_body(session, body)
@@ -126,7 +123,7 @@ class GovernanceApp:
     def add_member(self, principal: Principal, body_id: str,
                    draft: MemberDraft) -> tuple[Body, Member]:
         _check_id(body_id, "body_id")
-        require_national(principal)
+        require_national(principal, GOVERNANCE_WRITES)
         with self._db.transaction() as session:
             body = store.get_body(session, body_id)
             changed = domain.add_member(body, draft, self._new_id(), self._clock())
@@ -139,7 +136,7 @@ class GovernanceApp:
                         term_end: date) -> Body:
         _check_id(body_id, "body_id")
         _check_id(member_id, "member_id")
-        require_national(principal)
+        require_national(principal, GOVERNANCE_WRITES)
         with self._db.transaction() as session:
             body = store.get_body(session, body_id)
             changed = domain.end_term(body, member_id, term_end, self._clock())
@@ -154,7 +151,7 @@ class GovernanceApp:
     def schedule_meeting(self, principal: Principal, body_id: str, day: date,
                          title: str) -> Meeting:
         _check_id(body_id, "body_id")
-        require_national(principal)
+        require_national(principal, GOVERNANCE_WRITES)
         with self._db.transaction() as session:
             body = store.get_body(session, body_id)
             if (existing := store.meeting_on(session, body_id, day)) is not None:
@@ -170,7 +167,7 @@ class GovernanceApp:
         """The body's meetings on its rule's days in the range, and how many are new."""
         _check_id(body_id, "body_id")
         domain.check_range(from_date, to_date, domain.MAX_SCHEDULE_YEARS)
-        require_national(principal)
+        require_national(principal, GOVERNANCE_WRITES)
         meetings, created = [], 0
         with self._db.transaction() as session:
             body = store.get_body(session, body_id)
@@ -204,7 +201,7 @@ class GovernanceApp:
     def record_attendance(self, principal: Principal, meeting_id: str,
                           member_ids: list[str]) -> Meeting:
         _check_id(meeting_id, "meeting_id")
-        require_national(principal)
+        require_national(principal, GOVERNANCE_WRITES)
         now = self._clock()
         with self._db.transaction() as session:
             meeting = store.get_meeting(session, meeting_id)
@@ -217,7 +214,7 @@ class GovernanceApp:
     def add_agenda_item(self, principal: Principal, meeting_id: str,
                         draft: AgendaItemDraft) -> tuple[Meeting, AgendaItem]:
         _check_id(meeting_id, "meeting_id")
-        require_national(principal)
+        require_national(principal, GOVERNANCE_WRITES)
         with self._db.transaction() as session:
             meeting = store.get_meeting(session, meeting_id)
             return add_to_agenda(session, meeting, draft, self._new_id(), self._clock())
@@ -228,7 +225,7 @@ class GovernanceApp:
                         draft: DecisionDraft) -> tuple[Decision, Meeting]:
         _check_id(meeting_id, "meeting_id")
         _check_id(item_id, "agenda_item_id")
-        require_national(principal)
+        require_national(principal, GOVERNANCE_WRITES)
         now = self._clock()
         with self._db.transaction() as session:
             meeting = store.get_meeting(session, meeting_id)
@@ -268,7 +265,7 @@ class GovernanceApp:
             raise InvalidArgument("idempotency_key", f"at most {MAX_KEY_LENGTH} characters")
         activity = domain.log_involvement(draft, self._new_id(), self._clock())
         if draft.arc is None:
-            require_national(principal)
+            require_national(principal, GOVERNANCE_WRITES)
         else:
             require_write(principal, draft.arc)
         with self._db.transaction() as session:
@@ -304,10 +301,7 @@ def _paged(fetch: Callable[[list[Any] | None, int], list[T]], page_size: int, pa
            filters: dict[str, Any], sort_key: Callable[[T], list[Any]]) -> tuple[list[T], str]:
     """One page of ``fetch(after, limit)`` and the token for the next (empty if last)."""
     after = decode_page_token(page_token, filters)
-    page = fetch(after, page_size + 1)
-    more = len(page) > page_size
-    page = page[:page_size]
-    return page, encode_page_token(sort_key(page[-1]), filters) if more else ""
+    return page_of(fetch(after, page_size + 1), page_size, filters, sort_key)
 
 
 def _check_id(value: str, field: str) -> None:

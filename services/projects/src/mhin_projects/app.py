@@ -14,10 +14,10 @@ from typing import TypeVar
 
 from sqlalchemy.orm import Session
 
-from mhin_platform.auth import Principal, Role, require_write
+from mhin_platform.auth import Principal, require_national, require_write
 from mhin_platform.db import Database
-from mhin_platform.errors import InvalidArgument, PermissionDenied
-from mhin_platform.paging import decode_page_token, encode_page_token
+from mhin_platform.errors import InvalidArgument
+from mhin_platform.paging import decode_page_token, page_of
 from mhin_platform.reference import Arc
 from mhin_projects import domain, events, store
 from mhin_projects.domain import (
@@ -60,12 +60,6 @@ def _check_id(value: str, field: str) -> None:
         raise InvalidArgument(field, f"at most {MAX_ID_LENGTH} characters")
 
 
-def require_national(principal: Principal, action: str) -> None:
-    if principal.role is not Role.NATIONAL_ADMIN:
-        raise PermissionDenied(f"{principal.role.value} {principal.subject!r} may not {action}: "
-                               "only the national team may")
-
-
 def _require_write(principal: Principal, arc: Arc | None, action: str) -> None:
     """ARC data: its own members (and the national team); project-wide data
     (``arc`` None): the national team only."""
@@ -73,14 +67,6 @@ def _require_write(principal: Principal, arc: Arc | None, action: str) -> None:
         require_national(principal, action)
     else:
         require_write(principal, arc)
-
-
-def _page(items: list[T], page_size: int, keyset: Callable[[T], list[str]],
-          filters: dict[str, str | None]) -> tuple[list[T], str]:
-    """The first ``page_size`` of ``items`` (fetched one extra) and the next token."""
-    more = len(items) > page_size
-    items = items[:page_size]
-    return items, encode_page_token(keyset(items[-1]), filters) if more else ""
 
 
 def _keyset(token: str, filters: dict[str, str | None]) -> store.Keyset | None:
@@ -120,7 +106,7 @@ class SelectionApp:
         after = _keyset(page_token, filters)
         with self._db.read() as session:
             calls = store.list_calls(session, where, after, page_size + 1)
-        return _page(calls, page_size, lambda c: [c.opened_at.isoformat(), c.id], filters)
+        return page_of(calls, page_size, filters, lambda c: [c.opened_at.isoformat(), c.id])
 
     def submit_application(self, principal: Principal, call_id: str,
                            draft: ApplicationDraft) -> tuple[SelectionCall, ArcApplication]:
@@ -196,7 +182,7 @@ class ProjectsApp:
         after = _keyset(page_token, filters)
         with self._db.read() as session:
             projects = store.list_projects(session, where, after, page_size + 1)
-        return _page(projects, page_size, lambda p: [p.created_at.isoformat(), p.id], filters)
+        return page_of(projects, page_size, filters, lambda p: [p.created_at.isoformat(), p.id])
 
     def add_site(self, principal: Principal, project_id: str,
                  draft: SiteDraft) -> tuple[Project, Site]:
@@ -288,14 +274,14 @@ class ProjectsApp:
         with self._db.read() as session:
             store.get_project(session, project_id)
             reports = store.list_reports(session, project_id, arc, after, page_size + 1)
-        return _page(reports, page_size, lambda r: [r.submitted_at.isoformat(), r.id], filters)
+        return page_of(reports, page_size, filters, lambda r: [r.submitted_at.isoformat(), r.id])
 
     def list_solutions(self, page_size: int, page_token: str) -> tuple[list[KnownSolution], str]:
         after = decode_page_token(page_token, {})
         with self._db.read() as session:
             solutions = store.list_solutions(session, str(after[0]) if after else "",
                                              page_size + 1)
-        return _page(solutions, page_size, lambda s: [s.id], {})
+        return page_of(solutions, page_size, {}, lambda s: [s.id])
 
 
 # ------------------------------------------------------------------ the saga's last step
