@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 from google.protobuf.message import Message
 from kafka import KafkaConsumer, KafkaProducer
@@ -36,6 +37,9 @@ from mhin_platform.events.tables import processed_events
 log = logging.getLogger(__name__)
 
 Apply = Callable[[Session, Event, Message], None]
+T = TypeVar("T")
+# What makes a record unprocessable for ever (it goes to the dead-letter topic).
+_UNPROCESSABLE = (EnvelopeError, InvalidArgument, ValidationError)
 
 
 @dataclass(frozen=True)
@@ -91,35 +95,47 @@ class EventConsumer:
     def process(self, record) -> Outcome:  # type: ignore[no-untyped-def]
         """Apply one Kafka record (a kafka-python ConsumerRecord) exactly once."""
         try:
-            event = event_from_record(record.topic, record.key, record.value, record.headers)
-            handler = self._handlers.get(event.type)
-            if handler is None:
-                return Outcome.IGNORED
-            message = event.decode(handler.message_class)
-            return self._apply_once(handler, event, message)
-        except (EnvelopeError, InvalidArgument, ValidationError) as exc:
+            with self._database.transaction() as session:
+                return self._apply(session, record)
+        except _UNPROCESSABLE as exc:
             self._dead_letter(record, _reason(exc))
             return Outcome.DEAD_LETTERED
 
-    def _apply_once(self, handler: Handler, event: Event, message: Message) -> Outcome:
-        with self._database.transaction() as session:
-            seen = session.execute(
-                select(processed_events.c.event_id).where(
-                    processed_events.c.consumer == self.name,
-                    processed_events.c.event_id == event.id,
-                )
-            ).first()
-            if seen:
-                return Outcome.DUPLICATE
-            handler.apply(session, event, message)
-            session.execute(
-                insert(processed_events).values(
-                    consumer=self.name,
-                    event_id=event.id,
-                    topic=event.topic,
-                    processed_at=datetime.now(UTC),
-                )
+    def process_batch(self, records: list) -> list[Outcome]:  # type: ignore[type-arg]
+        """Apply records in one transaction (one commit instead of one per record);
+        if any of them cannot be processed, fall back to one at a time so that only
+        that record is dead-lettered."""
+        try:
+            with self._database.transaction() as session:
+                return [self._apply(session, record) for record in records]
+        except _UNPROCESSABLE:
+            return [self._process_with_retries(record) for record in records]
+
+    def _apply(self, session: Session, record) -> Outcome:  # type: ignore[no-untyped-def]
+        """Decode ``record`` and apply it in ``session`` unless already processed;
+        raises one of _UNPROCESSABLE for a record that can never be applied."""
+        event = event_from_record(record.topic, record.key, record.value, record.headers)
+        handler = self._handlers.get(event.type)
+        if handler is None:
+            return Outcome.IGNORED
+        message = event.decode(handler.message_class)
+        seen = session.execute(
+            select(processed_events.c.event_id).where(
+                processed_events.c.consumer == self.name,
+                processed_events.c.event_id == event.id,
             )
+        ).first()
+        if seen:
+            return Outcome.DUPLICATE
+        handler.apply(session, event, message)
+        session.execute(
+            insert(processed_events).values(
+                consumer=self.name,
+                event_id=event.id,
+                topic=event.topic,
+                processed_at=datetime.now(UTC),
+            )
+        )
         return Outcome.APPLIED
 
     def _dead_letter(self, record, reason: str) -> None:  # type: ignore[no-untyped-def]
@@ -153,22 +169,23 @@ class EventConsumer:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
         )
-        # Fetch the topics' metadata before joining the group: kafka-python 3.0 can
+        consumer.subscribe(self._topics)
+        # Have the topics' metadata before the group forms: kafka-python 3.0 can
         # otherwise be assigned partitions it never starts fetching.
         for topic in self._topics:
             if consumer.partitions_for_topic(topic) is None:
                 raise RuntimeError(f"topic {topic!r} does not exist (topics are declared)")
-        consumer.subscribe(self._topics)
         return consumer
 
     def poll_once(self, consumer: KafkaConsumer) -> int:
         """Process one poll's worth of records, then commit their offsets."""
         batches = consumer.poll(timeout_ms=self._poll_timeout_ms)
-        count = 0
-        for records in batches.values():
-            for record in records:
-                self._process_with_retries(record)
-                count += 1
+        records = [record for batch in batches.values() for record in batch]
+        count = len(records)
+        if count > 1:
+            self._with_retries(self.process_batch, records)
+        elif count:
+            self._process_with_retries(records[0])
         if count:
             try:
                 consumer.commit()
@@ -180,17 +197,19 @@ class EventConsumer:
         return count
 
     def _process_with_retries(self, record) -> Outcome:  # type: ignore[no-untyped-def]
+        return self._with_retries(self.process, record)
+
+    def _with_retries(self, apply: Callable[[Any], T], records: Any) -> T:
+        """``apply(records)``, retried with backoff on failures that may pass (the
+        database was busy or down); the last failure propagates and stops the consumer."""
         for attempt in range(1, self._max_attempts + 1):
             try:
-                return self.process(record)
+                return apply(records)
             except Exception:
                 if attempt == self._max_attempts:
                     raise
-                log.exception(
-                    "applying event failed; retrying",
-                    extra={"consumer": self.name, "attempt": attempt,
-                           "topic": record.topic, "offset": record.offset},
-                )
+                log.exception("applying events failed; retrying",
+                              extra={"consumer": self.name, "attempt": attempt})
                 time.sleep(min(0.1 * 2**attempt, 5.0))
         raise AssertionError("unreachable")
 
