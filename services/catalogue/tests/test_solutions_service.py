@@ -4,6 +4,8 @@ real needs-intake events (across a restart), bad input, permissions."""
 
 from __future__ import annotations
 
+import uuid
+
 import grpc
 import pytest
 from sqlalchemy import create_engine, select
@@ -55,6 +57,22 @@ def known(admin, eventually):
             return found if found.version == (version or need.version) else None
         return eventually(copy, f"the catalogue to know need {need.title!r}")
     return wait
+
+
+@pytest.fixture(scope="module")
+def shared_admin(shared_catalogue):
+    return caller(shared_catalogue, catalogue_pb2_grpc.SolutionCatalogueServiceStub,
+                  "national_admin")
+
+
+def unique(name: str) -> str:
+    """A name no other test's solution has (for tests sharing a catalogue)."""
+    return f"{name} {uuid.uuid4().hex[:8]}"
+
+
+def solution_count(api) -> int:
+    return len(api.ListSolutions(catalogue_pb2.ListSolutionsRequest(
+        page={"page_size": 200})).solutions)
 
 
 def rpc_error(call) -> grpc.RpcError:
@@ -335,11 +353,17 @@ def _records_with_key(reader: TopicReader, key: str) -> list:
         ({"target_population": "x" * 501}, "solution.target_population"),
     ],
 )
-def test_bad_solutions_name_the_field_and_write_nothing(admin, add, topic, changes, field):
+def test_bad_solutions_name_the_field_and_write_nothing(shared_admin, draft, topic, changes,
+                                                        field):
+    def add(**fields):
+        return shared_admin.CatalogueSolution(catalogue_pb2.CatalogueSolutionRequest(
+            solution=draft(**{"name": unique("Parent-led CBT"), **fields}))).solution
+
+    before = solution_count(shared_admin)
     error = rpc_error(lambda: add(**changes))
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert error.details().startswith(field)
-    assert list(admin.ListSolutions(catalogue_pb2.ListSolutionsRequest()).solutions) == []
+    assert solution_count(shared_admin) == before
     good = add()  # the only event on the topic is this one's
     assert [(e.type, e.key) for e in topic.wait_for_count(1)] == [
         ("mhin.catalogue.v1.SolutionCatalogued", good.id)]
@@ -371,12 +395,13 @@ def test_bad_solutions_name_the_field_and_write_nothing(admin, add, topic, chang
             page={"page_token": "not-a-token"})), "page.page_token"),
     ],
 )
-def test_bad_requests_name_the_field_and_change_nothing(admin, add, draft, call, field):
-    solution = add()
-    error = rpc_error(lambda: call(admin, solution, draft))
+def test_bad_requests_name_the_field_and_change_nothing(shared_admin, draft, call, field):
+    solution = shared_admin.CatalogueSolution(catalogue_pb2.CatalogueSolutionRequest(
+        solution=draft(name=unique("PCREF")))).solution
+    error = rpc_error(lambda: call(shared_admin, solution, draft))
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert error.details().startswith(field)
-    assert admin.GetSolution(catalogue_pb2.GetSolutionRequest(
+    assert shared_admin.GetSolution(catalogue_pb2.GetSolutionRequest(
         solution_id=solution.id)).solution == solution
 
 
@@ -406,13 +431,14 @@ def solution_draft_named(name, api, solution) -> catalogue_pb2.SolutionDraft:
 @pytest.mark.parametrize(("role", "arc"), [("arc_member", "greater-manchester"),
                                            ("viewer", None)])
 def test_only_a_national_admin_changes_the_catalogue_and_everyone_reads_it(
-        catalogue, add, draft, role, arc):
-    solution = add()
-    api = caller(catalogue, catalogue_pb2_grpc.SolutionCatalogueServiceStub, role, arc)
+        shared_catalogue, shared_admin, draft, role, arc):
+    solution = shared_admin.CatalogueSolution(catalogue_pb2.CatalogueSolutionRequest(
+        solution=draft(name=unique("PCREF")))).solution
+    api = caller(shared_catalogue, catalogue_pb2_grpc.SolutionCatalogueServiceStub, role, arc)
     assert api.GetSolution(catalogue_pb2.GetSolutionRequest(
         solution_id=solution.id)).solution == solution
-    assert [s.id for s in api.ListSolutions(catalogue_pb2.ListSolutionsRequest()).solutions] == [
-        solution.id]
+    assert solution.id in [s.id for s in api.ListSolutions(catalogue_pb2.ListSolutionsRequest(
+        text=solution.name)).solutions]
     for change in (
         lambda: api.CatalogueSolution(catalogue_pb2.CatalogueSolutionRequest(
             solution=draft(name="Another"))),
@@ -428,7 +454,7 @@ def test_only_a_national_admin_changes_the_catalogue_and_everyone_reads_it(
         error = rpc_error(change)
         assert error.code() == grpc.StatusCode.PERMISSION_DENIED
         assert "only a national_admin" in error.details()
-    anonymous = catalogue_pb2_grpc.SolutionCatalogueServiceStub(catalogue)
+    anonymous = catalogue_pb2_grpc.SolutionCatalogueServiceStub(shared_catalogue)
     error = rpc_error(lambda: anonymous.GetSolution(catalogue_pb2.GetSolutionRequest(
         solution_id=solution.id)))
     assert error.code() == grpc.StatusCode.UNAUTHENTICATED
