@@ -24,6 +24,7 @@ class BenchError(RuntimeError):
 class Sizes:
     runs: int  # runs per figure (min/median/max are taken over them)
     events: int  # observation events the stream benchmarks read
+    aggregator_seconds: float  # longest the aggregator's rate is measured over, per run
     producer_records: int  # records Kafka's ProducerPerformance sends per run
     grpc_seconds: float  # measuring time per gRPC figure and run
     grpc_clients: tuple[int, ...]
@@ -36,12 +37,12 @@ class Sizes:
 
 
 FULL = Sizes(
-    runs=3, events=200_000, producer_records=500_000, grpc_seconds=3.0,
-    grpc_clients=(1, 8, 32), growth_rows=(10_000, 100_000, 1_000_000),
-    end_to_end_seconds=10.0, recovery_events=(10_000, 100_000),
+    runs=3, events=100_000, aggregator_seconds=20.0, producer_records=200_000,
+    grpc_seconds=2.0, grpc_clients=(1, 8, 32), growth_rows=(10_000, 100_000, 1_000_000),
+    end_to_end_seconds=10.0, recovery_events=(2_000, 20_000),
 )  # fmt: skip
 QUICK = Sizes(
-    runs=2, events=2_000, producer_records=5_000, grpc_seconds=0.3,
+    runs=2, events=2_000, aggregator_seconds=2.0, producer_records=5_000, grpc_seconds=0.3,
     grpc_clients=(1, 4), growth_rows=(100, 1_000),
     end_to_end_seconds=1.0, recovery_events=(500,),
 )  # fmt: skip

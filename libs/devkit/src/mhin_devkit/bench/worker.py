@@ -45,14 +45,24 @@ class AggregatorWorker(ServiceProcess):
     def topic(self, declared: str) -> str:
         return self.settings.topic_name(declared)
 
-    def wait_until_committed(self, topic: str, offsets: dict[int, int], timeout: float) -> None:
-        """Until the worker has committed ``offsets`` (all it was given) on ``topic``."""
+    def wait_until_committed(self, topic: str, offsets: dict[int, int], timeout: float,
+                             after_first_write_to: tuple[str, float] | None = None) -> None:
+        """Until the worker has committed ``offsets`` (all it was given) on ``topic`` or,
+        with ``after_first_write_to=(topic, seconds)``, until ``seconds`` have passed
+        since its first write to that topic; ``timeout`` bounds the wait for either."""
         wanted, deadline = sum(offsets.values()), time.monotonic() + timeout
+        first_write: float | None = None
         admin = KafkaAdminClient(bootstrap_servers=self.context.bootstrap)
         try:
             while (done := self._committed(admin, topic)) < wanted:
                 self.check_alive()
-                if time.monotonic() > deadline:
+                now = time.monotonic()
+                if after_first_write_to and first_write is None and sum(
+                        end_offsets(self.context.bootstrap, after_first_write_to[0]).values()):
+                    first_write, deadline = now, now + after_first_write_to[1]
+                if now > deadline:
+                    if first_write is not None:
+                        return
                     raise BenchError(f"the aggregator committed {done} of {wanted} records "
                                      f"in {timeout:.0f} s; log in {self.log}")
                 time.sleep(0.2)
