@@ -21,8 +21,6 @@ from mhin_needs.main import DEFINITION as NEEDS_DEFINITION
 from mhin_platform.runtime import ServiceRuntime
 
 CYP = priority_area_pb2.PRIORITY_AREA_CHILDREN_AND_YOUNG_PEOPLE
-INEQUALITIES = priority_area_pb2.PRIORITY_AREA_INEQUALITIES
-COMORBIDITIES = priority_area_pb2.PRIORITY_AREA_COMORBIDITIES
 UNCATEGORISED = priority_area_pb2.PRIORITY_AREA_UNCATEGORISED
 
 
