@@ -14,7 +14,9 @@ import pytest
 from mhin_devkit.bench.report import BEGIN, END
 from mhin_devkit.bench.suite import BENCHMARKS, missing
 
-pytestmark = pytest.mark.integration
+# The whole suite with tiny sizes starts a broker, JVMs and service processes: about
+# a minute and a half on 2 idle cores, several times that when the machine is busy.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
 QUICK_RUNS = 2
 
@@ -28,7 +30,7 @@ def quick_run(tmp_path_factory):
     completed = subprocess.run(
         [sys.executable, "-m", "mhin_devkit.bench", "--quick",
          "--results-dir", str(folder / "results"), "--docs", str(docs)],
-        capture_output=True, text=True, timeout=280,
+        capture_output=True, text=True, timeout=840,
     )  # fmt: skip
     assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-4000:]
     [results] = (folder / "results").glob("*.json")
