@@ -273,6 +273,6 @@ def test_only_a_national_admin_records_and_closes_rounds(shared_catalogue, share
                    lambda: api.CloseRound(P.CloseRoundRequest(round_id=recorded.id))):
         error = rpc_error(change)
         assert error.code() == grpc.StatusCode.PERMISSION_DENIED
-        assert "only a national_admin" in error.details()
+        assert "only the national team (national_admin)" in error.details()
     missing = rpc_error(lambda: api.GetRound(P.GetRoundRequest(round_id="no-such-round")))
     assert missing.code() == grpc.StatusCode.NOT_FOUND

@@ -453,7 +453,7 @@ def test_only_a_national_admin_changes_the_catalogue_and_everyone_reads_it(
     ):
         error = rpc_error(change)
         assert error.code() == grpc.StatusCode.PERMISSION_DENIED
-        assert "only a national_admin" in error.details()
+        assert "only the national team (national_admin)" in error.details()
     anonymous = catalogue_pb2_grpc.SolutionCatalogueServiceStub(shared_catalogue)
     error = rpc_error(lambda: anonymous.GetSolution(catalogue_pb2.GetSolutionRequest(
         solution_id=solution.id)))

@@ -7,7 +7,7 @@ Solutions and rounds are national: only a national_admin changes them.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -16,16 +16,15 @@ from sqlalchemy.orm import Session
 from mhin_catalogue import domain, events, mcda, store
 from mhin_catalogue.domain import KnownNeed, Solution, SolutionDraft
 from mhin_catalogue.mcda import Round, RoundDraft, RoundStatus
-from mhin_platform.auth import Principal, Role
+from mhin_platform.auth import Principal, require_national
 from mhin_platform.db import Database
 from mhin_platform.errors import (
     AlreadyExists,
     FailedPrecondition,
     InvalidArgument,
     NotFound,
-    PermissionDenied,
 )
-from mhin_platform.paging import decode_page_token, encode_page_token
+from mhin_platform.paging import decode_page_token, page_of
 from mhin_platform.reference import PriorityArea
 from mhin_platform.validation import build
 
@@ -44,12 +43,6 @@ def _new_id() -> str:
     return str(uuid.uuid4())
 
 
-def require_national_admin(principal: Principal, action: str) -> None:
-    if principal.role is not Role.NATIONAL_ADMIN:
-        raise PermissionDenied(f"{principal.role.value} {principal.subject!r} may not {action}: "
-                               "the catalogue is national, only a national_admin changes it")
-
-
 class CatalogueApp:
     def __init__(self, database: Database, clock: Callable[[], datetime] = _now,
                  new_id: Callable[[], str] = _new_id) -> None:
@@ -58,7 +51,7 @@ class CatalogueApp:
         self._new_id = new_id
 
     def catalogue(self, principal: Principal, draft: SolutionDraft) -> Solution:
-        require_national_admin(principal, "catalogue solutions")
+        require_national(principal, "catalogue solutions")
         with self._db.transaction() as session:
             _require_unique_name(session, draft.name)
             solution = domain.catalogue(draft, self._new_id(), self._clock())
@@ -69,7 +62,7 @@ class CatalogueApp:
     def revise(self, principal: Principal, solution_id: str, draft: SolutionDraft,
                expected_version: int | None) -> Solution:
         _check_id(solution_id, "solution_id")
-        require_national_admin(principal, "revise solutions")
+        require_national(principal, "revise solutions")
         with self._db.transaction() as session:
             solution = store.get_solution(session, solution_id)
             changed = domain.revise(solution, draft, self._clock(), expected_version)
@@ -82,7 +75,7 @@ class CatalogueApp:
 
     def retire(self, principal: Principal, solution_id: str, reason: str) -> Solution:
         _check_id(solution_id, "solution_id")
-        require_national_admin(principal, "retire solutions")
+        require_national(principal, "retire solutions")
         with self._db.transaction() as session:
             retired = domain.retire(store.get_solution(session, solution_id), reason,
                                     self._clock())
@@ -103,13 +96,13 @@ class CatalogueApp:
         after = decode_page_token(page_token, filters)
         with self._db.read() as session:
             found = store.list_solutions(session, where, _after_name(after), page_size + 1)
-        return _page(found, page_size, filters,
+        return page_of(found, page_size, filters,
                      lambda last: [domain.name_key(last.name), last.id])
 
     def link(self, principal: Principal, solution_id: str, need_id: str) -> Solution:
         _check_id(solution_id, "solution_id")
         _check_id(need_id, "need_id")
-        require_national_admin(principal, "link solutions to needs")
+        require_national(principal, "link solutions to needs")
         with self._db.transaction() as session:
             solution = store.get_solution(session, solution_id)
             need = store.get_known_need(session, need_id)
@@ -127,7 +120,7 @@ class CatalogueApp:
     def unlink(self, principal: Principal, solution_id: str, need_id: str) -> Solution:
         _check_id(solution_id, "solution_id")
         _check_id(need_id, "need_id")
-        require_national_admin(principal, "unlink solutions from needs")
+        require_national(principal, "unlink solutions from needs")
         with self._db.transaction() as session:
             solution = store.get_solution(session, solution_id)
             changed = domain.unlink(solution, need_id, self._clock())
@@ -157,7 +150,7 @@ class CatalogueApp:
         after = decode_page_token(page_token, filters)
         with self._db.read() as session:
             found = store.list_unmet_needs(session, area, _after_time(after), page_size + 1)
-        return _page(found, page_size, filters,
+        return page_of(found, page_size, filters,
                      lambda last: [last.submitted_at.isoformat(), last.id])
 
 
@@ -171,7 +164,7 @@ class PrioritisationApp:
     def record(self, principal: Principal, draft: RoundDraft, idempotency_key: str = "") -> Round:
         if len(idempotency_key) > MAX_KEY_LENGTH:
             raise InvalidArgument("idempotency_key", f"at most {MAX_KEY_LENGTH} characters")
-        require_national_admin(principal, "record prioritisation rounds")
+        require_national(principal, "record prioritisation rounds")
         key = f"record:{idempotency_key}" if idempotency_key else ""
         with self._db.transaction() as session:
             if key and (earlier := store.find_round_by_key(session, key)):
@@ -194,12 +187,12 @@ class PrioritisationApp:
         after = decode_page_token(page_token, filters)
         with self._db.read() as session:
             found = store.list_rounds(session, status, _after_time(after), page_size + 1)
-        return _page(found, page_size, filters,
+        return page_of(found, page_size, filters,
                      lambda last: [last.created_at.isoformat(), last.id])
 
     def close(self, principal: Principal, round_id: str) -> Round:
         _check_id(round_id, "round_id")
-        require_national_admin(principal, "close prioritisation rounds")
+        require_national(principal, "close prioritisation rounds")
         with self._db.transaction() as session:
             closed = mcda.close(store.get_round(session, round_id), self._clock())
             store.replace_round(session, closed)
@@ -265,9 +258,3 @@ def _after_time(after: list[Any] | None) -> tuple[datetime, str] | None:
     return (datetime.fromisoformat(after[0]), after[1]) if after else None
 
 
-def _page(found: Sequence[T], page_size: int, filters: dict[str, Any],
-          sort_key: Callable[[T], list[Any]]) -> tuple[list[T], str]:
-    """The first ``page_size`` of ``found`` (fetched one over) and the next page's token."""
-    page = list(found[:page_size])
-    token = encode_page_token(sort_key(page[-1]), filters) if len(found) > page_size else ""
-    return page, token

@@ -28,7 +28,7 @@ from mhin_evaluation.domain import (
 )
 from mhin_evaluation.reference_measures import reference_measures
 from mhin_measures import disclosure, periods
-from mhin_platform.auth import Principal, Role, require_write
+from mhin_platform.auth import Principal, require_national, require_write
 from mhin_platform.db import Database
 from mhin_platform.errors import (
     AlreadyExists,
@@ -36,7 +36,7 @@ from mhin_platform.errors import (
     NotFound,
     PermissionDenied,
 )
-from mhin_platform.paging import decode_page_token, encode_page_token
+from mhin_platform.paging import decode_page_token, page_of
 
 MAX_BATCH = 10_000
 
@@ -90,8 +90,7 @@ class EvaluationApp:
         return added
 
     def define_measure(self, principal: Principal, draft: MeasureDraft) -> Measure:
-        if principal.role is not Role.NATIONAL_ADMIN:
-            raise PermissionDenied("only the national team (national_admin) defines measures")
+        require_national(principal, "define measures")
         with self._db.transaction() as session:
             if (existing := store.get_measure(session, draft.id)) is not None:
                 if existing.same_definition(draft):
@@ -118,11 +117,9 @@ class EvaluationApp:
         filters = {"project_id": project_id}
         after = decode_page_token(page_token, filters)
         with self._db.read() as session:
-            page = store.list_measures(session, project_id, after[0] if after else None,
-                                       page_size + 1)
-        more = len(page) > page_size
-        page = page[:page_size]
-        return page, encode_page_token([page[-1].id], filters) if more else ""
+            found = store.list_measures(session, project_id, after[0] if after else None,
+                                        page_size + 1)
+        return page_of(found, page_size, filters, lambda measure: [measure.id])
 
     def project_sites(self, project_id: str) -> ProjectSites:
         with self._db.read() as session:

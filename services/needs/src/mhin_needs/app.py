@@ -13,7 +13,7 @@ from mhin_needs.domain import AlignmentKind, Need, NeedDraft
 from mhin_platform.auth import Principal, require_write
 from mhin_platform.db import Database
 from mhin_platform.errors import InvalidArgument, PermissionDenied
-from mhin_platform.paging import decode_page_token, encode_page_token
+from mhin_platform.paging import decode_page_token, page_of
 from mhin_platform.reference import PriorityArea
 
 MAX_KEY_LENGTH = 200
@@ -106,12 +106,9 @@ class NeedsApp:
         after = decode_page_token(page_token, filters)
         keyset = (datetime.fromisoformat(after[0]), after[1]) if after else None
         with self._db.read() as session:
-            page = store.list_needs(session, where, keyset, page_size + 1)
-        more = len(page) > page_size
-        page = page[:page_size]
-        token = (encode_page_token([page[-1].submitted_at.isoformat(), page[-1].id], filters)
-                 if more else "")
-        return page, token
+            found = store.list_needs(session, where, keyset, page_size + 1)
+        return page_of(found, page_size, filters,
+                       lambda need: [need.submitted_at.isoformat(), need.id])
 
     def categorise(self, principal: Principal, need_id: str, area: PriorityArea) -> Need:
         _check_id(need_id, "need_id")

@@ -173,7 +173,7 @@ class EventConsumer:
         # Have the topics' metadata before the group forms: kafka-python 3.0 can
         # otherwise be assigned partitions it never starts fetching.
         for topic in self._topics:
-            if consumer.partitions_for_topic(topic) is None:
+            if not consumer.partitions_for_topic(topic):
                 raise RuntimeError(f"topic {topic!r} does not exist (topics are declared)")
         return consumer
 
