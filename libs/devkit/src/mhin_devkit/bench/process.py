@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from mhin_devkit.bench.context import BenchError
+from mhin_devkit.kafka_broker import _die_with_parent
 from mhin_devkit.supervisor import health, script_path
 
 STOP_TIMEOUT_SECONDS = 30.0
@@ -28,6 +29,7 @@ class ServiceProcess:
             self.process = subprocess.Popen(
                 [str(script_path(self.command))], env=self.environment,
                 stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_parent,  # a killed suite leaves no worker behind
             )  # fmt: skip
 
     def wait_until_serving(self, address: str) -> None:

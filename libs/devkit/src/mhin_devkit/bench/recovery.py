@@ -42,7 +42,9 @@ def restart_seconds(worker: AggregatorWorker, observation_topic: str,
         while sum(end_offsets(worker.context.bootstrap, output_topic).values()) <= before:
             worker.check_alive()
             if time.monotonic() - began > TIMEOUT_SECONDS:
-                raise BenchError(f"no aggregate {TIMEOUT_SECONDS:.0f} s after a restart")
+                log = worker.log.read_text(errors="replace")[-2000:]
+                raise BenchError(f"no aggregate {TIMEOUT_SECONDS:.0f} s after a restart; the "
+                                 f"end of {worker.log}:\n{log}")
             time.sleep(POLL_SECONDS)
         return time.monotonic() - began
     finally:
