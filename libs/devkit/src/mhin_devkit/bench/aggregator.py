@@ -22,6 +22,7 @@ from mhin_devkit.bench.worker import AggregatorWorker, record_times
 EVENTS_PER_S = 20_000
 OF_PEER = 0.5
 START_TIMEOUT_SECONDS = 120.0
+TIMESTAMP_RESOLUTION_SECONDS = 0.001  # Kafka timestamps are in milliseconds
 
 
 def aggregator_rate(worker: AggregatorWorker, events: ObservationSet, seconds: float) -> float:
@@ -35,7 +36,8 @@ def aggregator_rate(worker: AggregatorWorker, events: ObservationSet, seconds: f
     worker.check_nothing_dead_lettered(events.topic)
     writes = sorted(record_times(worker.context.bootstrap, changelog))
     first, last = writes[0], min(writes[-1], writes[0] + seconds)
-    return len([moment for moment in writes if moment <= last]) / (last - first)
+    applied = len([moment for moment in writes if moment <= last])
+    return applied / max(last - first, TIMESTAMP_RESOLUTION_SECONDS)
 
 
 def run(context: BenchContext, sizes: Sizes) -> list[Figure]:
