@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from google.protobuf.descriptor import Descriptor, EnumDescriptor, FileDescriptor
+
 from mhin_devkit import protogen
 
 ROOT = protogen.find_repo_root(Path(__file__).resolve().parent)

@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import jwt
 import pytest
+
 from mhin_platform.auth import (
     Principal,
     Role,

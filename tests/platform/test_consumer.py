@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from google.protobuf.wrappers_pb2 import Int64Value
 from kafka import KafkaConsumer
+from ledger import DEPOSIT_HANDLER, balance, open_ledger
 from sqlalchemy import func, select
 
 from mhin_platform.events.consumer import EventConsumer, Outcome
@@ -12,8 +13,6 @@ from mhin_platform.events.dead_letter import dead_letter_topic
 from mhin_platform.events.envelope import new_event
 from mhin_platform.events.producer import create_producer, publish
 from mhin_platform.events.tables import processed_events
-
-from ledger import DEPOSIT_HANDLER, balance, open_ledger
 
 pytestmark = pytest.mark.integration
 

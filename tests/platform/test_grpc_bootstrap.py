@@ -25,14 +25,15 @@ from google.protobuf.struct_pb2 import Struct
 from google.protobuf.wrappers_pb2 import StringValue
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from prometheus_client.parser import text_string_to_metric_families
+from pydantic import BaseModel, Field
+
 from mhin_platform.auth import Role, current_principal, issue_token, require_write
 from mhin_platform.errors import InvalidArgument, NotFound
 from mhin_platform.grpc import CORRELATION_ID_METADATA_KEY, FIELD_METADATA_KEY, GrpcService
 from mhin_platform.logging import configure_logging
 from mhin_platform.reference import Arc
 from mhin_platform.settings import ServiceSettings, load_settings
-from prometheus_client.parser import text_string_to_metric_families
-from pydantic import BaseModel, Field
 
 SECRET = "test-secret-with-at-least-32-bytes!!"
 SERVICE = "mhin.test.v1.Probe"

@@ -16,6 +16,7 @@ import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import ConfigResource, ConfigResourceType
 from kafka.errors import KafkaTimeoutError
+
 from mhin_devkit.kafka_broker import BrokerError, LocalBroker, free_port
 from mhin_platform.events.topics import (
     TopicMismatchError,

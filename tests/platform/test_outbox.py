@@ -14,12 +14,11 @@ from pathlib import Path
 import pytest
 from google.protobuf.wrappers_pb2 import Int64Value
 from kafka import KafkaConsumer
+from ledger import add_amount, balance, deposit, open_ledger
 
 from mhin_platform.events.envelope import event_from_record, new_event
 from mhin_platform.events.outbox import OutboxRelay, add_to_outbox, pending_count
 from mhin_platform.events.producer import create_producer
-
-from ledger import add_amount, balance, deposit, open_ledger
 
 pytestmark = pytest.mark.integration
 

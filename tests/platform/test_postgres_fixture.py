@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
-from mhin_devkit.postgres import PostgresUnavailable, find_server_binaries
 from sqlalchemy.exc import OperationalError
+
+from mhin_devkit.postgres import PostgresUnavailable, find_server_binaries
 
 pytestmark = pytest.mark.integration
 

@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import pytest
+
 from mhin_platform.settings import ServiceSettings, SettingsError, load_settings
 
 SECRET = "test-secret-with-at-least-32-bytes!!"

@@ -7,6 +7,7 @@ import copy
 import re
 
 import pytest
+
 from mhin_platform.events.topics import (
     TopicsFileError,
     TopicSpec,

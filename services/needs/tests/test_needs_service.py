@@ -119,7 +119,8 @@ def test_list_filters_and_pages(service):
                 return found
 
     assert titles(arc=GM) == [f"need {i}" for i in range(5)]
-    assert titles(priority_area=priority_area_pb2.PRIORITY_AREA_INEQUALITIES) == ["need 1", "need 3"]
+    inequalities = priority_area_pb2.PRIORITY_AREA_INEQUALITIES
+    assert titles(priority_area=inequalities) == ["need 1", "need 3"]
     assert titles(status=needs_pb2.NEED_STATUS_SUBMITTED, arc=GM) == ["need 0", "need 2", "need 4"]
     assert len(titles(source_kind=needs_pb2.SOURCE_KIND_PRIOR_STUDY)) == 1
     assert len(titles(organisation_type=organisation_pb2.ORGANISATION_TYPE_VCSE)) == 0

@@ -75,6 +75,9 @@ class Database:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._commit_listeners: list[Callable[[], None]] = []
         self._lock = threading.Lock()
+        # SQLite has one writer at a time: queueing writers here, in order, beats
+        # SQLite's busy handler, whose sleeps make a long tail under concurrency.
+        self._sqlite_writer = threading.RLock() if self.is_sqlite else None
 
     def on_commit(self, listener: Callable[[], None]) -> None:
         with self._lock:
@@ -83,11 +86,19 @@ class Database:
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """One write transaction: committed when the block ends, rolled back on error."""
-        with self._sessions() as session, session.begin():
+        with self._writer_turn(), self._sessions() as session, session.begin():
             yield session
         if session.info.get("notify"):
             for listener in list(self._commit_listeners):
                 listener()
+
+    @contextmanager
+    def _writer_turn(self) -> Iterator[None]:
+        if self._sqlite_writer is None:
+            yield
+            return
+        with self._sqlite_writer:
+            yield
 
     @contextmanager
     def read(self) -> Iterator[Session]:

@@ -1,0 +1,29 @@
+"""needs-intake: indexes that serve each list filter in submission order
+
+Revision ID: needs_0002
+Revises: needs_0001
+Create Date: 2026-11-26
+"""
+
+from alembic import op
+
+revision = "needs_0002"
+down_revision = "needs_0001"
+branch_labels = None
+depends_on = None
+
+# ListNeeds filters by one column and pages by (submitted_at, id): with the filter
+# column first, a page is an index range scan instead of a sort of every match.
+FILTERS = ("arc", "priority_area", "status", "organisation_type")
+
+
+def upgrade() -> None:
+    op.create_index("ix_needs_submitted_page", "needs", ["submitted_at", "id"])
+    for column in FILTERS:
+        op.create_index(f"ix_needs_{column}_page", "needs", [column, "submitted_at", "id"])
+
+
+def downgrade() -> None:
+    for column in FILTERS:
+        op.drop_index(f"ix_needs_{column}_page", "needs")
+    op.drop_index("ix_needs_submitted_page", "needs")
