@@ -1,0 +1,3 @@
+from mhin_aggregator.main import main
+
+main()

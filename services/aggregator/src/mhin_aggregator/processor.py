@@ -1,0 +1,208 @@
+"""One batch of observation events against the cells table, and why the published
+aggregates are right after any crash under at-least-once delivery.
+
+1. The ``cells`` table is the only durable state. A batch's changelog writes go out
+   with its aggregates (``CellTable``) and are acknowledged by the broker before the
+   batch's events are (``SignalStage`` flushes the publisher, then acks), so a
+   committed offset never runs ahead of the table.
+2. The sums are a function of the table: rebuilt from it for the assigned partitions
+   after every recovery, and otherwise changed only together with it.
+3. Every aggregate an event changes is published, and acknowledged, before the event
+   is. A crash before that replays the event; it finds its version stored
+   (``Outcome.REPLAYED``) and its aggregates are published again from sums that
+   already count it. An older version changes nothing.
+
+So whatever a crash interrupts, the latest record of each aggregate key on the
+topics ends equal to the sums of the latest version of every cell. (SPC signals
+follow the aggregates: ``signals``.)
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections import Counter
+from collections.abc import Collection, Iterable, Iterator
+from dataclasses import astuple, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
+from prometheus_client import Counter as Metric
+from prometheus_client import Histogram
+
+from mhin_aggregator import SERVICE_NAME
+from mhin_aggregator.observations import Unusable, read_cell
+from mhin_aggregator.publication import aggregate_updates
+from mhin_aggregator.publisher import BatchPublisher
+from mhin_aggregator.rollup import AggregateKey, Cell, Outcome, Rollup
+from mhin_aggregator.tables import CellTable
+from mhin_platform.events.dead_letter import dead_letter_headers
+from mhin_platform.events.envelope import Event
+from mhin_platform.protoconv import timestamp
+
+log = logging.getLogger(__name__)
+
+OBSERVATIONS = Metric(
+    "mhin_aggregator_observations", "Observation records processed, by outcome.", ["outcome"]
+)
+PUBLISHED = Metric(
+    "mhin_aggregator_published", "Records published, by kind.", ["kind"]
+)
+BATCH_SECONDS = Histogram(
+    "mhin_aggregator_batch_duration_seconds",
+    "Time to apply a batch of observations and send what it changed.",
+)
+DEAD_LETTERED = "dead_lettered"
+IGNORED = "ignored"
+
+
+@dataclass(frozen=True)
+class OutputTopics:
+    aggregates: str
+    restricted_aggregates: str
+    spc_signals: str
+    dead_observations: str
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(astuple(self))
+
+
+@dataclass(frozen=True)
+class Batch:
+    """What a batch did: its outcome counts and the aggregates it changed."""
+
+    outcomes: dict[str, int]
+    changed: set[AggregateKey]
+
+
+class Envelopes:
+    """CloudEvents headers for the records of one batch: the platform's headers for
+    the batch's time, each record with its own id (``<batch uuid>-<n>``, cheaper
+    than a uuid per record)."""
+
+    def __init__(self, moment: datetime) -> None:
+        self._moment = moment
+        self._batch = uuid.uuid4().hex
+        self._count = 0
+        self._templates: dict[str, list[tuple[str, bytes]]] = {}
+
+    def headers(self, message: Message) -> list[tuple[str, bytes]]:
+        event_type = message.DESCRIPTOR.full_name
+        template = self._templates.get(event_type)
+        if template is None:
+            template = self._templates[event_type] = Event(
+                topic="", key="", type=event_type, source=SERVICE_NAME, data=b"",
+                id="", time=self._moment,
+            ).headers()
+        self._count += 1
+        event_id = f"{self._batch}-{self._count}".encode()
+        return [(name, event_id if name == "ce_id" else value) for name, value in template]
+
+
+class ObservationProcessor:
+    def __init__(self, cells: CellTable, publisher: BatchPublisher, topics: OutputTopics, *,
+                 threshold: int) -> None:
+        self.cells = cells
+        self.publisher = publisher
+        self.topics = topics
+        self.threshold = threshold
+        self.rollup = Rollup()
+        self._outcomes: Counter[str] = Counter()
+        self._dead: list[tuple[Any, str]] = []
+
+    async def prepare(self) -> None:
+        """Have the publisher started and know the output topics."""
+        await self.publisher.prepare(self.topics)
+
+    async def process(self, messages: Iterable[Any]) -> Batch:
+        """Apply a batch of records (faust Messages) and send what they changed."""
+        started = time.perf_counter()
+        for message in messages:
+            self.observe(message)
+        batch = await self.publish_batch()
+        BATCH_SECONDS.observe(time.perf_counter() - started)
+        return batch
+
+    def observe(self, message: Any) -> None:
+        """Apply one record (a faust Message) to the table and the sums."""
+        try:
+            cell = read_cell(message.topic, message.partition, message.key, message.value,
+                             message.headers)
+        except Unusable as exc:
+            self._dead.append((message, str(exc)))
+            self._outcomes[DEAD_LETTERED] += 1
+            return
+        if cell is None:
+            self._outcomes[IGNORED] += 1
+            return
+        record = self.cells.get(cell.key)
+        stored = Cell.from_record(record) if record is not None else None
+        outcome = self.rollup.observe(stored, cell)
+        if outcome is Outcome.APPLIED:
+            with self.cells.writing_for(message.partition):
+                self.cells[cell.key] = cell.to_record()
+        self._outcomes[outcome.value] += 1
+
+    async def publish_batch(self) -> Batch:
+        """Send the aggregates the batch changed (and its changelog writes and dead
+        letters) to the broker. Delivery is confirmed later, before the batch's events
+        are acknowledged: ``SignalStage`` flushes the publisher first."""
+        moment = datetime.now(UTC)
+        computed_at = timestamp(moment)
+        envelopes = Envelopes(moment)
+        changed = self.rollup.take_changes()
+        self._publish_aggregates(changed, computed_at, envelopes)
+        self._dead_letter()
+        await self.publisher.send()  # the changelog writes too (see CellTable)
+        outcomes, self._outcomes = dict(self._outcomes), Counter()
+        for outcome, count in outcomes.items():
+            OBSERVATIONS.labels(outcome).inc(count)
+        PUBLISHED.labels("aggregate").inc(len(changed))
+        return Batch(outcomes, changed)
+
+    def _publish_aggregates(self, changed: Collection[AggregateKey], computed_at: Timestamp,
+                            envelopes: Envelopes) -> None:
+        add, topics = self.publisher.add, self.topics
+        totals, measures = self.rollup.totals, self.rollup.measures
+        for key in changed:
+            restricted, shared = aggregate_updates(
+                key, totals[key], measures[key.measure_id],
+                threshold=self.threshold, computed_at=computed_at,
+            )
+            record_key = key.text.encode()
+            data = restricted.SerializeToString()
+            add(topics.restricted_aggregates, record_key, data, envelopes.headers(restricted))
+            if shared is not restricted:
+                data = shared.SerializeToString()
+            add(topics.aggregates, record_key, data, envelopes.headers(shared))
+
+    def _dead_letter(self) -> None:
+        dead, self._dead = self._dead, []
+        for message, reason in dead:
+            log.warning("dead-lettering observation record", extra={
+                "topic": message.topic, "partition": message.partition,
+                "offset": message.offset, "reason": reason})
+            headers = dead_letter_headers(
+                reason=reason, consumer=SERVICE_NAME, topic=message.topic,
+                partition=message.partition, offset=message.offset,
+                original=list(message.headers or []),
+            )
+            self.publisher.add(self.topics.dead_observations, message.key, message.value,
+                               headers)
+
+    def rebuild(self, partitions: Collection[int]) -> None:
+        """Recompute the sums from the table's cells of ``partitions`` (after a
+        recovery: the table then holds what survived, and the sums must match it)."""
+        started = time.perf_counter()
+        self.rollup = Rollup()
+        self.rollup.add_all(
+            Cell.from_record(record)
+            for record in self.cells.values()
+            if record["partition"] in partitions
+        )
+        log.info("rebuilt the sums from the cells table", extra={
+            "partitions": sorted(partitions), "aggregates": len(self.rollup.totals),
+            "seconds": round(time.perf_counter() - started, 3)})

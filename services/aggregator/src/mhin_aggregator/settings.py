@@ -1,0 +1,80 @@
+"""Configuration of the stream processors from ``MHIN_*`` environment variables.
+
+The tuning defaults were chosen by measurement (``bench/README.md``).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+from pydantic import Field
+
+from mhin_aggregator import SERVICE_NAME
+from mhin_measures.disclosure import DEFAULT_THRESHOLD
+from mhin_platform.events.topics import TopicSpec, topic
+from mhin_platform.settings import ServiceSettings, load_settings
+
+OBSERVATION_TOPIC = "mhin.evaluation.observation"
+AGGREGATE_TOPIC = "mhin.evaluation.aggregate"
+RESTRICTED_AGGREGATE_TOPIC = "mhin.evaluation.aggregate-restricted"
+SPC_SIGNAL_TOPIC = "mhin.evaluation.spc-signal"
+CELLS_CHANGELOG_TOPIC = "mhin.evaluation.aggregation-cells"
+TOPICS = (
+    OBSERVATION_TOPIC,
+    AGGREGATE_TOPIC,
+    RESTRICTED_AGGREGATE_TOPIC,
+    SPC_SIGNAL_TOPIC,
+    CELLS_CHANGELOG_TOPIC,
+)
+
+
+class AggregatorSettings(ServiceSettings):
+    service_name: str = SERVICE_NAME
+    consumer_group: str = Field(
+        default="mhin-stream-processors", min_length=1,
+        description="faust app id: the Kafka consumer group all workers share",
+    )
+    topic_prefix: str = Field(
+        default="", pattern=r"^[a-z0-9._-]*$",
+        description="prepended to every topic name (tests and benchmarks use their own topics)",
+    )
+    data_dir: Path = Field(default=Path("stream-processors-data"),
+                           description="faust's working folder")
+    instance_id: str = Field(
+        default="",
+        description="static consumer group membership (stable per worker, e.g. the host "
+        "name): a restarted worker takes its partitions back at once, without waiting for "
+        "its old session to expire; '' = dynamic membership",
+    )
+    disclosure_threshold: int = Field(default=DEFAULT_THRESHOLD, ge=1)
+    batch_size: int = Field(default=10_000, ge=1, description="most observations per batch")
+    batch_wait_ms: int = Field(default=10, ge=1,
+                               description="longest wait to fill a batch before processing it")
+    spc_interval_ms: int = Field(
+        default=1000, ge=0,
+        description="longest wait for more batches to join an SPC round")
+    spc_max_pending: int = Field(
+        default=50_000, ge=1,
+        description="events waiting for an SPC round before the agent waits for it")
+    stream_buffer_maxsize: int = Field(default=8192, ge=1)
+    commit_interval_seconds: float = Field(default=1.0, gt=0)
+    producer_max_batch_bytes: int = Field(
+        default=262_144, ge=1024, description="largest record batch per topic partition")
+    session_timeout_seconds: float = Field(default=30.0, ge=6)
+
+    def topic_name(self, declared: str) -> str:
+        return self.topic_prefix + declared
+
+    def topic_specs(self) -> list[TopicSpec]:
+        """The declarations (topics.toml) of the topics the worker uses, under this
+        prefix: what a test or a benchmark creates for its own run."""
+        return [
+            topic(name).model_copy(update={"name": self.topic_name(name)}) for name in TOPICS
+        ]
+
+
+@cache
+def current() -> AggregatorSettings:
+    """The process's settings, read from the environment once."""
+    return load_settings(AggregatorSettings)
