@@ -62,6 +62,7 @@ class AggregatorSettings(ServiceSettings):
     producer_max_batch_bytes: int = Field(
         default=262_144, ge=1024, description="largest record batch per topic partition")
     session_timeout_seconds: float = Field(default=30.0, ge=6)
+    faust_cython_optimizations: bool = True
 
     def topic_name(self, declared: str) -> str:
         return self.topic_prefix + declared
