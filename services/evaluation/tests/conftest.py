@@ -150,7 +150,12 @@ class Evaluation:
             has_value=bool(denominator), observation_count=cells, measure_type=measure_type,
             computed_at=timestamp(datetime.now(UTC)))
         key = "|".join((measure_id, level_name, unit, period, stratum))
-        self.publish(AGGREGATE_TOPIC, key, message, "/mhin/stream-processors")
+        event = new_event(topic=AGGREGATE_TOPIC, key=key, source="/mhin/stream-processors",
+                          subject=key, message=message)
+        # All of a test's aggregates on one partition, which is consumed in order: once
+        # the last one is read back, every earlier one has been applied too.
+        self._producer.send(event.topic, key=key.encode(), value=event.data,
+                            headers=event.headers(), partition=0).get(timeout=30)
 
     def wait_for_aggregate(self, series: evaluation_pb2.SeriesKey, period: str,
                            numerator: float) -> evaluation_pb2.Aggregate:
