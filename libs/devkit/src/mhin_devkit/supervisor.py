@@ -1,7 +1,7 @@
 """`make run`: the whole platform on this machine until Ctrl-C.
 
 Starts the local broker (if it is not running), creates the declared topics, then
-every service process of :data:`mhin_devkit.platform.PLATFORM` that is installed,
+every service process of :data:`mhin_platform.processes.PLATFORM` that is installed,
 each with its own SQLite database under ``.cache/run/``. Waits until each gRPC
 service answers SERVING on the standard health service, prints where everything
 is, and watches: a process that dies is reported loudly (with the tail of its log)
