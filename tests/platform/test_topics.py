@@ -207,3 +207,11 @@ def test_a_file_that_is_not_toml_is_refused(tmp_path):
     path.write_text("[[topic]\nname = ")
     with pytest.raises(TopicsFileError, match="not valid TOML"):
         load_topics(path)
+
+
+def test_the_dead_letter_table_refuses_a_retention_that_deletes_at_once():
+    with pytest.raises(TopicsFileError, match=r"\[dead_letter\]: retention_ms: .*-1 \(forever\)"):
+        parse_topics({"dead_letter": {"retention_ms": 0},
+                      "topic": [{"name": "mhin.demo.thing", "writer": "demo", "partitions": 1,
+                                 "cleanup_policy": "delete", "retention_ms": -1,
+                                 "description": "demo"}]})

@@ -22,9 +22,16 @@ import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 
 from mhin_platform.events.dead_letter import DLQ_SUFFIX
 
@@ -46,6 +53,16 @@ class TopicMismatchError(RuntimeError):
 CleanupPolicy = Literal["delete", "compact", "compact,delete"]
 
 
+def _forever_or_positive(value: int) -> int:
+    if value == 0:
+        raise ValueError("retention_ms must be -1 (forever) or a positive number")
+    return value
+
+
+# Kafka's retention.ms: -1 keeps records forever; 0 would delete them at once.
+RetentionMs = Annotated[int, Field(ge=-1), AfterValidator(_forever_or_positive)]
+
+
 class DeadLetterSettings(BaseModel):
     """The ``[dead_letter]`` table: settings of every ``<name>.dlq`` topic."""
 
@@ -53,14 +70,7 @@ class DeadLetterSettings(BaseModel):
 
     partitions: int = Field(default=1, ge=1, le=1000)
     cleanup_policy: CleanupPolicy = "delete"
-    retention_ms: int = Field(default=-1, ge=-1)
-
-    @field_validator("retention_ms")
-    @classmethod
-    def _retention(cls, value: int) -> int:
-        if value == 0:
-            raise ValueError("retention_ms must be -1 (forever) or a positive number")
-        return value
+    retention_ms: RetentionMs = -1
 
 
 class TopicSpec(BaseModel):
@@ -74,7 +84,7 @@ class TopicSpec(BaseModel):
     key: str = ""
     partitions: int = Field(ge=1, le=1000)
     cleanup_policy: CleanupPolicy
-    retention_ms: int = Field(ge=-1)
+    retention_ms: RetentionMs
     dlq: bool = False
     description: str = Field(min_length=1)
     configs: Mapping[str, str] = Field(default_factory=dict)
@@ -82,13 +92,6 @@ class TopicSpec(BaseModel):
     # the contract subscribers rely on, checked when an event enters the outbox.
     events: tuple[str, ...] = ()
     dead_letter_of: str | None = None
-
-    @field_validator("retention_ms")
-    @classmethod
-    def _retention(cls, value: int) -> int:
-        if value == 0:
-            raise ValueError("retention_ms must be -1 (forever) or a positive number")
-        return value
 
     @field_validator("configs")
     @classmethod
