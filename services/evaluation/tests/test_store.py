@@ -13,10 +13,12 @@ from mhin_evaluation.app import EvaluationApp, SeriesKey
 from mhin_evaluation.domain import (
     AggregateRow,
     Level,
+    Observation,
     ObservationDraft,
     Outcome,
     ProjectSites,
     Site,
+    Stratifier,
 )
 from mhin_evaluation.main import DEFINITION
 from mhin_platform.auth import Principal, Role
@@ -101,3 +103,36 @@ def test_the_aggregates_read_model_keeps_the_latest_value_per_key(app, database)
     _, series = app.series(NATIONAL, key)
     assert [(p.row.period, p.shown.numerator, p.row.computed_at) for p in series] == [
         ("2026-01", 25, NOW + timedelta(minutes=3)), ("2026-02", 30, NOW + timedelta(minutes=1))]
+
+
+def test_a_bulk_load_stores_observations_and_aggregates_as_the_queries_read_them(app, database):
+    """What the growth benchmark loads: many observations and aggregates in a few
+    statements, read back by the same queries as those the normal paths write."""
+    observations = [
+        Observation(measure_id="pcref-minority-referrals", site_id=site.id,
+                    period=f"2025-{month:02d}", stratum="ethnicity=Black", numerator=month,
+                    denominator=40, project_id="mhin-project-1", arc=site.arc, version=1,
+                    recorded_at=NOW, recorded_by="loader")
+        for site in (OLDHAM, LEEDS) for month in range(1, 13)
+    ]
+
+    def national(period: str, stratum: str, numerator: float) -> AggregateRow:
+        return AggregateRow(measure_id="pcref-minority-referrals", level=Level.NATIONAL,
+                            unit="national", period=period, stratum=stratum, owner_arc=None,
+                            numerator=numerator, denominator=80, observation_count=2,
+                            computed_at=NOW)
+
+    with database.transaction() as session:
+        store.add_observations(session, observations)
+        store.put_aggregates(session, [national("2025-01", "", 1), national("2025-01", "", 2),
+                                       national("2025-01", "ethnicity=Black", 2)])
+        store.put_aggregates(session, [national("2025-01", "", 3)])
+    with database.read() as session:
+        stored = store.observations_by_key(session, [o.key for o in observations])
+    assert sorted(stored.values(), key=lambda o: o.key) == sorted(observations,
+                                                                   key=lambda o: o.key)
+    breakdown = app.breakdown(NATIONAL, "pcref-minority-referrals", Level.NATIONAL, "",
+                              "2025-01", Stratifier.ETHNICITY)
+    assert breakdown.total is not None and breakdown.total.row.numerator == 3  # the last wins
+    assert [(g.row.stratum, g.row.numerator) for g in breakdown.groups] == [
+        ("ethnicity=Black", 2)]

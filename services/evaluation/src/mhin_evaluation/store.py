@@ -263,14 +263,33 @@ def _observation(row) -> Observation:  # type: ignore[no-untyped-def]
 
 def put_aggregate(session: Session, row: AggregateRow) -> None:
     """Latest wins: the topic is ordered per key, so the last record read is the newest."""
-    session.execute(_upsert_aggregate(session.get_bind().dialect.name), {
+    put_aggregates(session, [row])
+
+
+def put_aggregates(session: Session, rows: Sequence[AggregateRow]) -> None:
+    """Many aggregates in one statement (a bulk load); of rows with one key the last
+    wins. Only that one is sent: PostgreSQL refuses a multi-row upsert that changes a
+    row twice."""
+    latest: dict[tuple[object, ...], dict[str, object]] = {}
+    for row in rows:
+        columns = _aggregate_columns(row)
+        latest[tuple(columns[name] for name in _AGGREGATE_KEY)] = columns
+    if latest:
+        session.execute(_upsert_aggregate(session.get_bind().dialect.name), list(latest.values()))
+
+
+def _aggregate_columns(row: AggregateRow) -> dict[str, object]:
+    return {
         **_key_columns(row),
         "owner_arc": row.owner_arc.name if row.owner_arc else None,
         "numerator": row.numerator,
         "denominator": row.denominator,
         "observation_count": row.observation_count,
         "computed_at": row.computed_at,
-    })
+    }
+
+
+_AGGREGATE_KEY = tuple(column.name for column in aggregates.primary_key.columns)
 
 
 @cache
