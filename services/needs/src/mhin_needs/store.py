@@ -3,6 +3,7 @@ list filters use; each write checks the version it read (optimistic locking)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -84,10 +85,18 @@ def _columns(need: Need) -> dict[str, object]:
 
 
 def add(session: Session, need: Need) -> None:
-    session.execute(insert(needs).values(id=need.id, **_columns(need)))
+    add_many(session, [need])
+
+
+def add_many(session: Session, new_needs: Sequence[Need]) -> None:
+    """Insert new needs, each statement run once for all of them (a bulk load)."""
+    if not new_needs:
+        return
+    session.execute(insert(needs), [{"id": need.id, **_columns(need)} for need in new_needs])
     session.execute(
         insert(need_source_kinds),
-        [{"need_id": need.id, "kind": kind.name} for kind in need.source_kinds],
+        [{"need_id": need.id, "kind": kind.name}
+         for need in new_needs for kind in need.source_kinds],
     )
 
 
