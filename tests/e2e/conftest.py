@@ -14,6 +14,10 @@ through its public interfaces.
   (``kafka-consumer-groups --reset-offsets``). Without that, a new group would first
   replay the whole session's history: after the evaluation suite's 10,000
   observations, some 240,000 aggregate records, minutes of work unrelated to the test.
+- An ARC's own instance of an ARC-data service is started by its process name
+  (``evaluation-greater-manchester``, as ``arc_instances`` names it): the service
+  under that name, so with consumer groups and a database of its own, and with
+  ``instance_arc`` set.
 - ``Selection`` holds the steps of the selection saga, made through the services'
   APIs, that both the storyline and the saga tests take.
 
@@ -65,7 +69,9 @@ from mhin_devkit.harness import TEST_SECRET, Caller, TopicReader, caller, runnin
 from mhin_evaluation.main import DEFINITION as EVALUATION
 from mhin_governance.main import DEFINITION as GOVERNANCE
 from mhin_needs.main import DEFINITION as NEEDS
+from mhin_platform.processes import PLATFORM, arc_instances
 from mhin_platform.protoconv import date_to_proto
+from mhin_platform.reference import Arc
 from mhin_platform.runtime import ServiceDefinition
 from mhin_projects.main import DEFINITION as PROJECTS
 
@@ -87,6 +93,11 @@ SERVICES: dict[str, ServiceDefinition] = {
     "governance": GOVERNANCE,
     "evaluation": EVALUATION,
 }
+# Every ARC's own instances: process name -> (the service, the instance's ARC).
+_COMMANDS = {spec.command: spec.name for spec in PLATFORM}
+ARC_INSTANCES: dict[str, tuple[str, Arc]] = {
+    spec.name: (_COMMANDS[spec.command], Arc[spec.env["MHIN_INSTANCE_ARC"]])
+    for spec in arc_instances(list(Arc))}
 OBSERVATION_TOPIC = "mhin.evaluation.observation"  # what the stream processors consume
 CONSUMED_TOPICS = sorted({topic for definition in SERVICES.values()
                           for consumer in definition.consumers for topic in consumer.topics}
@@ -190,6 +201,7 @@ class StreamProcessors:
 class _Running:
     stack: ExitStack
     channel: grpc.Channel
+    address: str
 
 
 class Platform:
@@ -230,30 +242,41 @@ class Platform:
         errors = eventually(set_offsets, f"the offsets of {group} are set")
         assert set(errors.values()) == {NoError}, errors
 
-    def start(self, *services: str) -> None:
-        """Start services; the first start of each places its new consumer groups."""
-        for service in services:
-            if service not in self._started:
-                for consumer in SERVICES[service].consumers:
+    def start(self, *names: str) -> None:
+        """Start services or ARC instances (by process name); the first start of each
+        places its new consumer groups."""
+        for name in names:
+            service, instance_arc = ARC_INSTANCES.get(name, (name, None))
+            definition = SERVICES[service]
+            if name not in self._started:
+                for consumer in definition.consumers:
                     self._start_group_where_the_test_began(
-                        f"{self.service_name(service)}.{consumer.name}", list(consumer.topics))
-                self._started.add(service)
+                        f"{self.service_name(name)}.{consumer.name}", list(consumer.topics))
+                self._started.add(name)
             stack = ExitStack()
             runtime = stack.enter_context(running_service(
-                SERVICES[service], database_url=f"sqlite:///{self._folder}/{service}.db",
-                kafka_bootstrap=self.bootstrap, service_name=self.service_name(service)))
-            channel = stack.enter_context(grpc.insecure_channel(f"127.0.0.1:{runtime.port}"))
-            self._running[service] = _Running(stack, channel)
+                definition, database_url=f"sqlite:///{self._folder}/{name}.db",
+                kafka_bootstrap=self.bootstrap, service_name=self.service_name(name),
+                instance_arc=instance_arc))
+            address = f"127.0.0.1:{runtime.port}"
+            channel = stack.enter_context(grpc.insecure_channel(address))
+            self._running[name] = _Running(stack, channel, address)
 
     def stop(self, service: str) -> None:
         """Stop as a process does on SIGTERM: calls finish, the outbox is drained."""
         self._running.pop(service).stack.close()
 
-    def api(self, name: str, role: str = "national_admin", arc: int | None = None) -> Caller:
-        """``name`` (a key of APIS) called as ``role`` of ``arc`` (an Arc enum value)."""
+    def api(self, name: str, role: str = "national_admin", arc: int | None = None,
+            instance: str | None = None) -> Caller:
+        """``name`` (a key of APIS) called as ``role`` of ``arc`` (an Arc enum value),
+        on the national service or on ``instance`` (an ARC instance's process name)."""
         service, stub = APIS[name]
-        return caller(self._running[service].channel, stub, role,
+        return caller(self._running[instance or service].channel, stub, role,
                       ARC_SLUGS[arc] if arc is not None else None)
+
+    def address(self, name: str) -> str:
+        """host:port of a running service or ARC instance, for clients such as the CLI."""
+        return self._running[name].address
 
     def read(self, topic: str) -> EventLog:
         self._readers.append(EventLog(self.bootstrap, topic))
