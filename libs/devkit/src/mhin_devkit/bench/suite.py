@@ -37,7 +37,8 @@ BENCHMARKS = (
               "evaluation's batch API to an aggregate visible through its query API"),
     Benchmark("grpc", "grpc_latency", ("mhin_needs",),
               "needs-intake unary latency against a no-op echo server"),
-    Benchmark("growth", "growth", ("mhin_needs",), "query latency as stored rows grow"),
+    Benchmark("growth", "growth", ("mhin_needs", "mhin_evaluation", "mhin_aggregator"),
+              "query latency as stored rows grow"),
     Benchmark("recovery", "recovery", ("mhin_aggregator",),
               "aggregator recovery time after a restart against changelog size"),
 )
