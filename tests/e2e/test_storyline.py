@@ -58,11 +58,12 @@ TOPICS = (
 AGGREGATE_WAIT_SECONDS = 120.0  # the stream processors' process starts and joins its group
 
 # The network's criteria and weights (DESIGN.md, Ahuja et al. 2023), and the scores
-# of the round: the catalogued solution against two named options.
+# of the round: the catalogued solution against two options named as reference
+# solutions the catalogue seeds (so the round ties them to those by name).
 MHIN_CRITERIA = [("Clinically effective", 21.5), ("Patients involved", 16.7),
                  ("Reduces inequalities", 19.0), ("Implementable", 23.8), ("Sustainable", 19.0)]
 OTHER_OPTIONS = {"Parent-led CBT for child anxiety": (80, 70, 60, 80, 75),
-                 "Alcohol assertive outreach treatment": (70, 65, 70, 60, 70)}
+                 "Alcohol Assertive Outreach Treatment (AAOT)": (70, 65, 70, 60, 70)}
 SOLUTION_SCORES = (85, 80, 95, 75, 80)
 
 # Sites (name, host trust, size): a site of size 2 has twice the referrals.
@@ -199,8 +200,9 @@ def the_round_ranks_the_solution_first(platform, topics, solution) -> None:
         return sum(w * s for (_, w), s in zip(MHIN_CRITERIA, values, strict=True)) / 100
 
     assert [(r.option, r.solution_id, r.rank) for r in recorded.results.ranking] == [
-        (solution.name, solution.id, 1), ("Parent-led CBT for child anxiety", "", 2),
-        ("Alcohol assertive outreach treatment", "", 3)]
+        (solution.name, solution.id, 1),
+        ("Parent-led CBT for child anxiety", "solution-parent-led-cbt", 2),
+        ("Alcohol Assertive Outreach Treatment (AAOT)", "solution-alcohol-assertive-outreach", 3)]
     assert [r.total for r in recorded.results.ranking] == pytest.approx(
         [total(scores[r.option]) for r in recorded.results.ranking])
     closed = api.CloseRound(prioritisation_pb2.CloseRoundRequest(round_id=recorded.id)).round

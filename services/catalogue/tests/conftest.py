@@ -87,7 +87,7 @@ def submit_need(needs_intake) -> Callable[..., needs_pb2.Need]:
 
 def solution_draft(**changes: Any) -> catalogue_pb2.SolutionDraft:
     fields: dict[str, Any] = {
-        "name": "Parent-led CBT for child anxiety",
+        "name": "Guided parent-delivered CBT",
         "description": "Guided parent-delivered cognitive behavioural therapy.",
         "priority_areas": [CYP],
         "evidence": solution_pb2.Evidence(

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from mhin.catalogue.v1 import prioritisation_pb2, prioritisation_pb2_grpc
 from mhin.common.v1 import priority_area_pb2
+from mhin_catalogue.reference import REFERENCE_SOLUTIONS
 from mhin_cli.catalogue import TableError, prioritise, read_round_table, solutions
 from mhin_devkit.harness import TEST_SECRET, TopicReader, caller
 from mhin_platform.auth import issue_token
@@ -20,8 +21,10 @@ from mhin_platform.auth import issue_token
 EXAMPLE = Path(__file__).parents[1] / "examples" / "illustrative-round.csv"
 # Illustrative scores with the MHIN weights: PCREF (70, 90, 95, 65, 70) totals
 # (21.5·70 + 16.7·90 + 19·95 + 23.8·65 + 19·70) / 100 = 76.9; CBT 74.655; AAOT 66.075.
-EXPECTED = [("PCREF", 76.9, 1), ("Parent-led CBT for child anxiety", 74.655, 2),
-            ("Alcohol Assertive Outreach Treatment", 66.075, 3)]
+# The options are named as the catalogue's reference solutions are.
+EXPECTED = [("Patient and Carer Race Equality Framework (PCREF)", 76.9, 1),
+            ("Parent-led CBT for child anxiety", 74.655, 2),
+            ("Alcohol Assertive Outreach Treatment (AAOT)", 66.075, 3)]
 
 TABLE = """criterion,A,B,weight
 Effective,80,40,50
@@ -65,7 +68,7 @@ def test_a_published_table_becomes_a_round_draft():
         ("Clinically effective", "21.5"), ("Patients involved", "16.7"),
         ("Reduces inequalities", "19.0"), ("Implementable", "23.8"), ("Sustainable", "19.0")]
     draft = table.draft("MHIN 2022", "illustrative")
-    assert len(draft.scores) == 15 and draft.scores[0].option == "PCREF"
+    assert len(draft.scores) == 15 and draft.scores[0].option == EXPECTED[0][0]
 
 
 @pytest.mark.parametrize(
@@ -114,16 +117,12 @@ def test_blank_lines_and_spacing_do_not_matter():
 @pytest.mark.integration
 def test_prioritise_stores_the_round_and_prints_its_ranking_as_json(cli, rounds, kafka_bootstrap):
     topic = TopicReader(kafka_bootstrap, "mhin.catalogue.prioritisation-round")
-    pcref = json.loads(cli(solutions, "add", "--name", "PCREF", "--description",
-                           "Patient and carer race equality framework", "--area", "inequalities",
-                           "--evidence-level", "service_evaluation", "--readiness", "ready",
-                           "--json").output)
-
     result = cli(prioritise, str(EXAMPLE), "--title", "MHIN 2022", "--json")
     assert result.exit_code == 0, result.output
     ranking = json.loads(result.output)
     assert [(r["option"], r["total"], r["rank"]) for r in ranking] == EXPECTED
-    assert [r["solution_id"] for r in ranking] == [pcref["id"], None, None]
+    # Each option is tied by its name to the reference solution the catalogue seeded.
+    assert [r["solution_id"] for r in ranking] == list(REFERENCE_SOLUTIONS)
     assert set(ranking[0]["weight_ranges"]) == {
         "Clinically effective", "Patients involved", "Reduces inequalities", "Implementable",
         "Sustainable"}
@@ -191,7 +190,7 @@ def test_solutions_are_kept_from_the_command_line(cli, submit_need, eventually):
     assert (revised["readiness"], revised["version"]) == ("READINESS_NEEDS_ADAPTATION", "2")
     assert revised["evidence"] == solution["evidence"]  # what was not given stays
 
-    listed = cli(solutions, "list", "--text", "parent").output
+    listed = cli(solutions, "list", "--text", "delivered cbt").output
     assert listed == (f"{solution['id']}  active  needs_adaptation Parent-led CBT  "
                       "[Children and young people]\n")
     assert cli(solutions, "list", "--status", "retired").output == ""
@@ -204,7 +203,9 @@ def test_solutions_are_kept_from_the_command_line(cli, submit_need, eventually):
     assert linked.exit_code == 0, linked.output
     shown = cli(solutions, "candidates", need.id).output.splitlines()
     assert shown[0].endswith("Long waits for child anxiety treatment")
-    assert shown[1:] == ["linked: 1", listed.rstrip("\n"), "candidates: none"]
+    seeded = cli(solutions, "list", "--text", "for child anxiety").output
+    assert seeded.split()[0] == "solution-parent-led-cbt"
+    assert shown[1:] == ["linked: 1", listed.rstrip("\n"), "candidates: 1", seeded.rstrip("\n")]
     unmet = cli(solutions, "unmet-needs", "--area", "children-and-young-people").output
     assert need.id not in unmet
     cli(solutions, "unlink", solution["id"], need.id)

@@ -5,6 +5,7 @@ real needs-intake events (across a restart), bad input, permissions."""
 from __future__ import annotations
 
 import uuid
+from contextlib import contextmanager
 
 import grpc
 import pytest
@@ -14,9 +15,10 @@ from mhin.catalogue.v1 import catalogue_pb2, catalogue_pb2_grpc, events_pb2, sol
 from mhin.common.v1 import arc_pb2, priority_area_pb2
 from mhin.needs.v1 import events_pb2 as need_events_pb2
 from mhin.needs.v1 import needs_pb2
+from mhin_catalogue.reference import REFERENCE_SOLUTIONS
 from mhin_devkit.harness import TopicReader, caller
 from mhin_platform.events.dead_letter import REASON_HEADER
-from mhin_platform.events.envelope import new_event
+from mhin_platform.events.envelope import Event, new_event
 from mhin_platform.events.producer import create_producer, publish
 from mhin_platform.events.tables import processed_events
 
@@ -25,6 +27,7 @@ pytestmark = pytest.mark.integration
 CYP = priority_area_pb2.PRIORITY_AREA_CHILDREN_AND_YOUNG_PEOPLE
 INEQUALITIES = priority_area_pb2.PRIORITY_AREA_INEQUALITIES
 COMORBIDITIES = priority_area_pb2.PRIORITY_AREA_COMORBIDITIES
+ACTIVE = solution_pb2.SOLUTION_STATUS_ACTIVE
 
 
 @pytest.fixture
@@ -68,6 +71,12 @@ def shared_admin(shared_catalogue):
 def unique(name: str) -> str:
     """A name no other test's solution has (for tests sharing a catalogue)."""
     return f"{name} {uuid.uuid4().hex[:8]}"
+
+
+def not_seeded(events: list[Event]) -> list[Event]:
+    """``events`` without those of the reference solutions, which every catalogue a
+    test starts seeds and publishes whenever its relay gets to them."""
+    return [event for event in events if event.key not in REFERENCE_SOLUTIONS]
 
 
 def solution_count(api) -> int:
@@ -124,12 +133,12 @@ def test_the_life_of_a_solution_and_its_events(admin, add, draft, topic, submit_
         solution_id=solution.id, reason="again")))
     assert again.code() == grpc.StatusCode.FAILED_PRECONDITION
 
-    events = topic.wait_for_count(5)
+    events = not_seeded(topic.wait_for(lambda seen: len(not_seeded(seen)) >= 5))
     assert [e.type.rsplit(".", 1)[1] for e in events] == [
         "SolutionCatalogued", "SolutionRevised", "SolutionLinkedToNeed",
         "SolutionUnlinkedFromNeed", "SolutionRetired"]
     assert {e.key for e in events} == {solution.id}
-    headers = dict(topic.records[2].headers)
+    headers = dict([r for r in topic.records if r.key == solution.id.encode()][2].headers)
     assert headers["ce_specversion"] == b"1.0"
     assert headers["ce_source"] == b"/mhin/solution-catalogue"
     assert headers["ce_subject"] == solution.id.encode()
@@ -140,7 +149,48 @@ def test_the_life_of_a_solution_and_its_events(admin, add, draft, topic, submit_
         (events_pb2.SolutionCatalogued, events_pb2.SolutionRevised,
          events_pb2.SolutionLinkedToNeed, events_pb2.SolutionUnlinkedFromNeed,
          events_pb2.SolutionRetired))] == [1, 2, 3, 4, 5]
-    assert len(topic.settle()) == 5, "no-op calls publish nothing"
+    assert len(not_seeded(topic.settle())) == 5, "no-op calls publish nothing"
+
+
+@contextmanager
+def admin_of(runtime):
+    with grpc.insecure_channel(f"127.0.0.1:{runtime.port}") as channel:
+        yield caller(channel, catalogue_pb2_grpc.SolutionCatalogueServiceStub, "national_admin")
+
+
+def test_the_reference_solutions_are_catalogued_once_and_then_left_alone(start_catalogue,
+                                                                          topic):
+    def get(api, solution_id):
+        return api.GetSolution(catalogue_pb2.GetSolutionRequest(solution_id=solution_id)).solution
+
+    def catalogued_here(events):  # other tests' catalogues seed the same ids
+        return [e for e in events if e.type == "mhin.catalogue.v1.SolutionCatalogued"
+                and e.key in seeded and e.decode(events_pb2.SolutionCatalogued).solution
+                == seeded[e.key]]
+
+    runtime = start_catalogue()
+    with admin_of(runtime) as admin:
+        seeded = {solution_id: get(admin, solution_id) for solution_id in REFERENCE_SOLUTIONS}
+        assert {s.name: (s.version, s.status) for s in seeded.values()} == {
+            "Patient and Carer Race Equality Framework (PCREF)": (1, ACTIVE),
+            "Parent-led CBT for child anxiety": (1, ACTIVE),
+            "Alcohol Assertive Outreach Treatment (AAOT)": (1, ACTIVE)}
+        topic.wait_for(lambda seen: len(catalogued_here(seen)) == 3, what="the seeds' events")
+
+        duplicate = rpc_error(lambda: admin.CatalogueSolution(
+            catalogue_pb2.CatalogueSolutionRequest(solution=solution_draft_named(
+                " parent-led CBT for child ANXIETY", admin, seeded["solution-parent-led-cbt"]))))
+        assert duplicate.code() == grpc.StatusCode.ALREADY_EXISTS
+        assert "solution-parent-led-cbt" in duplicate.details()
+        revised = admin.ReviseSolution(catalogue_pb2.ReviseSolutionRequest(
+            solution_id="solution-pcref", solution=solution_draft_named(
+                "PCREF", admin, seeded["solution-pcref"]))).solution
+    runtime.stop()
+
+    with admin_of(start_catalogue()) as admin:
+        assert {solution_id: get(admin, solution_id) for solution_id in seeded} == {
+            **seeded, "solution-pcref": revised}, "a restart changes nothing"
+    assert len(catalogued_here(topic.settle())) == 3, "nor publishes anything again"
 
 
 def test_list_searches_filters_and_pages(admin, add):
@@ -154,17 +204,23 @@ def test_list_searches_filters_and_pages(admin, add):
     admin.RetireSolution(catalogue_pb2.RetireSolutionRequest(solution_id=retired.id,
                                                              reason="replaced"))
 
-    def names(**filters):
+    def listed(**filters):
         found, token = [], ""
         while True:
             page = admin.ListSolutions(catalogue_pb2.ListSolutionsRequest(
                 page={"page_size": 2, "page_token": token}, **filters))
-            found += [s.name for s in page.solutions]
+            found += page.solutions
             if not (token := page.page.next_page_token):
                 return found
 
-    assert names() == ["Alcohol assertive outreach", "Guided self-help", "Parent-led CBT",
-                       "PCREF"]
+    def names(**filters):  # of this test's solutions
+        return [s.name for s in listed(**filters) if s.id not in REFERENCE_SOLUTIONS]
+
+    assert [s.name for s in listed()] == [
+        "Alcohol assertive outreach", "Alcohol Assertive Outreach Treatment (AAOT)",
+        "Guided self-help", "Parent-led CBT", "Parent-led CBT for child anxiety",
+        "Patient and Carer Race Equality Framework (PCREF)", "PCREF"]
+    assert {s.id for s in listed()} >= set(REFERENCE_SOLUTIONS)  # seeded with their own ids
     assert names(text="CBT") == ["Guided self-help", "Parent-led CBT"]
     assert names(text="race EQUALITY") == ["PCREF"]
     assert names(text="100%") == ["Parent-led CBT"]  # % is text, not a wildcard
@@ -197,7 +253,8 @@ def test_candidates_and_unmet_needs_follow_need_events(admin, add, submit_need, 
         catalogue_pb2.ListCandidateSolutionsRequest(need_id=anxiety.id))
     assert (found.need.title, found.need.priority_area) == ("Child anxiety waits", CYP)
     assert found.need.arc == arc_pb2.ARC_GREATER_MANCHESTER
-    assert [s.name for s in found.candidate_solutions] == ["Parent-led CBT", "PCREF"]
+    assert [s.name for s in found.candidate_solutions] == [
+        "Parent-led CBT", "Parent-led CBT for child anxiety", "PCREF"]  # the middle one seeded
     assert list(found.linked_solutions) == []
 
     admin.LinkSolutionToNeed(catalogue_pb2.LinkSolutionToNeedRequest(
@@ -205,7 +262,8 @@ def test_candidates_and_unmet_needs_follow_need_events(admin, add, submit_need, 
     found = admin.ListCandidateSolutions(
         catalogue_pb2.ListCandidateSolutionsRequest(need_id=anxiety.id))
     assert [s.name for s in found.linked_solutions] == ["Parent-led CBT"]
-    assert [s.name for s in found.candidate_solutions] == ["PCREF"]
+    assert [s.name for s in found.candidate_solutions] == [
+        "Parent-led CBT for child anxiety", "PCREF"]
 
     mine = {anxiety.title, access.title, loose.title}
     assert [t for t in unmet(admin) if t in mine] == [access.title, loose.title]
@@ -221,7 +279,7 @@ def test_candidates_and_unmet_needs_follow_need_events(admin, add, submit_need, 
     known(loose, version=2)
     assert [s.name for s in admin.ListCandidateSolutions(
         catalogue_pb2.ListCandidateSolutionsRequest(need_id=loose.id)).candidate_solutions] == [
-        "Alcohol assertive outreach"]
+        "Alcohol assertive outreach", "Alcohol Assertive Outreach Treatment (AAOT)"]
     needs_intake.WithdrawNeed(needs_pb2.WithdrawNeedRequest(need_id=access.id, reason="merged"))
     known(access, version=2)
     assert [t for t in unmet(admin) if t in mine] == [loose.title]
@@ -365,7 +423,8 @@ def test_bad_solutions_name_the_field_and_write_nothing(shared_admin, draft, top
     assert error.details().startswith(field)
     assert solution_count(shared_admin) == before
     good = add()  # the only event on the topic is this one's
-    assert [(e.type, e.key) for e in topic.wait_for_count(1)] == [
+    events = topic.wait_for(lambda seen: any(e.key == good.id for e in seen))
+    assert [(e.type, e.key) for e in not_seeded(events)] == [
         ("mhin.catalogue.v1.SolutionCatalogued", good.id)]
 
 

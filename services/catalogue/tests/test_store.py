@@ -15,7 +15,9 @@ from mhin_catalogue import domain, store
 from mhin_catalogue.app import seed_reference_data
 from mhin_catalogue.domain import KnownNeed, NeedStatus, SolutionDraft
 from mhin_catalogue.main import DEFINITION
+from mhin_catalogue.reference import REFERENCE_SOLUTIONS
 from mhin_platform.db import Database, upgrade
+from mhin_platform.events.outbox import pending_count
 from mhin_platform.reference import Arc, PriorityArea
 from mhin_platform.validation import build
 
@@ -56,14 +58,29 @@ def test_the_migration_builds_what_the_store_uses(database):
         assert compare_metadata(context, store.metadata) == []
 
 
-def test_reference_criteria_are_seeded_once(database):
+def test_reference_data_is_seeded_once(database):
     seed_reference_data(database)
     seed_reference_data(database)
     with database.read() as session:
         criteria = store.list_default_criteria(session)
+        seeded = [store.find_solution(session, id_) for id_ in REFERENCE_SOLUTIONS]
+        events = pending_count(session)
     assert [(c.name, str(c.weight)) for c in criteria] == [
         ("Clinically effective", "21.5"), ("Patients involved", "16.7"),
         ("Reduces inequalities", "19.0"), ("Implementable", "23.8"), ("Sustainable", "19.0")]
+    assert [(s.name, s.version) for s in seeded] == [
+        ("Patient and Carer Race Equality Framework (PCREF)", 1),
+        ("Parent-led CBT for child anxiety", 1), ("Alcohol Assertive Outreach Treatment (AAOT)", 1)]
+    assert events == 3, "one SolutionCatalogued each, in the outbox"
+
+
+def test_a_reference_solution_catalogued_by_hand_before_the_seed_is_not_added_again(database):
+    with database.transaction() as session:
+        store.add_solution(session, solution("hand-made", "PARENT-LED CBT for child anxiety"))
+    seed_reference_data(database)  # does not fail the start: the others are added
+    with database.read() as session:
+        assert store.find_solution(session, "solution-parent-led-cbt") is None
+        assert store.find_solution(session, "solution-pcref") is not None
 
 
 def test_search_is_case_blind_and_takes_wildcards_literally(database):

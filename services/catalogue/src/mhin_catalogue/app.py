@@ -6,6 +6,7 @@ Solutions and rounds are national: only a national_admin changes them.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session
 from mhin_catalogue import domain, events, mcda, store
 from mhin_catalogue.domain import KnownNeed, Solution, SolutionDraft
 from mhin_catalogue.mcda import Round, RoundDraft, RoundStatus
+from mhin_catalogue.reference import REFERENCE_SOLUTIONS
 from mhin_platform.auth import Principal, require_national
 from mhin_platform.db import Database
 from mhin_platform.errors import (
@@ -31,6 +33,8 @@ from mhin_platform.validation import build
 MAX_ID_LENGTH = 36
 MAX_KEY_LENGTH = 200
 MAX_SEARCH_LENGTH = 200
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -53,11 +57,7 @@ class CatalogueApp:
     def catalogue(self, principal: Principal, draft: SolutionDraft) -> Solution:
         require_national(principal, "catalogue solutions")
         with self._db.transaction() as session:
-            _require_unique_name(session, draft.name)
-            solution = domain.catalogue(draft, self._new_id(), self._clock())
-            store.add_solution(session, solution)
-            events.solution_catalogued(session, solution)
-        return solution
+            return _catalogue(session, draft, self._new_id(), self._clock())
 
     def revise(self, principal: Principal, solution_id: str, draft: SolutionDraft,
                expected_version: int | None) -> Solution:
@@ -204,10 +204,28 @@ class PrioritisationApp:
             return store.list_default_criteria(session)
 
 
-def seed_reference_data(database: Database) -> None:
-    """The network's default MCDA criteria, inserted once (runs at every start)."""
+def seed_reference_data(database: Database, clock: Callable[[], datetime] = _now) -> None:
+    """The network's default MCDA criteria and the MHIN projects' solutions, each
+    added once (runs at every start): what exists is never touched, so revisions
+    and retirements survive a restart."""
     with database.transaction() as session:
         store.add_missing_criteria(session, mcda.MHIN_CRITERIA)
+        for solution_id, draft in REFERENCE_SOLUTIONS.items():
+            if store.find_solution(session, solution_id) is not None:
+                continue
+            try:
+                _catalogue(session, draft, solution_id, clock())
+            except AlreadyExists as clash:  # catalogued by hand before it was seeded
+                log.warning("reference solution %s not added: %s", solution_id, clash)
+
+
+def _catalogue(session: Session, draft: SolutionDraft, solution_id: str,
+               now: datetime) -> Solution:
+    _require_unique_name(session, draft.name)
+    solution = domain.catalogue(draft, solution_id, now)
+    store.add_solution(session, solution)
+    events.solution_catalogued(session, solution)
+    return solution
 
 
 def _with_solutions(session: Session, draft: RoundDraft) -> RoundDraft:

@@ -176,13 +176,18 @@ def replace_solution(session: Session, solution: Solution) -> None:
     _write_solution_links(session, solution)
 
 
-def get_solution(session: Session, solution_id: str) -> Solution:
+def find_solution(session: Session, solution_id: str) -> Solution | None:
     document = session.execute(
         select(solutions.c.document).where(solutions.c.id == solution_id)
     ).scalar_one_or_none()
-    if document is None:
+    return None if document is None else Solution.model_validate_json(document)
+
+
+def get_solution(session: Session, solution_id: str) -> Solution:
+    solution = find_solution(session, solution_id)
+    if solution is None:
         raise NotFound(f"solution {solution_id!r} does not exist")
-    return Solution.model_validate_json(document)
+    return solution
 
 
 def find_active_solution(session: Session, name: str) -> Solution | None:
