@@ -15,9 +15,9 @@ from mhin_devkit.supervisor import child_env
 from mhin_platform.processes import PLATFORM, ProcessSpec
 
 REPO = Path(__file__).resolve().parents[2]
-# Set in every deployment though `make run` leaves them at their defaults: containers
-# must listen on all interfaces, and operators choose the log level.
-DEPLOYMENT_ONLY_VARIABLES = {"MHIN_GRPC_HOST", "MHIN_LOG_LEVEL"}
+# Set in every deployment though `make run` leaves it at its default: operators
+# choose the log level.
+DEPLOYMENT_ONLY_VARIABLES = {"MHIN_LOG_LEVEL"}
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,13 @@ def workspace_closure(package: Package) -> set[str]:
     return paths
 
 
+def listen_variable(spec: ProcessSpec) -> str:
+    """What a container sets to 0.0.0.0 so that probes and Prometheus reach its ports
+    (`make run` keeps the loopback default): a gRPC service's metrics listen where its
+    gRPC server does."""
+    return "MHIN_GRPC_HOST" if spec.grpc_port else "MHIN_METRICS_HOST"
+
+
 def make_run_variables(spec: ProcessSpec) -> set[str]:
     """The MHIN_* variables `make run` (the supervisor) gives this process."""
     return {name for name in child_env(spec, "x" * 48) if name.startswith("MHIN_")}
@@ -81,12 +88,21 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize(("spec", "package"), packaged, ids=[s.name for s, _ in packaged])
     elif "spec" in metafunc.fixturenames:
         metafunc.parametrize("spec", PLATFORM, ids=[spec.name for spec in PLATFORM])
+    elif "grpc_service" in metafunc.fixturenames:  # those with a database and tokens
+        services = [spec for spec in PLATFORM if spec.grpc_port]
+        metafunc.parametrize("grpc_service", services, ids=[spec.name for spec in services])
 
 
 @pytest.fixture
 def deployed_variables(spec: ProcessSpec) -> set[str]:
     """The MHIN_* variables every deployment of ``spec`` sets, no more, no fewer."""
-    return make_run_variables(spec) | DEPLOYMENT_ONLY_VARIABLES
+    return make_run_variables(spec) | DEPLOYMENT_ONLY_VARIABLES | {listen_variable(spec)}
+
+
+@pytest.fixture
+def listens_on(spec: ProcessSpec) -> str:
+    """The variable that makes ``spec``'s container listen on every interface."""
+    return listen_variable(spec)
 
 
 @pytest.fixture

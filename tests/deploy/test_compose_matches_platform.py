@@ -54,19 +54,20 @@ def test_each_process_publishes_its_ports_on_loopback_only(compose, spec):
     assert set(service(compose, spec.name)["ports"]) == expected
 
 
-def test_each_process_gets_the_variables_make_run_gives_it(compose, spec, deployed_variables):
+def test_each_process_gets_the_variables_make_run_gives_it(compose, spec, deployed_variables,
+                                                          listens_on):
     environment = service(compose, spec.name)["environment"]
     assert set(environment) == deployed_variables
     assert environment["MHIN_SERVICE_NAME"] == spec.name
     assert environment["MHIN_METRICS_PORT"] == str(spec.metrics_port)
     assert environment.get("MHIN_GRPC_PORT") == (str(spec.grpc_port) if spec.grpc_port else None)
-    assert environment["MHIN_GRPC_HOST"] == "0.0.0.0"
+    assert environment[listens_on] == "0.0.0.0"
     for name, value in spec.env.items():
         assert environment[name] == value
 
 
-def test_secrets_come_from_the_operators_environment(compose, spec):
-    environment = service(compose, spec.name)["environment"]
+def test_secrets_come_from_the_operators_environment(compose, grpc_service):
+    environment = service(compose, grpc_service.name)["environment"]
     assert re.fullmatch(r"\$\{MHIN_AUTH_SECRET(:-)?\}", environment["MHIN_AUTH_SECRET"])
     password = urlsplit(environment["MHIN_DATABASE_URL"]).password
     assert re.fullmatch(r"\$\{POSTGRES_PASSWORD(:-)?\}", password)
@@ -79,24 +80,30 @@ def test_each_process_reaches_the_broker_on_its_compose_listener(compose, spec):
     assert bootstrap.split(":")[0] == "kafka"
 
 
-def test_each_process_has_its_own_database_created_at_first_start(compose, spec):
-    url = urlsplit(service(compose, spec.name)["environment"]["MHIN_DATABASE_URL"])
+def test_processes_without_grpc_get_neither_a_database_nor_the_token_secret(compose):
+    for spec in PLATFORM:
+        if not spec.grpc_port:
+            assert not set(service(compose, spec.name)["environment"]) & SECRET_VARIABLES
+
+
+def test_each_service_has_its_own_database_created_at_first_start(compose, grpc_service):
+    url = urlsplit(service(compose, grpc_service.name)["environment"]["MHIN_DATABASE_URL"])
     assert url.scheme == "postgresql" and url.hostname == "postgres"
     created = service(compose, "postgres")["environment"]["MHIN_DATABASES"].split()
     assert url.path.lstrip("/") in created
 
 
-def test_databases_are_one_per_process(compose):
+def test_databases_are_one_per_service(compose):
     databases = service(compose, "postgres")["environment"]["MHIN_DATABASES"].split()
-    urls = [service(compose, spec.name)["environment"]["MHIN_DATABASE_URL"] for spec in PLATFORM]
+    urls = [service(compose, spec.name)["environment"]["MHIN_DATABASE_URL"]
+            for spec in PLATFORM if spec.grpc_port]
     assert sorted(urlsplit(url).path.lstrip("/") for url in urls) == sorted(databases)
 
 
 def test_each_process_starts_after_the_topics_exist_and_its_database_answers(compose, spec):
+    database = {"postgres": {"condition": "service_healthy"}} if spec.grpc_port else {}
     assert service(compose, spec.name)["depends_on"] == {
-        "topics": {"condition": "service_completed_successfully"},
-        "postgres": {"condition": "service_healthy"},
-    }
+        "topics": {"condition": "service_completed_successfully"}, **database}
     assert "healthcheck" in service(compose, "postgres")
 
 

@@ -157,7 +157,8 @@ def test_rolling_updates_keep_every_process_serving(manifests, spec):
     assert strategy["rollingUpdate"]["maxUnavailable"] == 0
 
 
-def test_each_process_gets_the_variables_make_run_gives_it(manifests, spec, deployed_variables):
+def test_each_process_gets_the_variables_make_run_gives_it(manifests, spec, deployed_variables,
+                                                          listens_on):
     process = container(manifests, spec)
     shared = {}
     for source in process.get("envFrom", []):
@@ -167,10 +168,10 @@ def test_each_process_gets_the_variables_make_run_gives_it(manifests, spec, depl
     assert not set(shared) & set(own), "a variable set twice: which one wins is not obvious"
     values = shared | {name: v.get("value") for name, v in own.items()}
     assert values["MHIN_SERVICE_NAME"] == spec.name
-    assert values["MHIN_GRPC_HOST"] == "0.0.0.0"
+    assert values[listens_on] == "0.0.0.0"
     assert values["MHIN_METRICS_PORT"] == str(spec.metrics_port)
     assert values.get("MHIN_GRPC_PORT") == (str(spec.grpc_port) if spec.grpc_port else None)
-    for name in SECRET_VARIABLES:
+    for name in SECRET_VARIABLES & deployed_variables:  # none for the stream processors
         assert set(own[name]) == {"name", "valueFrom"}, name
         assert set(own[name]["valueFrom"]) == {"secretKeyRef"}, name
 

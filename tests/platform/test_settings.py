@@ -6,7 +6,8 @@ import sys
 
 import pytest
 
-from mhin_platform.settings import ServiceSettings, SettingsError, load_settings
+from mhin_aggregator.settings import AggregatorSettings
+from mhin_platform.settings import ProcessSettings, ServiceSettings, SettingsError, load_settings
 
 SECRET = "test-secret-with-at-least-32-bytes!!"
 
@@ -43,6 +44,24 @@ def test_bad_value_names_the_variable(monkeypatch):
 def test_missing_secret_names_the_variable():
     with pytest.raises(SettingsError, match="MHIN_AUTH_SECRET"):
         load_settings(ServiceSettings)
+
+
+def test_a_process_without_grpc_needs_no_secret(monkeypatch):
+    monkeypatch.setenv("MHIN_METRICS_PORT", "9456")
+
+    assert load_settings(ProcessSettings).metrics_port == 9456
+    assert not {"auth_secret", "database_url", "grpc_port"} & set(ProcessSettings.model_fields)
+
+
+def test_the_stream_processors_need_no_secret_and_listen_where_told(monkeypatch):
+    monkeypatch.setenv("MHIN_METRICS_HOST", "0.0.0.0")
+    monkeypatch.setenv("MHIN_LOG_LEVEL", "LOUD")
+
+    with pytest.raises(SettingsError) as raised:
+        load_settings(AggregatorSettings)
+    assert "MHIN_LOG_LEVEL" in str(raised.value) and "AUTH_SECRET" not in str(raised.value)
+    monkeypatch.setenv("MHIN_LOG_LEVEL", "DEBUG")
+    assert load_settings(AggregatorSettings).metrics_host == "0.0.0.0"
 
 
 @pytest.mark.parametrize(

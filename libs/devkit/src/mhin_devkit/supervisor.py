@@ -82,14 +82,16 @@ def child_env(spec: ProcessSpec, secret: str) -> dict[str, str]:
     env.update(
         MHIN_SERVICE_NAME=spec.name,
         MHIN_KAFKA_BOOTSTRAP_SERVERS=BOOTSTRAP,
-        MHIN_DATABASE_URL=f"sqlite:///{run_dir() / (spec.name + '.db')}",
-        MHIN_AUTH_SECRET=secret,
         MHIN_METRICS_PORT=str(spec.metrics_port),
         MHIN_DATA_DIR=str(run_dir() / spec.name),
         **spec.env,
     )
-    if spec.grpc_port:
-        env["MHIN_GRPC_PORT"] = str(spec.grpc_port)
+    if spec.grpc_port:  # a gRPC service: its own database, and tokens to check
+        env.update(
+            MHIN_GRPC_PORT=str(spec.grpc_port),
+            MHIN_DATABASE_URL=f"sqlite:///{run_dir() / (spec.name + '.db')}",
+            MHIN_AUTH_SECRET=secret,
+        )
     return env
 
 

@@ -12,7 +12,8 @@ from mhin_platform.reference import Arc
 class ProcessSpec:
     name: str            # the service name (MHIN_SERVICE_NAME)
     command: str         # console script installed in the venv
-    grpc_port: int | None  # None: no gRPC server (stream processors)
+    # None: no gRPC server, and so no database or token secret (stream processors)
+    grpc_port: int | None
     metrics_port: int
     env: dict[str, str] = field(default_factory=dict)
 

@@ -1,9 +1,10 @@
 """Configuration from environment variables, checked once at start-up.
 
-Every variable carries the ``MHIN_`` prefix. A service declares its own settings by
-subclassing :class:`ServiceSettings`; :func:`load_settings` turns a validation
-failure into :class:`SettingsError`, whose message names each bad variable, so a
-misconfigured process stops at once with a line an operator can act on.
+Every variable carries the ``MHIN_`` prefix. A gRPC service declares its own settings
+by subclassing :class:`ServiceSettings`, a process without gRPC (the stream
+processors) by subclassing :class:`ProcessSettings`; :func:`load_settings` turns a
+validation failure into :class:`SettingsError`, whose message names each bad
+variable, so a misconfigured process stops at once with a line an operator can act on.
 """
 
 from __future__ import annotations
@@ -22,18 +23,24 @@ class SettingsError(Exception):
     """Raised when the environment does not hold a valid configuration."""
 
 
-class ServiceSettings(BaseSettings):
-    """Settings every MHIN process shares; services extend this class."""
+class ProcessSettings(BaseSettings):
+    """Settings every MHIN process shares, with or without a gRPC server."""
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
 
     service_name: str = Field(default="mhin", min_length=1)
     kafka_bootstrap_servers: str = Field(default="127.0.0.1:9092", min_length=1)
+    metrics_port: int = Field(default=0, ge=0, le=65535, description="0 turns the endpoint off")
+    log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$")
+
+
+class ServiceSettings(ProcessSettings):
+    """A gRPC service's settings (its database, its port, the token secret); the
+    services extend this class. Its metrics endpoint listens on ``grpc_host`` too."""
+
     database_url: str = Field(default="sqlite:///mhin.db", min_length=1)
     grpc_host: str = "127.0.0.1"
     grpc_port: int = Field(default=50050, ge=0, le=65535)
-    metrics_port: int = Field(default=0, ge=0, le=65535, description="0 turns the endpoint off")
-    log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$")
     auth_secret: SecretStr = Field(
         min_length=32,
         description="HMAC secret that signs bearer tokens; never committed, `make run` makes one",
@@ -49,7 +56,7 @@ class ServiceSettings(BaseSettings):
         return Arc.parse(value) if isinstance(value, str) and value else value or None
 
 
-S = TypeVar("S", bound=ServiceSettings)
+S = TypeVar("S", bound=ProcessSettings)
 
 
 def load_settings(cls: type[S], **overrides: object) -> S:
@@ -61,7 +68,7 @@ def load_settings(cls: type[S], **overrides: object) -> S:
         raise SettingsError("invalid configuration: " + "; ".join(problems)) from None
 
 
-def _describe(cls: type[ServiceSettings], error: dict) -> str:  # type: ignore[type-arg]
+def _describe(cls: type[ProcessSettings], error: dict) -> str:  # type: ignore[type-arg]
     """One line for one bad variable; secrets and missing values are never echoed."""
     field = ".".join(str(part) for part in error["loc"])
     variable = f"{ENV_PREFIX}{field}".upper()

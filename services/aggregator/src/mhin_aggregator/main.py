@@ -20,7 +20,7 @@ def main() -> None:
         sys.exit(str(exc))
     configure_logging(settings.service_name, settings.log_level)
     if settings.metrics_port:
-        start_metrics_server(settings.metrics_port, settings.grpc_host)
+        start_metrics_server(settings.metrics_port, settings.metrics_host)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
 
     import faust

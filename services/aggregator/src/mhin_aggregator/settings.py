@@ -13,7 +13,7 @@ from pydantic import Field
 from mhin_aggregator import SERVICE_NAME
 from mhin_measures.disclosure import DEFAULT_THRESHOLD
 from mhin_platform.events.topics import TopicSpec, topic
-from mhin_platform.settings import ServiceSettings, load_settings
+from mhin_platform.settings import ProcessSettings, load_settings
 
 OBSERVATION_TOPIC = "mhin.evaluation.observation"
 AGGREGATE_TOPIC = "mhin.evaluation.aggregate"
@@ -29,8 +29,13 @@ TOPICS = (
 )
 
 
-class AggregatorSettings(ServiceSettings):
+class AggregatorSettings(ProcessSettings):
+    """No gRPC server, no database, no tokens: only Kafka, its own folder and metrics."""
+
     service_name: str = SERVICE_NAME
+    metrics_host: str = Field(
+        default="127.0.0.1",
+        description="where the Prometheus endpoint listens (0.0.0.0 in a container)")
     consumer_group: str = Field(
         default="mhin-stream-processors", min_length=1,
         description="faust app id: the Kafka consumer group all workers share",
