@@ -65,7 +65,7 @@ from mhin.projects.v1 import (
     selection_service_pb2_grpc,
 )
 from mhin_catalogue.main import DEFINITION as CATALOGUE
-from mhin_devkit.harness import TEST_SECRET, Caller, TopicReader, caller, running_service
+from mhin_devkit.harness import Caller, TopicReader, caller, running_service
 from mhin_evaluation.main import DEFINITION as EVALUATION
 from mhin_governance.main import DEFINITION as GOVERNANCE
 from mhin_needs.main import DEFINITION as NEEDS
@@ -171,7 +171,6 @@ class StreamProcessors:
         environment = {
             **{key: value for key, value in os.environ.items() if not key.startswith("MHIN_")},
             "MHIN_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-            "MHIN_AUTH_SECRET": TEST_SECRET,
             "MHIN_CONSUMER_GROUP": group,
             "MHIN_DATA_DIR": str(folder / "stream-processors"),
         }

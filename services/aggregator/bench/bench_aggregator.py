@@ -49,7 +49,6 @@ from mhin_devkit.kafka_broker import free_port
 from mhin_platform.events.topics import ensure_topics
 from mhin_platform.events.topics import topic as declared_topic
 
-SECRET = "benchmark-only-secret-never-used-for-real-tokens"
 TICK = 0.01  # the load generator publishes every 10 ms
 
 
@@ -63,13 +62,12 @@ class Workers:
             "MHIN_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
             "MHIN_TOPIC_PREFIX": prefix,
             "MHIN_CONSUMER_GROUP": prefix + "stream-processors",
-            "MHIN_AUTH_SECRET": SECRET,
             "MHIN_LOG_LEVEL": "WARNING",
             **{f"MHIN_{name.upper()}": value for name, value in tuning.items()},
         }
         self.settings = AggregatorSettings(
             kafka_bootstrap_servers=bootstrap, topic_prefix=prefix,
-            consumer_group=prefix + "stream-processors", auth_secret=SECRET,
+            consumer_group=prefix + "stream-processors",
         )
         ensure_topics(bootstrap, self.settings.topic_specs(), replication_factor=1)
         self.count, self.folder = count, folder

@@ -17,7 +17,6 @@ from kafka.errors import KafkaError
 from mhin_devkit.bench.context import BenchContext, BenchError
 from mhin_devkit.bench.observations import end_offsets
 from mhin_devkit.bench.process import ServiceProcess
-from mhin_devkit.harness import TEST_SECRET
 from mhin_platform.events.dead_letter import dead_letter_topic
 from mhin_platform.events.topics import ensure_topics
 
@@ -32,7 +31,6 @@ class AggregatorWorker(ServiceProcess):
             "kafka_bootstrap_servers": context.bootstrap,
             "topic_prefix": f"bench-{tag}." if own_topics else "",
             "consumer_group": f"bench-{tag}",
-            "auth_secret": TEST_SECRET,
             "data_dir": str(folder / "data"),
             "log_level": "WARNING",
         }
