@@ -4,9 +4,10 @@ Yorkshire and Humber's own instances (and Greater Manchester's needs-intake), wi
 the one stream processors' process between them.
 
 A project of both ARCs gets a site in each -> every evaluation instance learns the
-sites from project-tracking's events -> the national team defines the measure on
-each instance (definitions are per instance: evaluation does not consume the measure
-topic) -> Greater Manchester's instance refuses Yorkshire and Humber's data, even
+sites from project-tracking's events -> the national team defines the measure on the
+national instance, the only writer of measures (an ARC's instance refuses to), and
+every ARC's instance learns it from the measure topic -> Greater Manchester's
+instance refuses Yorkshire and Humber's data, even
 from the national team, and records nothing -> each ARC submits its site's
 observation through its own instance (Greater Manchester's with the `mhin` CLI) ->
 the national aggregate is the sum of both, computed once by the stream processors,
@@ -60,7 +61,8 @@ def test_each_arc_writes_only_its_own_data_and_national_aggregates_combine_both(
     project_id, sites = a_project_with_a_site_in_each_arc(platform)
     for instance in EVALUATION.values():
         every_instance_learns_the_sites(platform, eventually, instance, project_id, sites)
-    measure_id = measure_defined_on_every_instance(platform, project_id)
+    measure_id = measure_defined_nationally_and_learnt_by_every_instance(
+        platform, eventually, project_id)
 
     refused_by(platform, EVALUATION[GM], measure_id, sites[YH], REFUSED)
     gm_submits_with_the_cli(platform, measure_id, sites[GM])
@@ -160,7 +162,8 @@ def every_instance_learns_the_sites(platform, eventually, instance: str, project
 # ----------------------------------------------------------------- observations
 
 
-def measure_defined_on_every_instance(platform, project_id: str) -> str:
+def measure_defined_nationally_and_learnt_by_every_instance(platform, eventually,
+                                                           project_id: str) -> str:
     draft = measure_definition_pb2.MeasureDefinition(
         id=f"pcref-seen-in-four-weeks-{project_id}", project_id=project_id,
         title="Referrals seen within four weeks",
@@ -169,11 +172,27 @@ def measure_defined_on_every_instance(platform, project_id: str) -> str:
         numerator="Referrals seen within four weeks", denominator="Referrals",
         multiplier=100, direction=measure_pb2.DIRECTION_UP,
         frequency=measure_definition_pb2.FREQUENCY_MONTHLY)
-    defined = {platform.api("evaluation", instance=instance).DefineMeasure(
-        evaluation_pb2.DefineMeasureRequest(measure=draft)).measure.id
-        for instance in EVALUATION.values()}
-    assert defined == {draft.id}
-    return draft.id
+    request = evaluation_pb2.DefineMeasureRequest(measure=draft)
+    with pytest.raises(grpc.RpcError) as refused:
+        platform.api("evaluation", instance=EVALUATION[GM]).DefineMeasure(request)
+    assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "defined on the national instance" in refused.value.details()
+
+    defined = platform.api("evaluation").DefineMeasure(request).measure
+    for arc in FIGURES:
+        api = platform.api("evaluation", "viewer", instance=EVALUATION[arc])
+        eventually(lambda api=api: measure_known(api, defined.id) == defined,
+                   f"{EVALUATION[arc]} learns {defined.id} from the national instance")
+    return defined.id
+
+
+def measure_known(api, measure_id: str) -> measure_definition_pb2.MeasureDefinition | None:
+    try:
+        return api.GetMeasure(evaluation_pb2.GetMeasureRequest(measure_id=measure_id)).measure
+    except grpc.RpcError as error:
+        if error.code() == grpc.StatusCode.NOT_FOUND:
+            return None
+        raise
 
 
 def observation(measure_id: str, site_id: str, figures: tuple[int, int]

@@ -136,6 +136,21 @@ class Evaluation:
             measure=measure_definition_pb2.MeasureDefinition(**fields))
         return (caller or self.api()).DefineMeasure(request).measure
 
+    def wait_for_measures(self, *measure_ids: str
+                          ) -> list[measure_definition_pb2.MeasureDefinition]:
+        """The measures once the service knows them all (an ARC's instance learns them
+        from the national instance's measure topic)."""
+        def known(measure_id: str) -> measure_definition_pb2.MeasureDefinition | None:
+            try:
+                return self.api("viewer").GetMeasure(
+                    evaluation_pb2.GetMeasureRequest(measure_id=measure_id)).measure
+            except grpc.RpcError as exc:
+                if exc.code() == grpc.StatusCode.NOT_FOUND:
+                    return None
+                raise
+
+        return [wait_until(lambda m=m: known(m), f"measure {m}") for m in measure_ids]
+
     # -- the stream processors' side
 
     def publish_aggregate(self, measure_id: str, level: int, unit: str, period: str,
@@ -183,13 +198,14 @@ def producer(kafka_bootstrap):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def start_evaluation(kafka_bootstrap, declared_topics_created, producer):  # type: ignore[no-untyped-def]
     """Starts the service on a database and consumer groups of the caller's choosing
-    (the same ones again: a restart)."""
+    (the same ones again: a restart), with any other settings (instance_arc: an ARC's
+    own instance)."""
 
     @contextmanager
-    def start(database_url: str, instance: str) -> Iterator[Evaluation]:
+    def start(database_url: str, instance: str, **settings: Any) -> Iterator[Evaluation]:
         with running_service(DEFINITION, database_url=database_url,
                              kafka_bootstrap=kafka_bootstrap,
-                             service_name=instance) as runtime:
+                             service_name=instance, **settings) as runtime:
             with grpc.insecure_channel(f"127.0.0.1:{runtime.port}") as channel:
                 yield Evaluation(runtime, channel, producer)
 

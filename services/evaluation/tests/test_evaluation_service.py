@@ -147,6 +147,26 @@ def test_defining_measures_is_checked(evaluation):
     assert error.code() == grpc.StatusCode.NOT_FOUND
 
 
+def test_an_arc_instance_defines_no_measures_and_learns_the_national_ones(
+        evaluation, tmp_path, start_evaluation):
+    project = evaluation.project()
+    with start_evaluation(f"sqlite:///{tmp_path}/gm.db",
+                          f"evaluation-test-gm-{uuid.uuid4().hex[:8]}",
+                          instance_arc="greater-manchester") as gm_instance:
+        error = refused(lambda: gm_instance.define_measure(project.id))
+        assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+        assert "measures are defined on the national instance" in error.details()
+
+        defined = evaluation.define_measure(project.id)
+        assert gm_instance.wait_for_measures(defined.id) == [defined]
+        gm_instance.wait_for_measures(*(m.id for m in reference_measures()))
+
+        gm_instance.wait_for_project(project.id, project.version)
+        recorded = submit(gm_instance.api("arc_member", "greater-manchester"),
+                          observation(defined.id, sites_by_arc(project)[GM]))
+        assert recorded.outcome == evaluation_pb2.OBSERVATION_OUTCOME_RECORDED
+
+
 # ----------------------------------------------------------------- observations
 
 

@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from mhin_evaluation import store
+from mhin.evaluation.v1 import measure_events_pb2
+from mhin_evaluation import convert, domain, events, store
 from mhin_evaluation.app import EvaluationApp, SeriesKey
 from mhin_evaluation.domain import (
     AggregateRow,
@@ -21,6 +22,7 @@ from mhin_evaluation.domain import (
     Stratifier,
 )
 from mhin_evaluation.main import DEFINITION
+from mhin_evaluation.reference_measures import reference_measures
 from mhin_platform.auth import Principal, Role
 from mhin_platform.db import Database, upgrade
 from mhin_platform.events.outbox import pending_count
@@ -86,6 +88,24 @@ def test_a_newer_project_snapshot_replaces_the_sites(app, database):
                                                     sites=(OLDHAM, bolton)), 1)
     sites = app.project_sites("mhin-project-1")
     assert (sites.version, [s.name for s in sites.sites]) == (2, ["Bolton", "Oldham"])
+
+
+def test_an_arc_instance_keeps_the_newest_version_of_each_national_measure(database):
+    gm_instance = EvaluationApp(database, clock=lambda: NOW, instance_arc=Arc.GREATER_MANCHESTER)
+    assert gm_instance.load_reference_measures() == 0, "it learns them from the national one"
+    with database.read() as session:
+        assert pending_count(session) == 0
+
+    national = domain.define(reference_measures()[0], NOW)
+    retitled = national.model_copy(update={"title": "Retitled", "version": 2})
+    stale = national.model_copy(update={"title": "Stale"})
+    for measure in (national, national, retitled, stale):  # again, newer, then late
+        event = measure_events_pb2.MeasureDefined(measure=convert.measure_to_proto(measure))
+        with database.transaction() as session:
+            events.apply_measure(session, None, event)
+    assert gm_instance.get_measure(national.id) == retitled
+    with database.read() as session:
+        assert pending_count(session) == 0, "what it learns, it does not publish"
 
 
 def test_the_aggregates_read_model_keeps_the_latest_value_per_key(app, database):

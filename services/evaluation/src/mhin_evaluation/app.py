@@ -32,11 +32,13 @@ from mhin_platform.auth import Principal, require_national, require_write
 from mhin_platform.db import Database
 from mhin_platform.errors import (
     AlreadyExists,
+    FailedPrecondition,
     InvalidArgument,
     NotFound,
     PermissionDenied,
 )
 from mhin_platform.paging import decode_page_token, page_of
+from mhin_platform.reference import Arc
 
 MAX_BATCH = 10_000
 
@@ -72,15 +74,19 @@ class Breakdown:
 
 class EvaluationApp:
     def __init__(self, database: Database, disclosure_threshold: int = disclosure.DEFAULT_THRESHOLD,
-                 clock: Callable[[], datetime] = _now) -> None:
+                 clock: Callable[[], datetime] = _now, instance_arc: Arc | None = None) -> None:
         self._db = database
         self._threshold = disclosure_threshold
         self._clock = clock
+        self._instance_arc = instance_arc
 
     # ------------------------------------------------------------- measure definitions
 
     def load_reference_measures(self) -> int:
-        """Define the shipped measures that are not defined yet; how many were."""
+        """Define the shipped measures that are not defined yet; how many were. An ARC's
+        own instance defines none: it learns them from the national instance's topic."""
+        if self._instance_arc is not None:
+            return 0
         added = 0
         with self._db.transaction() as session:
             for draft in reference_measures():
@@ -90,6 +96,7 @@ class EvaluationApp:
         return added
 
     def define_measure(self, principal: Principal, draft: MeasureDraft) -> Measure:
+        self._require_national_instance()
         require_national(principal, "define measures")
         with self._db.transaction() as session:
             if (existing := store.get_measure(session, draft.id)) is not None:
@@ -101,6 +108,13 @@ class EvaluationApp:
                 raise InvalidArgument("measure.project_id",
                                       f"unknown project {draft.project_id!r}")
             return self._define(session, draft)
+
+    def _require_national_instance(self) -> None:
+        """Measures have one writer, the national instance: ARC instances only read them."""
+        if self._instance_arc is not None:
+            raise FailedPrecondition(
+                f"this is the {self._instance_arc.name} instance: measures are defined on the "
+                "national instance, and every ARC's instance learns them from it")
 
     def _define(self, session: Session, draft: MeasureDraft) -> Measure:
         measure = domain.define(draft, self._clock())

@@ -77,6 +77,13 @@ def measure_draft_from_proto(message: measure_definition_pb2.MeasureDefinition,
     return build(MeasureDraft, data, prefix)
 
 
+def measure_from_proto(message: measure_definition_pb2.MeasureDefinition) -> Measure:
+    """A definition as the national instance published it (its time and version)."""
+    draft = measure_draft_from_proto(message)
+    return build(Measure, {**draft.model_dump(), "defined_at": from_timestamp(message.defined_at),
+                           "version": message.version}, "measure")
+
+
 def _tag_from_proto(tag: measure_definition_pb2.MeasureTag, field: str) -> dict[str, Any]:
     match tag.WhichOneof("kind"):
         case "re_aim":

@@ -153,7 +153,7 @@ class MeasureDraft(Model):
 
 class Measure(MeasureDraft):
     defined_at: datetime
-    version: int = 1
+    version: Annotated[int, Field(ge=1)] = 1
 
     def same_definition(self, draft: MeasureDraft) -> bool:
         return MeasureDraft(**self.model_dump(include=set(MeasureDraft.model_fields))) == draft
@@ -181,7 +181,7 @@ class ProjectSites(Model):
     sites: tuple[Site, ...] = ()
 
 
-def is_newer(snapshot: ProjectSites, known_version: int | None) -> bool:
+def is_newer(snapshot: ProjectSites | Measure, known_version: int | None) -> bool:
     """Events may arrive again or late: only a higher version replaces what is known."""
     return known_version is None or snapshot.version > known_version
 

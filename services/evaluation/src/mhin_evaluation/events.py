@@ -1,9 +1,11 @@
 """evaluation's events. Published through the outbox in the transaction of the
 change: measure definitions (``mhin.evaluation.measure``, key = measure id) and
 observations (``mhin.evaluation.observation``, key = measure id, so one measure's
-observations and their corrections stay in order on one partition). Consumed into
-read models: project-tracking's project snapshots (the sites observations may be
-recorded for) and the stream processors' unsuppressed aggregates."""
+observations and their corrections stay in order on one partition). Measures are
+defined on the national instance only; every instance consumes them, so an ARC's own
+instance checks observations against them. Also consumed into read models:
+project-tracking's project snapshots (the sites observations may be recorded for)
+and the stream processors' unsuppressed aggregates."""
 
 from __future__ import annotations
 
@@ -75,6 +77,17 @@ def apply_project(session: Session, event: Event, message: Message) -> None:
         store.replace_project(session, snapshot, known)
 
 
+def apply_measure(session: Session, event: Event, message: Message) -> None:
+    """Keep each measure the national instance defines at its highest version seen. On
+    the national instance itself, the topic's only writer, each one is already stored."""
+    measure = convert.measure_from_proto(message.measure)  # type: ignore[attr-defined]
+    known = store.get_measure(session, measure.id)
+    if known is None:
+        store.add_measure(session, measure)
+    elif domain.is_newer(measure, known.version):
+        store.replace_measure(session, measure)
+
+
 def apply_aggregate(session: Session, event: Event, message: Message) -> None:
     store.put_aggregate(session, convert.aggregate_row_from_proto(message))  # type: ignore[arg-type]
 
@@ -90,6 +103,11 @@ def _project_event_classes() -> list[type[Message]]:
 
 
 CONSUMERS = (
+    ConsumerSpec(
+        name="measures",
+        topics=[MEASURE_TOPIC],
+        handlers=[Handler(measure_events_pb2.MeasureDefined, apply_measure)],
+    ),
     ConsumerSpec(
         name="projects",
         topics=[PROJECT_TOPIC],

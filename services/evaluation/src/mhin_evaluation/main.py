@@ -9,7 +9,6 @@ from pydantic import Field
 from mhin_evaluation import SERVICE_NAME, api, events
 from mhin_evaluation.app import EvaluationApp
 from mhin_measures.disclosure import DEFAULT_THRESHOLD
-from mhin_platform.db import Database
 from mhin_platform.runtime import ServiceDefinition, ServiceRuntime, run_service
 from mhin_platform.settings import ServiceSettings
 
@@ -24,12 +23,13 @@ class EvaluationSettings(ServiceSettings):
 
 
 def register(server, runtime: ServiceRuntime) -> list[str]:  # type: ignore[no-untyped-def]
-    threshold = runtime.settings.disclosure_threshold  # type: ignore[attr-defined]
-    return api.register(server, EvaluationApp(runtime.database, threshold))
-
-
-def seed(database: Database) -> None:
-    EvaluationApp(database).load_reference_measures()
+    settings = runtime.settings
+    app = EvaluationApp(runtime.database, settings.disclosure_threshold,  # type: ignore[attr-defined]
+                        instance_arc=settings.instance_arc)
+    # Seeded here, not by ServiceDefinition.seed, which cannot tell an ARC's instance
+    # (which defines no measures) from the national one.
+    app.load_reference_measures()
+    return api.register(server, app)
 
 
 DEFINITION = ServiceDefinition(
@@ -37,7 +37,6 @@ DEFINITION = ServiceDefinition(
     migrations=Path(__file__).parent / "migrations" / "versions",
     register=register,
     consumers=events.CONSUMERS,
-    seed=seed,
 )
 
 

@@ -346,3 +346,9 @@ def _aggregate(row) -> AggregateRow:  # type: ignore[no-untyped-def]
 def _aware(moment: datetime) -> datetime:
     """SQLite hands back naive datetimes; everything stored is UTC."""
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def replace_measure(session: Session, measure: Measure) -> None:
+    """A newer version of a measure an ARC instance learnt from the measure topic."""
+    session.execute(update(measures).where(measures.c.id == measure.id).values(
+        project_id=measure.project_id, document=measure.model_dump_json()))
