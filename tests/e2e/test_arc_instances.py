@@ -7,11 +7,12 @@ A project of both ARCs gets a site in each -> every evaluation instance learns t
 sites from project-tracking's events -> the national team defines the measure on the
 national instance, the only writer of measures (an ARC's instance refuses to), and
 every ARC's instance learns it from the measure topic -> Greater Manchester's
-instance refuses Yorkshire and Humber's data, even
-from the national team, and records nothing -> each ARC submits its site's
-observation through its own instance (Greater Manchester's with the `mhin` CLI) ->
-the national aggregate is the sum of both, computed once by the stream processors,
-and every instance serves it, with each ARC's aggregate, from the aggregate topic.
+instance refuses Yorkshire and Humber's data, even from the national team, and
+records nothing; so does the national instance, since Yorkshire and Humber runs its
+own (`make run-arcs` tells it so) -> each ARC submits its site's observation through
+its own instance (Greater Manchester's with the `mhin` CLI) -> the national
+aggregate is the sum of both, computed once by the stream processors, and every
+instance serves it, with each ARC's aggregate, from the aggregate topic.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ from mhin.projects.v1 import projects_service_pb2
 from mhin_cli.main import cli
 from mhin_devkit.harness import TEST_SECRET
 from mhin_platform.auth import issue_token
+from mhin_platform.processes import arc_layout
+from mhin_platform.reference import Arc
 
 pytestmark = pytest.mark.integration
 
@@ -47,15 +50,16 @@ SITE, ARC, NATIONAL = (aggregate_events_pb2.LEVEL_SITE, aggregate_events_pb2.LEV
 SITES = {GM: ("Oldham", "Pennine Care NHS FT"), YH: ("Leeds", "Leeds and York Partnership NHS FT")}
 PERIOD = "2025-01"
 FIGURES = {GM: (30, 50), YH: (12, 40)}  # each ARC's (seen within four weeks, referrals)
-REFUSED = (49, 50)  # what Greater Manchester's instance is asked to record for Leeds
+REFUSED = (49, 50)  # what GM's instance and the national one are asked to record for Leeds
 AGGREGATE_WAIT_SECONDS = 120.0  # the stream processors' process starts and joins its group
 
 
 def test_each_arc_writes_only_its_own_data_and_national_aggregates_combine_both(
-        platform, eventually):
+        platform, eventually, monkeypatch):
     observations = platform.read("mhin.evaluation.observation")  # before anything happens
     stream_processors = platform.start_stream_processors()
-    platform.start("project-tracking", *EVALUATION.values(), GM_NEEDS)
+    start_national_evaluation_of_the_arc_layout(platform, monkeypatch)
+    platform.start("project-tracking", EVALUATION[GM], EVALUATION[YH], GM_NEEDS)
 
     an_arc_instance_of_needs_intake_takes_only_its_own_arcs_needs(platform)
     project_id, sites = a_project_with_a_site_in_each_arc(platform)
@@ -65,13 +69,15 @@ def test_each_arc_writes_only_its_own_data_and_national_aggregates_combine_both(
         platform, eventually, project_id)
 
     refused_by(platform, EVALUATION[GM], measure_id, sites[YH], REFUSED)
+    the_national_instance_refuses_it_too(platform, measure_id, sites[YH])
     gm_submits_with_the_cli(platform, measure_id, sites[GM])
     recorded = platform.api("evaluation", "arc_member", YH, EVALUATION[YH]).SubmitObservation(
         evaluation_pb2.SubmitObservationRequest(
             observation=observation(measure_id, sites[YH], FIGURES[YH]))).result
     assert (recorded.outcome, recorded.arc) == (evaluation_pb2.OBSERVATION_OUTCOME_RECORDED, YH)
-    # One measure's observations share a partition, and the refused one would have been
-    # in Greater Manchester's outbox before its own: exactly the two accepted are there.
+    # One measure's observations share a partition, and the refused ones would have been
+    # in Greater Manchester's or the national outbox before the accepted: exactly the two
+    # accepted are there.
     published = observations.wait_for_history(measure_id, ["ObservationRecorded"] * 2)
     assert sorted(e.subject.split("|")[1] for e in published) == sorted(sites.values())
 
@@ -92,6 +98,17 @@ def test_each_arc_writes_only_its_own_data_and_national_aggregates_combine_both(
             computed(lambda api=api, series=series, figures=figures:
                      aggregate_is(api, series, figures),
                      f"{instance} serves {series} at {PERIOD} = {figures}")
+
+
+def start_national_evaluation_of_the_arc_layout(platform, monkeypatch) -> None:
+    """With the environment `make run-arcs` gives it: both ARCs run their own instance."""
+    national = next(spec for spec in arc_layout([Arc.GREATER_MANCHESTER,
+                                                 Arc.YORKSHIRE_AND_HUMBER])
+                    if spec.name == EVALUATION[None])
+    with monkeypatch.context() as environment:
+        for variable, value in national.env.items():
+            environment.setenv(variable, value)
+        platform.start(EVALUATION[None])
 
 
 # ----------------------------------------------------------------- needs-intake
@@ -213,6 +230,16 @@ def refused_by(platform, instance: str, measure_id: str, site_id: str,
                     observation=observation(measure_id, site_id, figures)))
         assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
         assert "GREATER_MANCHESTER instance" in refused.value.details()
+
+
+def the_national_instance_refuses_it_too(platform, measure_id: str, site_id: str) -> None:
+    """Yorkshire and Humber's data has one writer, its own instance: the national one
+    refuses it, even from the national team, so no two instances version one site."""
+    with pytest.raises(grpc.RpcError) as refused:
+        platform.api("evaluation").SubmitObservation(evaluation_pb2.SubmitObservationRequest(
+            observation=observation(measure_id, site_id, REFUSED)))
+    assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert "YORKSHIRE_AND_HUMBER runs its own instance" in refused.value.details()
 
 
 def gm_submits_with_the_cli(platform, measure_id: str, site_id: str) -> None:

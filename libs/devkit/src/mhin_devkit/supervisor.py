@@ -29,7 +29,7 @@ from mhin_devkit import kafka_broker
 from mhin_devkit.kafka_broker import DEFAULT_HOST, DEFAULT_PORT, broker_answers, cache_dir, tail
 from mhin_platform.auth import issue_token
 from mhin_platform.events.topics import ensure_topics
-from mhin_platform.processes import PLATFORM, ProcessSpec, arc_instances
+from mhin_platform.processes import PLATFORM, ProcessSpec, arc_layout
 from mhin_platform.reference import Arc
 
 BOOTSTRAP = f"{DEFAULT_HOST}:{DEFAULT_PORT}"
@@ -198,7 +198,7 @@ def main(argv: list[str] | None = None) -> None:
              "(e.g. greater-manchester,yorkshire-and-humber)")
     args = parser.parse_args(argv)
     arcs = [Arc.parse(text) for text in args.arcs.split(",") if text.strip()]
-    supervisor = Supervisor(PLATFORM + arc_instances(arcs))
+    supervisor = Supervisor(arc_layout(arcs))
     signal.signal(signal.SIGINT, supervisor._on_signal)
     signal.signal(signal.SIGTERM, supervisor._on_signal)
     try:

@@ -48,6 +48,11 @@ principal_var: ContextVar[Principal | None] = ContextVar("principal", default=No
 # Set when this process is one ARC's own instance (MHIN_INSTANCE_ARC): it then accepts
 # only that ARC's data, whoever calls.
 instance_arc_var: ContextVar[Arc | None] = ContextVar("instance_arc", default=None)
+# Set on a national instance (MHIN_ARCS_WITH_OWN_INSTANCE): the ARCs whose own
+# instances take their data, so that each ARC's data has one writer.
+arcs_with_own_instance_var: ContextVar[frozenset[Arc]] = ContextVar(
+    "arcs_with_own_instance", default=frozenset()
+)
 
 
 def current_principal() -> Principal:
@@ -128,12 +133,18 @@ def can_write_arc(principal: Principal, arc: Arc) -> bool:
 
 def require_write(principal: Principal, arc: Arc) -> None:
     """Raise PermissionDenied, naming the ARC, unless ``principal`` may write its data
-    and this process is not another ARC's instance."""
+    and this process is not another ARC's instance nor a national instance of an ARC
+    that runs its own."""
     instance_arc = instance_arc_var.get()
     if instance_arc is not None and arc is not instance_arc:
         raise PermissionDenied(
             f"this is the {instance_arc.name} instance: it accepts only {instance_arc.name} "
             f"data, not {arc.name}"
+        )
+    if arc in arcs_with_own_instance_var.get():
+        raise PermissionDenied(
+            f"{arc.name} runs its own instance, which takes its data: send {arc.name} data "
+            "there, not to the national instance"
         )
     if not can_write_arc(principal, arc):
         raise PermissionDenied(

@@ -3,7 +3,7 @@ status` looks at, and what the deployment files must agree with."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from mhin_platform.reference import Arc
 
@@ -52,3 +52,18 @@ def arc_instances(arcs: list[Arc]) -> tuple[ProcessSpec, ...]:
         for number, arc in enumerate(arcs, start=1)
         for service in ARC_INSTANCE_SERVICES
     )
+
+
+def arc_layout(arcs: list[Arc]) -> tuple[ProcessSpec, ...]:
+    """The platform plus these ARCs' own instances. Each ARC's data then has one writer:
+    the national instances of the ARC-data services refuse it
+    (MHIN_ARCS_WITH_OWN_INSTANCE), its own instances take it."""
+    if not arcs:
+        return PLATFORM
+    handed_over = {"MHIN_ARCS_WITH_OWN_INSTANCE": ",".join(arc.name for arc in arcs)}
+    national = tuple(
+        replace(spec, env={**spec.env, **handed_over}) if spec.name in ARC_INSTANCE_SERVICES
+        else spec
+        for spec in PLATFORM
+    )
+    return national + arc_instances(arcs)

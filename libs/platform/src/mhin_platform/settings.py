@@ -9,10 +9,10 @@ variable, so a misconfigured process stops at once with a line an operator can a
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from mhin_platform.reference import Arc
 
@@ -49,11 +49,23 @@ class ServiceSettings(ProcessSettings):
     instance_arc: Arc | None = Field(
         default=None, description="set on an ARC's own instance: it accepts only that ARC's data"
     )
+    # NoDecode: a comma-separated list of ARC names, not JSON.
+    arcs_with_own_instance: Annotated[frozenset[Arc], NoDecode] = Field(
+        default=frozenset(),
+        description="set on a national instance: these ARCs' data goes to their own instances",
+    )
 
     @field_validator("instance_arc", mode="before")
     @classmethod
     def _parse_arc(cls, value: object) -> object:
         return Arc.parse(value) if isinstance(value, str) and value else value or None
+
+    @field_validator("arcs_with_own_instance", mode="before")
+    @classmethod
+    def _parse_arcs(cls, value: object) -> object:
+        if isinstance(value, str):
+            return frozenset(Arc.parse(name.strip()) for name in value.split(",") if name.strip())
+        return value
 
 
 S = TypeVar("S", bound=ProcessSettings)

@@ -29,7 +29,12 @@ from grpc_reflection.v1alpha import reflection
 from pydantic import ValidationError
 
 from mhin.platform.v1.service_info_pb2 import DESCRIPTOR as _SERVICE_INFO_FILE
-from mhin_platform.auth import instance_arc_var, principal_var, verify_token
+from mhin_platform.auth import (
+    arcs_with_own_instance_var,
+    instance_arc_var,
+    principal_var,
+    verify_token,
+)
 from mhin_platform.errors import (
     AlreadyExists,
     DomainError,
@@ -66,7 +71,8 @@ def server_interceptors(settings: ServiceSettings) -> list[grpc.ServerIntercepto
         LoggingInterceptor(),
         MetricsInterceptor(),
         ErrorMappingInterceptor(),
-        AuthInterceptor(settings.auth_secret.get_secret_value(), settings.instance_arc),
+        AuthInterceptor(settings.auth_secret.get_secret_value(), settings.instance_arc,
+                        settings.arcs_with_own_instance),
     ]
 
 
@@ -95,15 +101,18 @@ class CallScopeInterceptor(grpc.ServerInterceptor):
 class AuthInterceptor(CallScopeInterceptor):
     """Verifies the bearer token and binds the caller to ``principal_var``."""
 
-    def __init__(self, secret: str, instance_arc: Arc | None = None) -> None:
+    def __init__(self, secret: str, instance_arc: Arc | None = None,
+                 arcs_with_own_instance: frozenset[Arc] = frozenset()) -> None:
         self._secret = secret
         self._instance_arc = instance_arc
+        self._arcs_with_own_instance = arcs_with_own_instance
 
     @contextmanager
     def call_scope(
         self, details: grpc.HandlerCallDetails, context: grpc.ServicerContext
     ) -> Iterator[None]:
         instance_arc_var.set(self._instance_arc)
+        arcs_with_own_instance_var.set(self._arcs_with_own_instance)
         if _service_of(details.method) not in _UNAUTHENTICATED_SERVICES:
             token = _bearer_token(dict(details.invocation_metadata))
             principal_var.set(verify_token(self._secret, token))
