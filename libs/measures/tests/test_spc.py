@@ -3,10 +3,17 @@ known by construction (mean, moving range and limits are worked out in comments)
 
 from __future__ import annotations
 
+import itertools
+import math
+import random
+
 import pytest
 
 from mhin_measures.spc import (
+    LIMIT_FACTOR,
     MIN_POINTS_FOR_LIMITS,
+    NEAR_LIMIT_FACTOR,
+    RUN_LENGTH,
     Direction,
     SpcResult,
     SpcRule,
@@ -281,3 +288,90 @@ def test_latest_signal_reports_every_rule_fired_at_the_newest_point():
     assert signal.rules == (BEYOND, TREND)
     assert signal.variation is Variation.CONCERN
     assert signal.value == 30
+
+
+# -- every rule as worded above, window by window, against analyse ---------------------
+
+
+def rules_as_worded(xs: list[float]) -> list[dict[SpcRule, int]]:
+    """Per point, each rule fired with its sign, found the slow way: every window of
+    the module docstring's wording checked on its own."""
+
+    def compare(x: float, reference: float) -> int:
+        if math.isclose(x, reference, rel_tol=1e-9, abs_tol=1e-9 * 1e-3):
+            return 0
+        return 1 if x > reference else -1
+
+    mean = math.fsum(xs) / len(xs)
+    mean_range = math.fsum(abs(b - a) for a, b in itertools.pairwise(xs)) / (len(xs) - 1)
+    upper, lower = mean + LIMIT_FACTOR * mean_range, mean - LIMIT_FACTOR * mean_range
+    upper_near = mean + NEAR_LIMIT_FACTOR * mean_range
+    lower_near = mean - NEAR_LIMIT_FACTOR * mean_range
+    fired: list[dict[SpcRule, int]] = [{} for _ in xs]
+    sides = [compare(x, mean) for x in xs]
+    for index, x in enumerate(xs):
+        if compare(x, upper) > 0 or compare(x, lower) < 0:
+            fired[index][BEYOND] = compare(x, mean)
+    for start in range(len(xs)):  # later windows win: a turn belongs to the later trend
+        for end in range(start + RUN_LENGTH, len(xs) + 1):
+            window = range(start, end)
+            if sides[start] and all(sides[i] == sides[start] for i in window):
+                for i in window:
+                    fired[i][SHIFT] = sides[start]
+            steps = {compare(xs[i], xs[i - 1]) for i in range(start + 1, end)}
+            if len(steps) == 1 and 0 not in steps:
+                [step] = steps
+                for i in window:
+                    fired[i][TREND] = step
+    near = [
+        1 if compare(x, upper_near) > 0 and compare(x, upper) <= 0
+        else -1 if compare(x, lower_near) < 0 and compare(x, lower) >= 0 else 0
+        for x in xs
+    ]
+    for start in range(len(xs) - 2):
+        window = range(start, start + 3)
+        side = sides[start]
+        close = [i for i in window if near[i] == side]
+        if side and all(sides[i] == side for i in window) and len(close) >= 2:
+            for i in close:
+                fired[i][TWO] = side
+    return fired
+
+
+def variation_as_worded(fired: dict[SpcRule, int], direction: Direction | None) -> Variation:
+    decisive = [fired[rule] for rule in (BEYOND, TREND, TWO, SHIFT) if rule in fired]
+    if not decisive:
+        return Variation.COMMON_CAUSE
+    if direction is None:
+        return Variation.NEITHER
+    better = 1 if direction is Direction.UP else -1
+    return Variation.IMPROVEMENT if decisive[0] == better else Variation.CONCERN
+
+
+def random_series(rng: random.Random) -> list[float]:
+    """Short and long, with ties, points on the mean, steps, trends and noise."""
+    length = rng.randint(2, 40)
+    shape = rng.randrange(4)
+    if shape == 0:
+        return [float(rng.randint(0, 4)) for _ in range(length)]
+    if shape == 1:
+        return [rng.choice((5.0, 5.0, 5.0, 6.0, 20.0)) for _ in range(length)]
+    if shape == 2:
+        return [index * 0.5 + rng.random() for index in range(length)]
+    return [rng.gauss(50, 10) for _ in range(length)]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_analyse_finds_exactly_the_rules_as_worded_on_random_series(seed):
+    rng = random.Random(seed)
+    for _ in range(500):
+        xs = random_series(rng)
+        direction = rng.choice((None, Direction.UP, Direction.DOWN))
+        expected = rules_as_worded(xs)
+        points = analyse(xs, direction).points
+        assert [point.rules for point in points] == [
+            tuple(rule for rule in SpcRule if rule in fired) for fired in expected
+        ], xs
+        assert [point.variation for point in points] == [
+            variation_as_worded(fired, direction) for fired in expected
+        ], xs

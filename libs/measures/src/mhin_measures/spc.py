@@ -50,6 +50,7 @@ points: leave them out rather than passing zero.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -137,16 +138,9 @@ def analyse(values: Sequence[float], direction: Direction | None = None) -> SpcR
     ranges = [abs(current - previous) for previous, current in zip(xs, xs[1:], strict=False)]
     mean_range = math.fsum(ranges) / len(ranges) if ranges else None
     limits = None if mean_range is None else _Limits.around(mean, mean_range)
-    fired = _fire_rules(xs, mean, limits)
     points = tuple(
-        SpcPoint(
-            index=index,
-            value=x,
-            moving_range=ranges[index - 1] if index else None,
-            rules=tuple(rule for rule in SpcRule if rule in fired[index]),
-            variation=_variation(fired[index], direction),
-        )
-        for index, x in enumerate(xs)
+        SpcPoint(index, x, ranges[index - 1] if index else None, *_classified(signs, direction))
+        for index, (x, signs) in enumerate(zip(xs, _fire_rules(xs, mean, limits), strict=True))
     )
     return SpcResult(
         mean=mean,
@@ -181,34 +175,32 @@ class _Limits:
         spread, near = LIMIT_FACTOR * mean_range, NEAR_LIMIT_FACTOR * mean_range
         return cls(mean + spread, mean - spread, mean + near, mean - near)
 
-    def beyond(self, x: float) -> int:
-        """+1/-1 when x is above the upper/below the lower limit, else 0."""
-        return 1 if _compare(x, self.upper) > 0 else -1 if _compare(x, self.lower) < 0 else 0
-
-    def near(self, x: float) -> int:
-        """+1/-1 when x is in the outer third above/below the mean, else 0."""
-        if _compare(x, self.upper_near) > 0 and _compare(x, self.upper) <= 0:
-            return 1
-        if _compare(x, self.lower_near) < 0 and _compare(x, self.lower) >= 0:
-            return -1
-        return 0
+    def marks(self, x: float) -> tuple[int, int]:
+        """(beyond, near) for x: +1/-1 when x is above the upper/below the lower
+        limit; +1/-1 when it is in the outer third above/below the mean; else 0."""
+        upper, lower = _compare(x, self.upper), _compare(x, self.lower)
+        if upper > 0 or lower < 0:
+            return upper if upper > 0 else lower, 0
+        if _compare(x, self.upper_near) > 0:
+            return 0, 1
+        return 0, -1 if _compare(x, self.lower_near) < 0 else 0
 
 
-def _fire_rules(xs: list[float], mean: float, limits: _Limits | None) -> list[dict[SpcRule, int]]:
-    """Per point, the rules that fired there, each with +1 (high: beyond the upper
-    limit, above the mean, rising) or -1 (low)."""
+def _fire_rules(xs: list[float], mean: float,
+                limits: _Limits | None) -> list[tuple[int, int, int, int]]:
+    """Per point, the sign each rule fired with, in SpcRule order: +1 (high: beyond
+    the upper limit, above the mean, rising), -1 (low) or 0 (not fired)."""
     sides = [_compare(x, mean) for x in xs]
-    marks = {SpcRule.SHIFT: _runs(sides, RUN_LENGTH), SpcRule.TREND: _trends(xs)}
-    if limits is not None:
-        marks[SpcRule.POINT_BEYOND_LIMIT] = [limits.beyond(x) for x in xs]
-        marks[SpcRule.TWO_OF_THREE] = _two_of_three([limits.near(x) for x in xs], sides)
-    return [
-        {rule: signs[index] for rule, signs in marks.items() if signs[index]}
-        for index in range(len(xs))
-    ]
+    shift, trend = _runs(sides, RUN_LENGTH), _trends(xs)
+    if limits is None:
+        beyond = two_of_three = [0] * len(xs)
+    else:
+        beyond, near = zip(*(limits.marks(x) for x in xs), strict=True)
+        two_of_three = _two_of_three(near, sides)
+    return list(zip(beyond, shift, trend, two_of_three, strict=True))
 
 
-def _two_of_three(near: list[int], sides: list[int]) -> list[int]:
+def _two_of_three(near: Sequence[int], sides: list[int]) -> list[int]:
     """Mark the near points of every 3 consecutive points all on one side of the
     mean of which at least 2 are near the limit on that side."""
     marks = [0] * len(near)
@@ -247,7 +239,17 @@ def _runs(signs: list[int], length: int) -> list[int]:
     return marks
 
 
+_RULES = tuple(SpcRule)
 _PRIORITY = (SpcRule.POINT_BEYOND_LIMIT, SpcRule.TREND, SpcRule.TWO_OF_THREE, SpcRule.SHIFT)
+
+
+@functools.cache
+def _classified(signs: tuple[int, int, int, int],
+                direction: Direction | None) -> tuple[tuple[SpcRule, ...], Variation]:
+    """The rules fired (``signs`` in SpcRule order) and the variation they make: few
+    combinations, each worked out once."""
+    fired = {rule: sign for rule, sign in zip(_RULES, signs, strict=True) if sign}
+    return tuple(fired), _variation(fired, direction)
 
 
 def _variation(fired: dict[SpcRule, int], direction: Direction | None) -> Variation:
