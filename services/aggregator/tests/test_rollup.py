@@ -129,6 +129,17 @@ def test_series_points_are_in_period_order_and_skip_empty_aggregates():
     assert series in rollup.series()
 
 
+def test_changes_not_yet_published_survive_a_rebuild_for_the_cells_it_keeps():
+    before = Rollup()
+    kept, moved_away = cell(measure_id="m1"), cell(measure_id="m2", partition=1)
+    before.observe(None, kept)
+    before.observe(None, moved_away)
+    rebuilt = Rollup()
+    rebuilt.add_all([kept])  # the worker keeps partition 0 only
+    rebuilt.restore_changes(before.take_changes())
+    assert rebuilt.take_changes() == {key for key, _ in aggregate_keys(kept)}
+
+
 def test_a_cell_survives_its_table_record():
     original = cell(stratum="ethnicity=Black", measure=Measure(MeasureType.RATIO, 1e5, None),
                     numerator=2.5, denominator=1000.25, version=3, partition=4)

@@ -5,8 +5,11 @@ partitions are recovered."""
 from __future__ import annotations
 
 import gc
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
+
+from faust.exceptions import ConsumerNotStarted
 
 from mhin_aggregator import topics
 from mhin_aggregator.app import app, publisher, settings
@@ -30,19 +33,50 @@ processor = ObservationProcessor(
 signals = app.add_dependency(SignalStage(
     processor, interval=settings.spc_interval_ms / 1000, max_pending=settings.spc_max_pending
 ))
+# Bounds of a catch-up batch (see ``aggregate``): its aggregates wait at most this long
+# beyond the batch wait, and at most as many events wait for their acknowledgement.
+CATCH_UP_SECONDS = 1.0
+CATCH_UP_EVENTS = 10_000
 
 
 @app.agent(topics.observations)
 async def aggregate(stream: Any) -> AsyncIterator[dict[str, int]]:
     """Yields each batch's outcome counts once its aggregates are sent (what a test
     context records); its events are acknowledged later, by the SPC stage, once
-    every record of the batch is on the broker."""
+    every record of the batch is on the broker.
+
+    Behind the stream (more events already on the broker), takes are applied one
+    after another and published together, up to CATCH_UP_EVENTS or
+    CATCH_UP_SECONDS: a backfill changes its ARC, project and national aggregates
+    in take after take, and each then goes out once instead of once per take."""
     within = settings.batch_wait_ms / 1000
     await processor.prepare()
+    held: list[Any] = []
+    holding_since = 0.0
     async for events in stream.noack_take(settings.batch_size, within=within):
-        batch = await processor.process(event.message for event in events)
-        await signals.submit(batch.changed, len(events), _acknowledger(stream, events))
+        if not held:
+            holding_since = time.monotonic()
+        processor.apply(event.message for event in events)
+        held += events
+        if (len(held) < CATCH_UP_EVENTS and time.monotonic() - holding_since < CATCH_UP_SECONDS
+                and _more_waiting(events)):
+            continue
+        batch = await processor.publish_batch()
+        await signals.submit(batch.changed, len(held), _acknowledger(stream, held))
+        held = []
         yield batch.outcomes
+
+
+def _more_waiting(events: Sequence[Any]) -> bool:
+    """Whether the broker holds events after these in any of their partitions."""
+    newest = {event.message.tp: event.message.offset for event in events}
+    consumer = app.consumer
+    try:
+        assigned = consumer.assignment()
+    except ConsumerNotStarted:  # faust's test context: events are put, not consumed
+        return False
+    return any(tp in assigned and (consumer.highwater(tp) or 0) > offset + 1
+               for tp, offset in newest.items())
 
 
 def _acknowledger(stream: Any, events: Sequence[Any]) -> Callable[[], Awaitable[None]]:

@@ -112,19 +112,19 @@ class ObservationProcessor:
         self.rollup = Rollup()
         self._outcomes: Counter[str] = Counter()
         self._dead: list[tuple[Any, str]] = []
+        self._busy_seconds = 0.0  # applying the records of the next batch published
 
     async def prepare(self) -> None:
         """Have the publisher started and know the output topics."""
         await self.publisher.prepare(self.topics)
 
-    async def process(self, messages: Iterable[Any]) -> Batch:
-        """Apply a batch of records (faust Messages) and send what they changed."""
+    def apply(self, messages: Iterable[Any]) -> None:
+        """Apply records (faust Messages) to the table and the sums; what they change
+        goes out with the next :meth:`publish_batch`."""
         started = time.perf_counter()
         for message in messages:
             self.observe(message)
-        batch = await self.publish_batch()
-        BATCH_SECONDS.observe(time.perf_counter() - started)
-        return batch
+        self._busy_seconds += time.perf_counter() - started
 
     def observe(self, message: Any) -> None:
         """Apply one record (a faust Message) to the table and the sums."""
@@ -147,9 +147,10 @@ class ObservationProcessor:
         self._outcomes[outcome.value] += 1
 
     async def publish_batch(self) -> Batch:
-        """Send the aggregates the batch changed (and its changelog writes and dead
-        letters) to the broker. Delivery is confirmed later, before the batch's events
-        are acknowledged: ``SignalStage`` flushes the publisher first."""
+        """Send the aggregates changed since the last call (and the changelog writes
+        and dead letters) to the broker. Delivery is confirmed later, before the
+        batch's events are acknowledged: ``SignalStage`` flushes the publisher first."""
+        started = time.perf_counter()
         moment = datetime.now(UTC)
         computed_at = timestamp(moment)
         envelopes = Envelopes(moment)
@@ -161,6 +162,8 @@ class ObservationProcessor:
         for outcome, count in outcomes.items():
             OBSERVATIONS.labels(outcome).inc(count)
         PUBLISHED.labels("aggregate").inc(len(changed))
+        BATCH_SECONDS.observe(self._busy_seconds + time.perf_counter() - started)
+        self._busy_seconds = 0.0
         return Batch(outcomes, changed)
 
     def _publish_aggregates(self, changed: Collection[AggregateKey], computed_at: Timestamp,
@@ -197,12 +200,16 @@ class ObservationProcessor:
         """Recompute the sums from the table's cells of ``partitions`` (after a
         recovery: the table then holds what survived, and the sums must match it)."""
         started = time.perf_counter()
+        unpublished = self.rollup.take_changes()
         self.rollup = Rollup()
         self.rollup.add_all(
             Cell.from_record(record)
             for record in self.cells.values()
             if record["partition"] in partitions
         )
+        # events applied but not yet published (the agent catching up) are still
+        # unacknowledged: what they changed must go out before they are acked
+        self.rollup.restore_changes(unpublished)
         log.info("rebuilt the sums from the cells table", extra={
             "partitions": sorted(partitions), "aggregates": len(self.rollup.totals),
             "seconds": round(time.perf_counter() - started, 3)})

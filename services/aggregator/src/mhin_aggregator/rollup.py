@@ -239,6 +239,11 @@ class Rollup:
         changed, self._changed = self._changed, set()
         return changed
 
+    def restore_changes(self, changed: Iterable[AggregateKey]) -> None:
+        """Mark ``changed`` (taken from the sums these replace) as changed again, as
+        far as these sums have them."""
+        self._changed.update(key for key in changed if key in self.totals)
+
     def series_points(self, series: SeriesKey) -> list[tuple[str, Total]]:
         """The series' aggregates that have cells, oldest period first."""
         points = []
