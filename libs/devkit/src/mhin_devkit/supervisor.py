@@ -29,8 +29,7 @@ from mhin_devkit import kafka_broker
 from mhin_devkit.kafka_broker import DEFAULT_HOST, DEFAULT_PORT, broker_answers, cache_dir, tail
 from mhin_platform.auth import issue_token
 from mhin_platform.events.topics import ensure_topics
-from mhin_platform.processes import PLATFORM, ProcessSpec, arc_layout
-from mhin_platform.reference import Arc
+from mhin_platform.processes import PLATFORM, ProcessSpec, arc_layout, parse_arcs
 
 BOOTSTRAP = f"{DEFAULT_HOST}:{DEFAULT_PORT}"
 READY_TIMEOUT_SECONDS = 60
@@ -197,8 +196,7 @@ def main(argv: list[str] | None = None) -> None:
         help="also run these ARCs' own instances of the ARC-data services, comma-separated "
              "(e.g. greater-manchester,yorkshire-and-humber)")
     args = parser.parse_args(argv)
-    arcs = [Arc.parse(text) for text in args.arcs.split(",") if text.strip()]
-    supervisor = Supervisor(arc_layout(arcs))
+    supervisor = Supervisor(arc_layout(parse_arcs(args.arcs)))
     signal.signal(signal.SIGINT, supervisor._on_signal)
     signal.signal(signal.SIGTERM, supervisor._on_signal)
     try:

@@ -54,6 +54,11 @@ def arc_instances(arcs: list[Arc]) -> tuple[ProcessSpec, ...]:
     )
 
 
+def parse_arcs(text: str) -> list[Arc]:
+    """ARCs named in a comma-separated list (codes, names or slugs, see ``Arc.parse``)."""
+    return [Arc.parse(name.strip()) for name in text.split(",") if name.strip()]
+
+
 def arc_layout(arcs: list[Arc]) -> tuple[ProcessSpec, ...]:
     """The platform plus these ARCs' own instances. Each ARC's data then has one writer:
     the national instances of the ARC-data services refuse it

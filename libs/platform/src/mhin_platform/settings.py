@@ -14,6 +14,7 @@ from typing import Annotated, TypeVar
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from mhin_platform.processes import parse_arcs
 from mhin_platform.reference import Arc
 
 ENV_PREFIX = "MHIN_"
@@ -63,9 +64,7 @@ class ServiceSettings(ProcessSettings):
     @field_validator("arcs_with_own_instance", mode="before")
     @classmethod
     def _parse_arcs(cls, value: object) -> object:
-        if isinstance(value, str):
-            return frozenset(Arc.parse(name.strip()) for name in value.split(",") if name.strip())
-        return value
+        return frozenset(parse_arcs(value)) if isinstance(value, str) else value
 
 
 S = TypeVar("S", bound=ProcessSettings)
