@@ -33,8 +33,11 @@ processor = ObservationProcessor(
 signals = app.add_dependency(SignalStage(
     processor, interval=settings.spc_interval_ms / 1000, max_pending=settings.spc_max_pending
 ))
-# Bounds of a catch-up batch (see ``aggregate``): its aggregates wait at most this long
-# beyond the batch wait, and at most as many events wait for their acknowledgement.
+# Catching up (see ``aggregate``): with more than CATCH_UP_BACKLOG events on the broker
+# behind a take (a steady stream leaves a few behind each take: it is not behind), the
+# next take joins it, for at most CATCH_UP_SECONDS beyond the batch wait and at most
+# CATCH_UP_EVENTS events waiting for their acknowledgement.
+CATCH_UP_BACKLOG = 1_000
 CATCH_UP_SECONDS = 1.0
 CATCH_UP_EVENTS = 10_000
 
@@ -45,10 +48,10 @@ async def aggregate(stream: Any) -> AsyncIterator[dict[str, int]]:
     context records); its events are acknowledged later, by the SPC stage, once
     every record of the batch is on the broker.
 
-    Behind the stream (more events already on the broker), takes are applied one
-    after another and published together, up to CATCH_UP_EVENTS or
-    CATCH_UP_SECONDS: a backfill changes its ARC, project and national aggregates
-    in take after take, and each then goes out once instead of once per take."""
+    Behind the stream (a backlog on the broker), takes are applied one after another
+    and published together: a backfill changes its ARC, project and national
+    aggregates in take after take, and each then goes out once instead of once per
+    take."""
     within = settings.batch_wait_ms / 1000
     await processor.prepare()
     held: list[Any] = []
@@ -59,7 +62,7 @@ async def aggregate(stream: Any) -> AsyncIterator[dict[str, int]]:
         processor.apply(event.message for event in events)
         held += events
         if (len(held) < CATCH_UP_EVENTS and time.monotonic() - holding_since < CATCH_UP_SECONDS
-                and _more_waiting(events)):
+                and _backlog(events) > CATCH_UP_BACKLOG):
             continue
         batch = await processor.publish_batch()
         await signals.submit(batch.changed, len(held), _acknowledger(stream, held))
@@ -67,16 +70,16 @@ async def aggregate(stream: Any) -> AsyncIterator[dict[str, int]]:
         yield batch.outcomes
 
 
-def _more_waiting(events: Sequence[Any]) -> bool:
-    """Whether the broker holds events after these in any of their partitions."""
+def _backlog(events: Sequence[Any]) -> int:
+    """How many events the broker holds after these in their partitions."""
     newest = {event.message.tp: event.message.offset for event in events}
     consumer = app.consumer
     try:
         assigned = consumer.assignment()
     except ConsumerNotStarted:  # faust's test context: events are put, not consumed
-        return False
-    return any(tp in assigned and (consumer.highwater(tp) or 0) > offset + 1
-               for tp, offset in newest.items())
+        return 0
+    return sum(max((consumer.highwater(tp) or 0) - offset - 1, 0)
+               for tp, offset in newest.items() if tp in assigned)
 
 
 def _acknowledger(stream: Any, events: Sequence[Any]) -> Callable[[], Awaitable[None]]:
