@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from google.protobuf.wrappers_pb2 import Int64Value
+from google.protobuf.wrappers_pb2 import Int64Value, StringValue
 from kafka import KafkaConsumer
 from ledger import DEPOSIT_HANDLER, balance, open_ledger
 from sqlalchemy import func, select
@@ -110,3 +110,39 @@ def test_bad_records_go_to_the_dead_letter_topic_and_the_consumer_moves_on(
     assert rejected["ce_id"] == invalid.id.encode()
     assert dead[0].value == b"\x00garbage"
     producer.close()
+
+
+def test_a_batch_skips_what_was_processed_and_applies_the_rest_in_order(
+        database_url, kafka_bootstrap, new_topic):
+    """One poll's records in one transaction: an event processed before, the same new
+    event twice in the batch and an event type with no handler each get their outcome,
+    and only the new event is applied and recorded (once)."""
+    topic = new_topic()
+    producer = create_producer(kafka_bootstrap, client_id="test-consumer")
+    earlier, new = (new_event(topic=topic, key="acct-1", source="/t",
+                              message=Int64Value(value=value)) for value in (1, 2))
+    unknown = new_event(topic=topic, key="acct-1", source="/t", message=StringValue(value="x"))
+    publish(producer, [earlier, new, new, unknown])
+    records = read_records(kafka_bootstrap, topic, 4)
+
+    ledger = open_ledger(database_url)
+    consumer = make_consumer("ledger-projector", ledger, kafka_bootstrap, topic, producer)
+    assert consumer.process(records[0]) is Outcome.APPLIED
+    assert consumer.process_batch(records) == [
+        Outcome.DUPLICATE, Outcome.APPLIED, Outcome.DUPLICATE, Outcome.IGNORED]
+
+    assert balance(ledger, "acct-1") == 3
+    with ledger.read() as session:
+        assert session.execute(select(func.count()).select_from(processed_events)).scalar() == 2
+    producer.close()
+
+
+def read_records(bootstrap: str, topic: str, count: int) -> list:
+    reader = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                           enable_auto_commit=False, consumer_timeout_ms=10_000)
+    try:
+        records = [record for _, record in zip(range(count), reader, strict=False)]
+    finally:
+        reader.close()
+    assert len(records) == count
+    return records
