@@ -33,13 +33,10 @@ processor = ObservationProcessor(
 signals = app.add_dependency(SignalStage(
     processor, interval=settings.spc_interval_ms / 1000, max_pending=settings.spc_max_pending
 ))
-# Catching up (see ``aggregate``): with more than CATCH_UP_BACKLOG events on the broker
-# behind a take (a steady stream leaves a few behind each take: it is not behind), the
-# next take joins it, for at most CATCH_UP_SECONDS beyond the batch wait and at most
-# CATCH_UP_EVENTS events waiting for their acknowledgement.
-CATCH_UP_BACKLOG = 1_000
-CATCH_UP_SECONDS = 1.0
-CATCH_UP_EVENTS = 10_000
+# Catching up (see ``aggregate``): with more than settings.catch_up_backlog events on
+# the broker behind a take (a steady stream leaves a few behind each take: it is not
+# behind), the next take joins it, for at most catch_up_ms beyond the batch wait and at
+# most catch_up_events events waiting for their acknowledgement.
 
 
 @app.agent(topics.observations)
@@ -61,8 +58,9 @@ async def aggregate(stream: Any) -> AsyncIterator[dict[str, int]]:
             holding_since = time.monotonic()
         processor.apply(event.message for event in events)
         held += events
-        if (len(held) < CATCH_UP_EVENTS and time.monotonic() - holding_since < CATCH_UP_SECONDS
-                and _backlog(events) > CATCH_UP_BACKLOG):
+        if (len(held) < settings.catch_up_events
+                and time.monotonic() - holding_since < settings.catch_up_ms / 1000
+                and _backlog(events) > settings.catch_up_backlog):
             continue
         batch = await processor.publish_batch()
         await signals.submit(batch.changed, len(held), _acknowledger(stream, held))

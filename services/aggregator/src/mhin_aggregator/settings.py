@@ -56,6 +56,16 @@ class AggregatorSettings(ProcessSettings):
     batch_size: int = Field(default=10_000, ge=1, description="most observations per batch")
     batch_wait_ms: int = Field(default=10, ge=1,
                                description="longest wait to fill a batch before processing it")
+    catch_up_backlog: int = Field(
+        default=1_000, ge=0,
+        description="events on the broker behind a batch above which the worker is catching "
+        "up: it applies the next batch before publishing, so each aggregate goes out once")
+    catch_up_ms: int = Field(
+        default=1_000, ge=0,
+        description="longest a catching-up worker holds applied batches unpublished")
+    catch_up_events: int = Field(
+        default=10_000, ge=1,
+        description="most events a catching-up worker holds unpublished")
     spc_interval_ms: int = Field(
         default=1000, ge=0,
         description="longest wait for more batches to join an SPC round")
