@@ -19,16 +19,19 @@ from mhin_devkit.bench.figures import Figure
 from mhin_devkit.bench.observations import copy, end_offsets, observation_event
 from mhin_devkit.bench.worker import AggregatorWorker
 from mhin_platform.events.envelope import new_event
-from mhin_platform.events.producer import create_producer, publish
+from mhin_platform.events.producer import SEND_TIMEOUT_SECONDS, create_producer
 
 TIMEOUT_SECONDS = 300.0
 POLL_SECONDS = 0.05
 
 
-def restart_seconds(worker: AggregatorWorker, observation_topic: str,
+def restart_seconds(worker: AggregatorWorker, observation_topic: str, partition: int,
                     output_topic: str) -> float:
     """Seconds from starting ``worker`` to the aggregate of an observation of a site
-    no other event has (so it must change an aggregate), sent right after the start."""
+    no other event has (so it must change an aggregate), sent right after the start to
+    ``partition``, one the worker has consumed and committed before, as every
+    partition of a long-running worker is. (A probe sent to a partition the group
+    had never committed was, now and then, never consumed: see docs/performance.md.)"""
     message = observation_event(0).decode(ObservationRecorded)
     message.site_id = f"probe-{uuid.uuid4().hex[:8]}"
     event = new_event(topic=observation_topic, key=message.measure_id, source="bench",
@@ -38,7 +41,9 @@ def restart_seconds(worker: AggregatorWorker, observation_topic: str,
     try:
         began = time.monotonic()
         worker.start()
-        publish(producer, [event])
+        producer.send(observation_topic, key=event.key.encode(), value=event.data,
+                      headers=event.headers(), partition=partition)
+        producer.flush(timeout=SEND_TIMEOUT_SECONDS)
         while sum(end_offsets(worker.context.bootstrap, output_topic).values()) <= before:
             worker.check_alive()
             if time.monotonic() - began > TIMEOUT_SECONDS:
@@ -70,7 +75,8 @@ def run(context: BenchContext, sizes: Sizes) -> list[Figure]:
             worker.stop()
             changelog = sum(end_offsets(context.bootstrap,
                                         worker.topic(CELLS_CHANGELOG_TOPIC)).values())
-            seconds = [restart_seconds(worker, observations,
+            consumed = max(copied.end, key=lambda p: copied.end[p] - copied.start.get(p, 0))
+            seconds = [restart_seconds(worker, observations, consumed,
                                        worker.topic(RESTRICTED_AGGREGATE_TOPIC))
                        for _ in range(sizes.runs)]
         figures.append(Figure(f"restart to fresh aggregate, {changelog:,} changelog records",
