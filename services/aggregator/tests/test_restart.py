@@ -1,0 +1,55 @@
+"""A restarted worker consumes every partition it is assigned, including one its group
+has never committed an offset on: faust could drop records it fetched there while it
+recovered its table and then seeked only the committed partitions back (see
+``agents.read_uncommitted_partitions_from_the_start``)."""
+
+from __future__ import annotations
+
+import pytest
+from kafka.partitioner.default import murmur2
+
+from mhin_aggregator.settings import OBSERVATION_TOPIC
+from mhin_aggregator.synthetic import Observation
+from mhin_platform.events.topics import topic
+from mhin_platform.reference import Arc
+
+pytestmark = pytest.mark.integration
+
+RESTARTS = 3  # the loss was a race: each restart gives it another chance to show
+
+
+def measures_on_distinct_partitions(count: int) -> list[str]:
+    """Measure ids whose records the producer puts on ``count`` different partitions
+    (kafka-python's default partitioner: murmur2 of the key, the measure id)."""
+    partitions = topic(OBSERVATION_TOPIC).partitions
+    chosen: dict[int, str] = {}
+    for number in range(1000):
+        measure = f"measure-{number}"
+        chosen.setdefault((murmur2(measure.encode()) & 0x7FFFFFFF) % partitions, measure)
+        if len(chosen) == count:
+            return list(chosen.values())
+    raise AssertionError(f"fewer than {count} partitions reachable")
+
+
+def observations(measure: str, sites: int) -> list[Observation]:
+    return [Observation(measure_id=measure, site_id=f"site-{n}", arc=Arc.GREATER_MANCHESTER,
+                        period="2025-01", numerator=float(n + 10)) for n in range(sites)]
+
+
+def test_a_record_on_a_partition_never_committed_is_consumed_after_a_restart(worker_run):
+    del worker_run.env["MHIN_INSTANCE_ID"]  # dynamic membership: each start rebalances
+    first, *fresh = measures_on_distinct_partitions(1 + RESTARTS)
+    worker_run.publish(worker_run.event(o) for o in observations(first, sites=50))
+    worker_run.start()
+    worker_run.wait_for_lag_below(0)
+    worker_run.stop()
+
+    for measure in fresh:
+        worker_run.start()
+        # sent as the worker starts: it is on the broker while the worker recovers
+        worker_run.publish(worker_run.event(o) for o in observations(measure, sites=1))
+        worker_run.wait_for_lag_below(0, timeout=90)
+        worker_run.stop()
+
+    report = worker_run.checked()
+    assert report.observations == 50 + RESTARTS
