@@ -30,8 +30,9 @@ def restart_seconds(worker: AggregatorWorker, observation_topic: str, partition:
     """Seconds from starting ``worker`` to the aggregate of an observation of a site
     no other event has (so it must change an aggregate), sent right after the start to
     ``partition``, one the worker has consumed and committed before, as every
-    partition of a long-running worker is. (A probe sent to a partition the group
-    had never committed was, now and then, never consumed: see docs/performance.md.)"""
+    partition of a long-running worker is: the restart alone is measured. (A record
+    on a never-committed partition is the case services/aggregator/tests/test_restart.py
+    covers; see docs/performance.md.)"""
     message = observation_event(0).decode(ObservationRecorded)
     message.site_id = f"probe-{uuid.uuid4().hex[:8]}"
     event = new_event(topic=observation_topic, key=message.measure_id, source="bench",
