@@ -16,7 +16,7 @@ from mhin_catalogue.app import seed_reference_data
 from mhin_catalogue.domain import KnownNeed, NeedStatus, SolutionDraft
 from mhin_catalogue.main import DEFINITION
 from mhin_catalogue.reference import REFERENCE_SOLUTIONS
-from mhin_platform.db import Database, upgrade
+from mhin_devkit.harness import migrated_database
 from mhin_platform.events.outbox import pending_count
 from mhin_platform.reference import Arc, PriorityArea
 from mhin_platform.validation import build
@@ -28,10 +28,8 @@ NOW = datetime(2026, 3, 1, tzinfo=UTC)
 
 @pytest.fixture
 def database(database_url):
-    upgrade(database_url, DEFINITION.migrations)
-    db = Database(database_url)
-    yield db
-    db.dispose()
+    with migrated_database(DEFINITION, database_url) as database:
+        yield database
 
 
 def solution(solution_id: str, name: str, description: str = "A solution.",

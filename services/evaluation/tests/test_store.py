@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from mhin.evaluation.v1 import measure_events_pb2
+from mhin_devkit.harness import migrated_database
 from mhin_evaluation import convert, domain, events, store
 from mhin_evaluation.app import EvaluationApp, SeriesKey
 from mhin_evaluation.domain import (
@@ -24,7 +25,6 @@ from mhin_evaluation.domain import (
 from mhin_evaluation.main import DEFINITION
 from mhin_evaluation.reference_measures import reference_measures
 from mhin_platform.auth import Principal, Role
-from mhin_platform.db import Database, upgrade
 from mhin_platform.events.outbox import pending_count
 from mhin_platform.reference import Arc
 
@@ -40,10 +40,8 @@ LEEDS = Site(id="leeds", project_id="mhin-project-1", name="Leeds",
 
 @pytest.fixture
 def database(database_url):
-    upgrade(database_url, DEFINITION.migrations)
-    database = Database(database_url)
-    yield database
-    database.dispose()
+    with migrated_database(DEFINITION, database_url) as database:
+        yield database
 
 
 @pytest.fixture

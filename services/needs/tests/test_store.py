@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from mhin_devkit.harness import migrated_database
 from mhin_needs import domain, store
 from mhin_needs.main import DEFINITION
-from mhin_platform.db import Database, upgrade
 from mhin_platform.reference import Arc, OrganisationType
 
 pytestmark = pytest.mark.integration
@@ -21,10 +21,8 @@ SUBMITTED = datetime(2021, 4, 1, tzinfo=UTC)
 
 @pytest.fixture
 def database(database_url):
-    upgrade(database_url, DEFINITION.migrations)
-    database = Database(database_url)
-    yield database
-    database.dispose()
+    with migrated_database(DEFINITION, database_url) as database:
+        yield database
 
 
 def need(arc: Arc, minutes: int, *sources: domain.NeedSource) -> domain.Need:

@@ -1,5 +1,6 @@
 """Running real services in tests: a service process's whole runtime in-process on
-a real port, bearer tokens, and a reader that collects events off real topics."""
+a real port, a service's migrated database alone, bearer tokens, and a reader that
+collects events off real topics."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import grpc
 from kafka import KafkaConsumer, TopicPartition
 
 from mhin_platform.auth import Role, issue_token
+from mhin_platform.db import Database, upgrade
 from mhin_platform.events.envelope import Event, event_from_record
 from mhin_platform.runtime import ServiceDefinition, ServiceRuntime
 from mhin_platform.settings import load_settings
@@ -38,6 +40,18 @@ def running_service(
         yield runtime
     finally:
         runtime.stop()
+
+
+@contextmanager
+def migrated_database(definition: ServiceDefinition, database_url: str) -> Iterator[Database]:
+    """The service's database at ``database_url``, migrated to its latest schema, for
+    tests of its store without the rest of its runtime."""
+    upgrade(database_url, definition.migrations)
+    database = Database(database_url)
+    try:
+        yield database
+    finally:
+        database.dispose()
 
 
 def bearer(role: Role | str, arc: str | None = None, subject: str = "tester") -> tuple:
