@@ -14,11 +14,10 @@ through its public interfaces.
   (``kafka-consumer-groups --reset-offsets``). Without that, a new group would first
   replay the whole session's history: after the evaluation suite's 10,000
   observations, some 240,000 aggregate records, minutes of work unrelated to the test.
-- Services are started by process name from a layout of ``ProcessSpec``s, the
-  platform's own (``PLATFORM``) unless a test lays out another, e.g. ``arc_layout``:
-  an ARC's instance (``evaluation-greater-manchester``) is then its service under
-  that name, with consumer groups and a database of its own and the settings its
-  spec gives it, as ``make run-arcs`` starts it.
+- An ARC's own instance of an ARC-data service is started by its process name
+  (``evaluation-greater-manchester``, as ``arc_instances`` names it): the service
+  under that name, so with consumer groups and a database of its own, and with
+  ``instance_arc`` set.
 - ``Selection`` holds the steps of the selection saga, made through the services'
   APIs, that both the storyline and the saga tests take.
 
@@ -70,8 +69,9 @@ from mhin_devkit.harness import Caller, TopicReader, caller, running_service
 from mhin_evaluation.main import DEFINITION as EVALUATION
 from mhin_governance.main import DEFINITION as GOVERNANCE
 from mhin_needs.main import DEFINITION as NEEDS
-from mhin_platform.processes import PLATFORM, ProcessSpec
+from mhin_platform.processes import PLATFORM, arc_instances
 from mhin_platform.protoconv import date_to_proto
+from mhin_platform.reference import Arc
 from mhin_platform.runtime import ServiceDefinition
 from mhin_projects.main import DEFINITION as PROJECTS
 
@@ -93,9 +93,11 @@ SERVICES: dict[str, ServiceDefinition] = {
     "governance": GOVERNANCE,
     "evaluation": EVALUATION,
 }
-# A process runs the service whose console script it runs (an ARC's instance too).
-SERVICE_OF_COMMAND = {spec.command: SERVICES[spec.name] for spec in PLATFORM
-                      if spec.name in SERVICES}
+# Every ARC's own instances: process name -> (the service, the instance's ARC).
+_COMMANDS = {spec.command: spec.name for spec in PLATFORM}
+ARC_INSTANCES: dict[str, tuple[str, Arc]] = {
+    spec.name: (_COMMANDS[spec.command], Arc[spec.env["MHIN_INSTANCE_ARC"]])
+    for spec in arc_instances(list(Arc))}
 OBSERVATION_TOPIC = "mhin.evaluation.observation"  # what the stream processors consume
 CONSUMED_TOPICS = sorted({topic for definition in SERVICES.values()
                           for consumer in definition.consumers for topic in consumer.topics}
@@ -214,11 +216,6 @@ class Platform:
         self._running: dict[str, _Running] = {}
         self._readers: list[EventLog] = []
         self._stream_processors: StreamProcessors | None = None
-        self._layout = {spec.name: spec for spec in PLATFORM}
-
-    def lay_out(self, specs: tuple[ProcessSpec, ...]) -> None:
-        """Start processes as ``specs`` describe them from now on (e.g. ``arc_layout``)."""
-        self._layout = {spec.name: spec for spec in specs}
 
     def service_name(self, service: str) -> str:
         """The service's name in this test: its consumer groups are ``<name>.<consumer>``."""
@@ -245,12 +242,11 @@ class Platform:
         assert set(errors.values()) == {NoError}, errors
 
     def start(self, *names: str) -> None:
-        """Start processes of the layout by name, each with the settings its spec
-        gives it (MHIN_* variables); the first start of each places its new consumer
-        groups."""
+        """Start services or ARC instances (by process name); the first start of each
+        places its new consumer groups."""
         for name in names:
-            spec = self._layout[name]
-            definition = SERVICE_OF_COMMAND[spec.command]
+            service, instance_arc = ARC_INSTANCES.get(name, (name, None))
+            definition = SERVICES[service]
             if name not in self._started:
                 for consumer in definition.consumers:
                     self._start_group_where_the_test_began(
@@ -260,8 +256,7 @@ class Platform:
             runtime = stack.enter_context(running_service(
                 definition, database_url=f"sqlite:///{self._folder}/{name}.db",
                 kafka_bootstrap=self.bootstrap, service_name=self.service_name(name),
-                **{variable.removeprefix("MHIN_").lower(): value
-                   for variable, value in spec.env.items()}))
+                instance_arc=instance_arc))
             address = f"127.0.0.1:{runtime.port}"
             channel = stack.enter_context(grpc.insecure_channel(address))
             self._running[name] = _Running(stack, channel, address)

@@ -55,13 +55,11 @@ AGGREGATE_WAIT_SECONDS = 120.0  # the stream processors' process starts and join
 
 
 def test_each_arc_writes_only_its_own_data_and_national_aggregates_combine_both(
-        platform, eventually):
+        platform, eventually, monkeypatch):
     observations = platform.read("mhin.evaluation.observation")  # before anything happens
     stream_processors = platform.start_stream_processors()
-    # as `make run-arcs` lays it out: the national instances refuse both ARCs' data
-    platform.lay_out(arc_layout([Arc.GREATER_MANCHESTER, Arc.YORKSHIRE_AND_HUMBER]))
-    platform.start("project-tracking", EVALUATION[None], EVALUATION[GM], EVALUATION[YH],
-                   GM_NEEDS)
+    start_national_evaluation_of_the_arc_layout(platform, monkeypatch)
+    platform.start("project-tracking", EVALUATION[GM], EVALUATION[YH], GM_NEEDS)
 
     an_arc_instance_of_needs_intake_takes_only_its_own_arcs_needs(platform)
     project_id, sites = a_project_with_a_site_in_each_arc(platform)
@@ -100,6 +98,17 @@ def test_each_arc_writes_only_its_own_data_and_national_aggregates_combine_both(
             computed(lambda api=api, series=series, figures=figures:
                      aggregate_is(api, series, figures),
                      f"{instance} serves {series} at {PERIOD} = {figures}")
+
+
+def start_national_evaluation_of_the_arc_layout(platform, monkeypatch) -> None:
+    """With the environment `make run-arcs` gives it: both ARCs run their own instance."""
+    national = next(spec for spec in arc_layout([Arc.GREATER_MANCHESTER,
+                                                 Arc.YORKSHIRE_AND_HUMBER])
+                    if spec.name == EVALUATION[None])
+    with monkeypatch.context() as environment:
+        for variable, value in national.env.items():
+            environment.setenv(variable, value)
+        platform.start(EVALUATION[None])
 
 
 # ----------------------------------------------------------------- needs-intake
