@@ -18,6 +18,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# Connections a SQLite engine keeps open: one for each gRPC worker thread (16) plus
+# the relay, the consumers and the watchdog. With SQLAlchemy's default of 5, every
+# call beyond the fifth opened and closed a connection of its own (and ran the
+# pragmas again): a sixth of a read's time under 8 concurrent clients (py-spy).
+SQLITE_POOL_SIZE = 24
 
 
 class Base(DeclarativeBase):
@@ -47,14 +52,17 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def on_begin(connection):  # type: ignore[no-untyped-def]
+        # Straight to the driver: BEGIN needs none of an execution's machinery
+        # (a fifth of a read's time when it went through exec_driver_sql).
         mode = connection.get_execution_options().get("sqlite_begin", "IMMEDIATE")
-        connection.exec_driver_sql(f"BEGIN {mode}")
+        connection.connection.driver_connection.execute(f"BEGIN {mode}")
 
 
 def create_database_engine(url: str) -> Engine:
     url = _normalise_url(url)
     if make_url(url).get_backend_name() == "sqlite":
-        engine = create_engine(url, connect_args={"check_same_thread": False})
+        engine = create_engine(url, connect_args={"check_same_thread": False},
+                               pool_size=SQLITE_POOL_SIZE, max_overflow=SQLITE_POOL_SIZE)
         _configure_sqlite(engine)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
