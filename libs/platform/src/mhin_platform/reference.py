@@ -1,5 +1,6 @@
 """Reference data every service shares (DESIGN.md section 1): the 15 ARCs, the
-seven priority areas, the kinds of organisation.
+seven priority areas, the kinds of organisation, and the solutions of the three
+MHIN projects.
 
 Member names equal the protobuf enum value names without their prefix
 (``Arc.SOUTH_LONDON`` is ``mhin.common.v1.ARC_SOUTH_LONDON``), which is what
@@ -8,6 +9,7 @@ Member names equal the protobuf enum value names without their prefix
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import TypeVar
 
@@ -64,6 +66,30 @@ class OrganisationType(StrEnum):
     @classmethod
     def parse(cls, text: str) -> OrganisationType:
         return _parse(cls, text)
+
+
+@dataclass(frozen=True)
+class ReferenceSolution:
+    """A solution one of the three MHIN projects implements (DESIGN.md section 1.3).
+    The catalogue catalogues it under this id and project-tracking's reference
+    projects name it, so the catalogue's events about it replace project-tracking's
+    placeholder instead of adding a look-alike."""
+
+    id: str
+    name: str
+    priority_area: PriorityArea
+
+
+PCREF = ReferenceSolution(
+    "solution-pcref", "Patient and Carer Race Equality Framework (PCREF)",
+    PriorityArea.INEQUALITIES)
+PARENT_LED_CBT = ReferenceSolution(
+    "solution-parent-led-cbt", "Parent-led CBT for child anxiety",
+    PriorityArea.CHILDREN_AND_YOUNG_PEOPLE)
+ALCOHOL_ASSERTIVE_OUTREACH = ReferenceSolution(
+    "solution-alcohol-assertive-outreach", "Alcohol Assertive Outreach Treatment (AAOT)",
+    PriorityArea.COMORBIDITIES)
+REFERENCE_SOLUTIONS = (PCREF, PARENT_LED_CBT, ALCOHOL_ASSERTIVE_OUTREACH)
 
 
 def _normalise(text: str) -> str:

@@ -12,36 +12,37 @@ from collections.abc import Callable
 from datetime import datetime
 
 from mhin_platform.db import Database
-from mhin_platform.reference import Arc, PriorityArea
+from mhin_platform.reference import (
+    ALCOHOL_ASSERTIVE_OUTREACH,
+    PARENT_LED_CBT,
+    PCREF,
+    REFERENCE_SOLUTIONS,
+    Arc,
+)
 from mhin_projects import app, domain, events, store
 from mhin_projects.domain import KnownSolution, ProjectDraft
 
-REFERENCE_SOLUTIONS = (
-    KnownSolution(id="solution-pcref", name="Patient and Carer Race Equality Framework (PCREF)",
-                  priority_areas=[PriorityArea.INEQUALITIES], version=0),
-    KnownSolution(id="solution-parent-led-cbt", name="Parent-led CBT for child anxiety",
-                  priority_areas=[PriorityArea.CHILDREN_AND_YOUNG_PEOPLE], version=0),
-    KnownSolution(id="solution-alcohol-assertive-outreach",
-                  name="Alcohol Assertive Outreach Treatment (AAOT)",
-                  priority_areas=[PriorityArea.COMORBIDITIES], version=0),
+KNOWN_SOLUTIONS = tuple(
+    KnownSolution(id=solution.id, name=solution.name,
+                  priority_areas=[solution.priority_area], version=0)
+    for solution in REFERENCE_SOLUTIONS
 )
 
 REFERENCE_PROJECTS = {
     "mhin-project-1": ProjectDraft(
         name="Improving access to mental health services for minority ethnic communities: "
              "PCREF",
-        solution_id="solution-pcref", priority_area=PriorityArea.INEQUALITIES,
+        solution_id=PCREF.id, priority_area=PCREF.priority_area,
         arcs=[Arc.GREATER_MANCHESTER, Arc.YORKSHIRE_AND_HUMBER]),
     "mhin-project-2": ProjectDraft(
         name="Children and young people's mental health: parent-led CBT for child anxiety",
-        solution_id="solution-parent-led-cbt",
-        priority_area=PriorityArea.CHILDREN_AND_YOUNG_PEOPLE,
+        solution_id=PARENT_LED_CBT.id, priority_area=PARENT_LED_CBT.priority_area,
         arcs=[Arc.EAST_OF_ENGLAND, Arc.NORTH_WEST_COAST]),
     "mhin-project-3": ProjectDraft(
         name="Integrated care for substance use, mental and physical health: Alcohol "
              "Assertive Outreach Treatment",
-        solution_id="solution-alcohol-assertive-outreach",
-        priority_area=PriorityArea.COMORBIDITIES,
+        solution_id=ALCOHOL_ASSERTIVE_OUTREACH.id,
+        priority_area=ALCOHOL_ASSERTIVE_OUTREACH.priority_area,
         arcs=[Arc.GREATER_MANCHESTER, Arc.YORKSHIRE_AND_HUMBER]),
 }
 
@@ -50,7 +51,7 @@ def load_reference_data(database: Database, clock: Callable[[], datetime] = app.
     """Add what is missing (publishing ProjectCreated for each project added);
     never touch what exists, so changes made since survive a restart."""
     with database.transaction() as session:
-        for solution in REFERENCE_SOLUTIONS:
+        for solution in KNOWN_SOLUTIONS:
             store.keep_solution(session, solution)
         for project_id, draft in REFERENCE_PROJECTS.items():
             if store.find_project(session, project_id) is None:
