@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from google.protobuf.json_format import MessageToDict
 
 from mhin.catalogue.v1 import (
     catalogue_pb2,
@@ -24,7 +23,15 @@ from mhin.catalogue.v1 import (
     solution_pb2,
 )
 from mhin.common.v1 import priority_area_pb2
-from mhin_cli.client import address_option, connect, readable_rpc_errors, token_option
+from mhin_cli.client import (
+    address_option,
+    all_pages,
+    connect,
+    json_option,
+    message_dict,
+    readable_rpc_errors,
+    token_option,
+)
 from mhin_platform.protoconv import enum_to_proto
 from mhin_platform.reference import PriorityArea
 
@@ -36,7 +43,6 @@ STATUSES = ("active", "retired")
 FULL_WEIGHT = 100
 
 service = address_option("solution-catalogue", 50052)
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 
 
 def _catalogue(address: str, token: str) -> catalogue_pb2_grpc.SolutionCatalogueServiceStub:
@@ -68,13 +74,9 @@ def _study(text: str) -> solution_pb2.Study:
     return solution_pb2.Study(citation=citation.strip(), year=int(year))
 
 
-def _as_dict(message: Any) -> dict[str, Any]:
-    return MessageToDict(message, preserving_proto_field_name=True)
-
-
 def _print_solution(solution: solution_pb2.Solution, as_json: bool) -> None:
     if as_json:
-        click.echo(json.dumps(_as_dict(solution)))
+        click.echo(json.dumps(message_dict(solution)))
         return
     status = _name(solution_pb2.SolutionStatus, "SOLUTION_STATUS", solution.status)
     readiness = _name(solution_pb2.Readiness, "READINESS", solution.readiness)
@@ -85,7 +87,7 @@ def _print_solution(solution: solution_pb2.Solution, as_json: bool) -> None:
 
 def _print_need(need: catalogue_pb2.NeedSummary, as_json: bool) -> None:
     if as_json:
-        click.echo(json.dumps(_as_dict(need)))
+        click.echo(json.dumps(message_dict(need)))
         return
     area = PriorityArea[priority_area_pb2.PriorityArea.Name(need.priority_area).removeprefix(
         "PRIORITY_AREA_")].value
@@ -211,7 +213,7 @@ def show(solution_id: str, address: str, token: str) -> None:
     with readable_rpc_errors():
         solution = _catalogue(address, token).GetSolution(catalogue_pb2.GetSolutionRequest(
             solution_id=solution_id)).solution
-    click.echo(json.dumps(_as_dict(solution), indent=2))
+    click.echo(json.dumps(message_dict(solution), indent=2))
 
 
 @solutions.command("list")
@@ -231,17 +233,10 @@ def list_solutions(text: str, area: str | None, readiness: str | None,
         text=text, priority_area=_area(area),
         readiness=_value(solution_pb2.Readiness, "READINESS", readiness),
         evidence_level=_value(solution_pb2.EvidenceLevel, "EVIDENCE_LEVEL", evidence_level),
-        status=_value(solution_pb2.SolutionStatus, "SOLUTION_STATUS", status),
-        page={"page_size": 200})
-    stub = _catalogue(address, token)
+        status=_value(solution_pb2.SolutionStatus, "SOLUTION_STATUS", status))
     with readable_rpc_errors():
-        while True:
-            page = stub.ListSolutions(request)
-            for solution in page.solutions:
-                _print_solution(solution, as_json)
-            if not page.page.next_page_token:
-                break
-            request.page.page_token = page.page.next_page_token
+        for solution in all_pages(_catalogue(address, token).ListSolutions, request, "solutions"):
+            _print_solution(solution, as_json)
 
 
 @solutions.command()
@@ -285,7 +280,7 @@ def candidates(need_id: str, address: str, token: str, as_json: bool) -> None:
         found = _catalogue(address, token).ListCandidateSolutions(
             catalogue_pb2.ListCandidateSolutionsRequest(need_id=need_id))
     if as_json:
-        click.echo(json.dumps(_as_dict(found)))
+        click.echo(json.dumps(message_dict(found)))
         return
     _print_need(found.need, as_json=False)
     for heading, listed in (("linked", found.linked_solutions),
@@ -302,17 +297,10 @@ def candidates(need_id: str, address: str, token: str, as_json: bool) -> None:
 @json_option
 def unmet_needs(area: str | None, address: str, token: str, as_json: bool) -> None:
     """The needs no active solution addresses yet (all pages), oldest first."""
-    request = catalogue_pb2.ListUnmetNeedsRequest(priority_area=_area(area),
-                                                  page={"page_size": 200})
-    stub = _catalogue(address, token)
+    request = catalogue_pb2.ListUnmetNeedsRequest(priority_area=_area(area))
     with readable_rpc_errors():
-        while True:
-            page = stub.ListUnmetNeeds(request)
-            for need in page.needs:
-                _print_need(need, as_json)
-            if not page.page.next_page_token:
-                break
-            request.page.page_token = page.page.next_page_token
+        for need in all_pages(_catalogue(address, token).ListUnmetNeeds, request, "needs"):
+            _print_need(need, as_json)
 
 
 # ------------------------------------------------------------------ mhin prioritise

@@ -1,5 +1,6 @@
-"""What subcommands that call a service share: an authenticated channel and
-grpc errors turned into readable command-line errors."""
+"""What subcommands that call a service share: an authenticated channel, grpc
+errors turned into readable command-line errors, every item of a paged list, and
+messages as JSON."""
 
 from __future__ import annotations
 
@@ -10,6 +11,11 @@ from typing import Any
 
 import click
 import grpc
+from google.protobuf.json_format import MessageToDict
+from google.protobuf.message import Message
+
+PAGE_SIZE = 200
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 
 
 def token_option(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -41,6 +47,22 @@ def readable_rpc_errors() -> Iterator[None]:
         yield
     except grpc.RpcError as exc:
         raise click.ClickException(f"{exc.code().name}: {exc.details()}") from None
+
+
+def all_pages(list_page: Callable[[Any], Any], request: Any, items: str) -> Iterator[Any]:
+    """Every item of a paged list RPC, page after page."""
+    request.page.page_size = request.page.page_size or PAGE_SIZE
+    while True:
+        page = list_page(request)
+        yield from getattr(page, items)
+        if not page.page.next_page_token:
+            return
+        request.page.page_token = page.page.next_page_token
+
+
+def message_dict(message: Message) -> dict[str, Any]:
+    """A message as JSON would show it, with the .proto field names."""
+    return MessageToDict(message, preserving_proto_field_name=True)
 
 
 class _CallDetails(

@@ -11,8 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from google.protobuf.json_format import MessageToDict
-from google.protobuf.message import Message
 
 from mhin.common.v1 import arc_pb2
 from mhin.evaluation.v1 import (
@@ -22,7 +20,15 @@ from mhin.evaluation.v1 import (
     measure_definition_pb2,
     measure_pb2,
 )
-from mhin_cli.client import address_option, connect, readable_rpc_errors, token_option
+from mhin_cli.client import (
+    address_option,
+    all_pages,
+    connect,
+    json_option,
+    message_dict,
+    readable_rpc_errors,
+    token_option,
+)
 from mhin_platform.reference import Arc
 
 CSV_COLUMNS = ("measure_id", "site_id", "period", "stratum", "numerator", "denominator")
@@ -31,15 +37,10 @@ MAX_BATCH_SIZE = 10_000
 LEVELS = ("site", "arc", "project", "national")
 
 service = address_option("evaluation", 50055)
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 
 
 def _stub(address: str, token: str) -> evaluation_pb2_grpc.EvaluationServiceStub:
     return evaluation_pb2_grpc.EvaluationServiceStub(connect(address, token))
-
-
-def _as_dict(message: Message) -> dict[str, Any]:
-    return MessageToDict(message, preserving_proto_field_name=True)
 
 
 def _name(enum: Any, number: int, prefix: str) -> str:
@@ -91,16 +92,10 @@ def _measure_line(measure: measure_definition_pb2.MeasureDefinition) -> str:
 @json_option
 def list_measures(project_id: str, address: str, token: str, as_json: bool) -> None:
     """List measure definitions (all pages), by id."""
-    stub = _stub(address, token)
-    request = evaluation_pb2.ListMeasuresRequest(project_id=project_id, page={"page_size": 200})
+    request = evaluation_pb2.ListMeasuresRequest(project_id=project_id)
     with readable_rpc_errors():
-        while True:
-            page = stub.ListMeasures(request)
-            for measure in page.measures:
-                click.echo(json.dumps(_as_dict(measure)) if as_json else _measure_line(measure))
-            if not page.page.next_page_token:
-                return
-            request.page.page_token = page.page.next_page_token
+        for measure in all_pages(_stub(address, token).ListMeasures, request, "measures"):
+            click.echo(json.dumps(message_dict(measure)) if as_json else _measure_line(measure))
 
 
 @measures.command("show")
@@ -114,7 +109,7 @@ def show_measure(measure_id: str, address: str, token: str, as_json: bool) -> No
         response = _stub(address, token).GetMeasure(
             evaluation_pb2.GetMeasureRequest(measure_id=measure_id))
     if as_json:
-        click.echo(json.dumps(_as_dict(response)))
+        click.echo(json.dumps(message_dict(response)))
         return
     measure = response.measure
     direction = _name(measure_pb2.Direction, measure.direction, "DIRECTION_").lower()
@@ -138,7 +133,7 @@ def sites(project_id: str, address: str, token: str, as_json: bool) -> None:
         response = _stub(address, token).GetProjectSites(
             evaluation_pb2.GetProjectSitesRequest(project_id=project_id))
     if as_json:
-        click.echo(json.dumps(_as_dict(response)))
+        click.echo(json.dumps(message_dict(response)))
         return
     for site in response.sites:
         arc = _name(arc_pb2.Arc, site.arc, "ARC_")
@@ -179,7 +174,7 @@ def submit(measure_id: str, site_id: str, period: str, stratum: str, numerator: 
         result = _stub(address, token).SubmitObservation(
             evaluation_pb2.SubmitObservationRequest(observation=observation)).result
     if as_json:
-        click.echo(json.dumps(_as_dict(result)))
+        click.echo(json.dumps(message_dict(result)))
     else:
         click.echo(f"{_outcome(result)} (version {result.version})")
 
@@ -328,7 +323,7 @@ def series_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
-def _series(measure_id: str, level: str, unit: str, stratum: str) -> evaluation_pb2.SeriesKey:
+def series_key(measure_id: str, level: str, unit: str, stratum: str) -> evaluation_pb2.SeriesKey:
     return evaluation_pb2.SeriesKey(measure_id=measure_id, level=_level(level),
                                     unit=_unit(level, unit), stratum=stratum)
 
@@ -367,10 +362,10 @@ def get_aggregate(measure_id: str, level: str, unit: str, period: str, stratum: 
                   address: str, token: str, as_json: bool) -> None:
     """Show MEASURE_ID at one level and unit for a period ('*' = suppressed)."""
     request = evaluation_pb2.GetAggregateRequest(
-        series=_series(measure_id, level, unit, stratum), period=period)
+        series=series_key(measure_id, level, unit, stratum), period=period)
     with readable_rpc_errors():
         aggregate = _stub(address, token).GetAggregate(request).aggregate
-    click.echo(json.dumps(_as_dict(aggregate)) if as_json else aggregate_line(aggregate))
+    click.echo(json.dumps(message_dict(aggregate)) if as_json else aggregate_line(aggregate))
 
 
 @evaluation.command("series")
@@ -382,11 +377,11 @@ def get_aggregate(measure_id: str, level: str, unit: str, period: str, stratum: 
 def series(measure_id: str, level: str, unit: str, stratum: str, address: str, token: str,
            as_json: bool) -> None:
     """Every period of MEASURE_ID at one level and unit, oldest first."""
-    request = evaluation_pb2.GetSeriesRequest(series=_series(measure_id, level, unit, stratum))
+    request = evaluation_pb2.GetSeriesRequest(series=series_key(measure_id, level, unit, stratum))
     with readable_rpc_errors():
         points = _stub(address, token).GetSeries(request).points
     for point in points:
-        click.echo(json.dumps(_as_dict(point)) if as_json else aggregate_line(point))
+        click.echo(json.dumps(message_dict(point)) if as_json else aggregate_line(point))
 
 
 @evaluation.command("breakdown")
@@ -406,7 +401,7 @@ def breakdown(measure_id: str, level: str, unit: str, period: str, stratifier: s
     with readable_rpc_errors():
         response = _stub(address, token).GetBreakdown(request)
     if as_json:
-        click.echo(json.dumps(_as_dict(response)))
+        click.echo(json.dumps(message_dict(response)))
         return
     for group in response.groups:
         click.echo(aggregate_line(group))
@@ -423,11 +418,11 @@ def breakdown(measure_id: str, level: str, unit: str, period: str, stratifier: s
 def spc(measure_id: str, level: str, unit: str, stratum: str, address: str, token: str,
         as_json: bool) -> None:
     """The XmR chart of a series with Making Data Count rules, and its verdict."""
-    request = evaluation_pb2.GetSpcRequest(series=_series(measure_id, level, unit, stratum))
+    request = evaluation_pb2.GetSpcRequest(series=series_key(measure_id, level, unit, stratum))
     with readable_rpc_errors():
         chart = _stub(address, token).GetSpc(request)
     if as_json:
-        click.echo(json.dumps(_as_dict(chart)))
+        click.echo(json.dumps(message_dict(chart)))
         return
     for point in chart.points:
         value = "*" if point.suppressed else f"{point.value:g}" if point.HasField("value") else "-"

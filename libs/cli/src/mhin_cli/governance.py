@@ -4,26 +4,32 @@ involvement (PPI) log of the governance service."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
 import click
-from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import Message
 
 from mhin.common.v1 import arc_pb2, ids_pb2
 from mhin.governance.v1 import decision_events_pb2 as dpb
 from mhin.governance.v1 import governance_pb2 as pb
 from mhin.governance.v1 import governance_pb2_grpc
-from mhin_cli.client import address_option, connect, readable_rpc_errors, token_option
+from mhin_cli.client import (
+    address_option,
+    all_pages,
+    connect,
+    json_option,
+    message_dict,
+    readable_rpc_errors,
+    token_option,
+)
 from mhin_platform.protoconv import date_to_proto, enum_to_proto
 from mhin_platform.reference import Arc
 
 SELECTION_PROPOSAL = "mhin.projects.v1.SelectionProposal"
 
 service = address_option("governance", 50054)
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 day_type = click.DateTime(formats=["%Y-%m-%d"])
 
 
@@ -83,23 +89,8 @@ def _subject(text: str | None) -> ids_pb2.AggregateRef | None:
                                 aggregate_id=aggregate_id)
 
 
-def _as_dict(message: Message) -> dict[str, Any]:
-    return MessageToDict(message, preserving_proto_field_name=True)
-
-
 def _emit(message: Message, as_json: bool, line: Callable[[Any], str]) -> None:
-    click.echo(json.dumps(_as_dict(message)) if as_json else line(message))
-
-
-def _pages(call: Callable[[Any], Any], request: Any, items: str) -> Iterator[Any]:
-    """Every item of a list RPC, page after page."""
-    request.page.page_size = 200
-    while True:
-        page = call(request)
-        yield from getattr(page, items)
-        if not page.page.next_page_token:
-            return
-        request.page.page_token = page.page.next_page_token
+    click.echo(json.dumps(message_dict(message)) if as_json else line(message))
 
 
 def _body_line(body: pb.Body) -> str:
@@ -165,7 +156,7 @@ def list_bodies(kind: str | None, address: str, token: str, as_json: bool) -> No
     """List bodies."""
     stub = _stub(address, token)
     with readable_rpc_errors():
-        for body in _pages(stub.ListBodies, pb.ListBodiesRequest(
+        for body in all_pages(stub.ListBodies, pb.ListBodiesRequest(
                 kind=_enum_value(*KINDS, kind)), "bodies"):
             _emit(body, as_json, _body_line)
 
@@ -293,7 +284,7 @@ def generate(body_id: str, from_date: datetime, to_date: datetime, address: str,
     with readable_rpc_errors():
         response = _stub(address, token).GenerateSchedule(request)
     if as_json:
-        click.echo(json.dumps(_as_dict(response)))
+        click.echo(json.dumps(message_dict(response)))
         return
     for meeting in response.meetings:
         click.echo(_meeting_line(meeting))
@@ -316,7 +307,7 @@ def list_meetings(body_id: str, status: str | None, from_date: datetime | None,
                                      from_date=_day(from_date), to_date=_day(to_date))
     stub = _stub(address, token)
     with readable_rpc_errors():
-        for meeting in _pages(stub.ListMeetings, request, "meetings"):
+        for meeting in all_pages(stub.ListMeetings, request, "meetings"):
             _emit(meeting, as_json, _meeting_line)
 
 
@@ -437,7 +428,7 @@ def list_decisions(body_id: str, about: str | None, address: str, token: str,
     request = pb.ListDecisionsRequest(body_id=body_id, subject=_subject(about))
     stub = _stub(address, token)
     with readable_rpc_errors():
-        for decision in _pages(stub.ListDecisions, request, "decisions"):
+        for decision in all_pages(stub.ListDecisions, request, "decisions"):
             _emit(decision, as_json, _decision_line)
 
 
@@ -495,7 +486,7 @@ def list_involvement(project_id: str, arc: str | None, kind: str | None,
         from_date=_day(from_date), to_date=_day(to_date))
     stub = _stub(address, token)
     with readable_rpc_errors():
-        for activity in _pages(stub.ListInvolvement, request, "activities"):
+        for activity in all_pages(stub.ListInvolvement, request, "activities"):
             _emit(activity, as_json, _activity_line)
 
 

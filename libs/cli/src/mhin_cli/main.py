@@ -6,6 +6,7 @@ import click
 
 from mhin_cli.catalogue import prioritise, solutions
 from mhin_cli.evaluation import evaluation
+from mhin_cli.export import export
 from mhin_cli.governance import governance
 from mhin_cli.needs import needs
 from mhin_cli.projects import calls, projects
@@ -18,6 +19,6 @@ def cli() -> None:
     """MHIN platform command line."""
 
 
-for group in (needs, solutions, prioritise, calls, projects, governance, evaluation, status,
-              token):
+for group in (needs, solutions, prioritise, calls, projects, governance, evaluation, export,
+              status, token):
     cli.add_command(group)

@@ -10,11 +10,18 @@ from pathlib import Path
 from typing import Any
 
 import click
-from google.protobuf.json_format import MessageToDict
 
 from mhin.common.v1 import arc_pb2, organisation_pb2, priority_area_pb2
 from mhin.needs.v1 import needs_pb2, needs_pb2_grpc
-from mhin_cli.client import address_option, connect, readable_rpc_errors, token_option
+from mhin_cli.client import (
+    address_option,
+    all_pages,
+    connect,
+    json_option,
+    message_dict,
+    readable_rpc_errors,
+    token_option,
+)
 from mhin_platform.protoconv import enum_to_proto
 from mhin_platform.reference import Arc, OrganisationType, PriorityArea
 
@@ -125,7 +132,7 @@ def _batches(rows: list[needs_pb2.ImportRow]) -> Iterator[list[needs_pb2.ImportR
 
 def _print_need(need: needs_pb2.Need, as_json: bool) -> None:
     if as_json:
-        click.echo(json.dumps(MessageToDict(need, preserving_proto_field_name=True)))
+        click.echo(json.dumps(message_dict(need)))
         return
     area = priority_area_pb2.PriorityArea.Name(need.priority_area).removeprefix("PRIORITY_AREA_")
     status = needs_pb2.NeedStatus.Name(need.status).removeprefix("NEED_STATUS_")
@@ -212,7 +219,6 @@ def _parsed(parse: Callable[[str], Any], descriptor: Any, option: str, text: str
 ARC = arc_pb2.Arc.DESCRIPTOR
 AREA = priority_area_pb2.PriorityArea.DESCRIPTOR
 ORG_TYPE = organisation_pb2.OrganisationType.DESCRIPTOR
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 
 
 @needs.command()
@@ -276,18 +282,10 @@ def list_needs(area: str | None, arc: str | None, organisation_type: str | None,
                                   organisation_type),
         source_kind=needs_pb2.SourceKind.Value(f"SOURCE_KIND_{source_kind.upper()}")
         if source_kind else 0,
-        status=needs_pb2.NeedStatus.Value(f"NEED_STATUS_{status.upper()}") if status else 0,
-        page={"page_size": 200},
-    )
-    stub = _stub(address, token)
+        status=needs_pb2.NeedStatus.Value(f"NEED_STATUS_{status.upper()}") if status else 0)
     with readable_rpc_errors():
-        while True:
-            page = stub.ListNeeds(request)
-            for need in page.needs:
-                _print_need(need, as_json)
-            if not page.page.next_page_token:
-                break
-            request.page.page_token = page.page.next_page_token
+        for need in all_pages(_stub(address, token).ListNeeds, request, "needs"):
+            _print_need(need, as_json)
 
 
 @needs.command()
@@ -302,7 +300,7 @@ def get(need_id: str, address: str, token: str, as_json: bool) -> None:
     if as_json:
         _print_need(need, True)
     else:
-        click.echo(json.dumps(MessageToDict(need, preserving_proto_field_name=True), indent=2))
+        click.echo(json.dumps(message_dict(need), indent=2))
 
 
 @needs.command()

@@ -5,12 +5,11 @@ sites, phases, milestones and status reports."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 import click
-from google.protobuf.json_format import MessageToDict
 
 from mhin.common.v1 import arc_pb2, organisation_pb2, period_pb2, priority_area_pb2
 from mhin.projects.v1 import project_pb2, selection_pb2
@@ -18,17 +17,23 @@ from mhin.projects.v1 import projects_service_pb2 as projects_api
 from mhin.projects.v1 import projects_service_pb2_grpc as projects_grpc
 from mhin.projects.v1 import selection_service_pb2 as selection_api
 from mhin.projects.v1 import selection_service_pb2_grpc as selection_grpc
-from mhin_cli.client import address_option, connect, readable_rpc_errors, token_option
+from mhin_cli.client import (
+    address_option,
+    all_pages,
+    connect,
+    json_option,
+    message_dict,
+    readable_rpc_errors,
+    token_option,
+)
 from mhin_platform.protoconv import enum_to_proto
 from mhin_platform.reference import Arc, OrganisationType, PriorityArea
 
 ARC = arc_pb2.Arc.DESCRIPTOR
 AREA = priority_area_pb2.PriorityArea.DESCRIPTOR
 ORG_TYPE = organisation_pb2.OrganisationType.DESCRIPTOR
-PAGE = {"page_size": 200}
 
 service = address_option("project-tracking", 50053)
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON, one object a line.")
 date_type = click.DateTime(formats=["%Y-%m-%d"])
 
 
@@ -119,7 +124,7 @@ def _proposed_site(text: str) -> selection_pb2.ProposedSite:
 
 
 def _as_json(message: Any) -> str:
-    return json.dumps(MessageToDict(message, preserving_proto_field_name=True))
+    return json.dumps(message_dict(message))
 
 
 def _arc_name(number: int) -> str:
@@ -182,16 +187,6 @@ def _print_report(report: project_pb2.StatusReport, as_json: bool) -> None:
                f"{_label(project_pb2.Rag, report.rag):<6} {report.summary}")
 
 
-def _pages(list_page: Callable[[Any], Any], request: Any, items: str) -> Iterator[Any]:
-    """Every item of a paged list RPC."""
-    while True:
-        page = list_page(request)
-        yield from getattr(page, items)
-        if not page.page.next_page_token:
-            return
-        request.page.page_token = page.page.next_page_token
-
-
 # ------------------------------------------------------------------ mhin calls
 
 
@@ -236,9 +231,9 @@ def list_calls(status: str | None, solution_id: str, address: str, token: str,
                as_json: bool) -> None:
     """List calls, oldest first."""
     request = selection_api.ListCallsRequest(
-        status=_enum(selection_pb2.CallStatus, status), solution_id=solution_id, page=PAGE)
+        status=_enum(selection_pb2.CallStatus, status), solution_id=solution_id)
     with readable_rpc_errors():
-        for call in _pages(_calls(address, token).ListCalls, request, "calls"):
+        for call in all_pages(_calls(address, token).ListCalls, request, "calls"):
             _print_call(call, as_json)
 
 
@@ -372,9 +367,9 @@ def list_projects(arc: str | None, phase: str | None, solution_id: str, area: st
     """List projects, oldest first."""
     request = projects_api.ListProjectsRequest(
         arc=_arc(arc), phase=_enum(project_pb2.Phase, phase), solution_id=solution_id,
-        priority_area=_reference(PriorityArea.parse, AREA, "--area", area), page=PAGE)
+        priority_area=_reference(PriorityArea.parse, AREA, "--area", area))
     with readable_rpc_errors():
-        for project in _pages(_projects(address, token).ListProjects, request, "projects"):
+        for project in all_pages(_projects(address, token).ListProjects, request, "projects"):
             _print_project(project, as_json)
 
 
@@ -604,10 +599,9 @@ def report(project_id: str, period_start: datetime, period_end: datetime, rag: s
 @json_option
 def reports(project_id: str, arc: str | None, address: str, token: str, as_json: bool) -> None:
     """List PROJECT_ID's status reports, oldest first."""
-    request = projects_api.ListStatusReportsRequest(project_id=project_id, arc=_arc(arc),
-                                                    page=PAGE)
+    request = projects_api.ListStatusReportsRequest(project_id=project_id, arc=_arc(arc))
     with readable_rpc_errors():
-        for filed in _pages(_projects(address, token).ListStatusReports, request, "reports"):
+        for filed in all_pages(_projects(address, token).ListStatusReports, request, "reports"):
             _print_report(filed, as_json)
 
 
@@ -618,9 +612,9 @@ def reports(project_id: str, arc: str | None, address: str, token: str, as_json:
 def solutions(address: str, token: str, as_json: bool) -> None:
     """List the catalogue's solutions as project-tracking knows them (what calls and
     projects may be for)."""
-    request = projects_api.ListSolutionsRequest(page=PAGE)
+    request = projects_api.ListSolutionsRequest()
     with readable_rpc_errors():
-        for known in _pages(_projects(address, token).ListSolutions, request, "solutions"):
+        for known in all_pages(_projects(address, token).ListSolutions, request, "solutions"):
             if as_json:
                 click.echo(_as_json(known))
             else:
