@@ -14,6 +14,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -100,52 +101,56 @@ def _export(records: Callable[[], Iterable[Message]], what: str, output: Path | 
         click.echo(f"{len(rows)} {what} written to {output}", err=True)
 
 
-def _command(name: str, service: str, port: int) -> Callable[[Callable[..., Any]], Any]:
+def _command(name: str, service: str, port: int, **settings: Any) -> Callable[..., Any]:
     def decorate(command: Callable[..., Any]) -> Any:
         for option in (output_option, token_option, address_option(service, port)):
             command = option(command)
-        return export.command(name)(command)
+        return export.command(name, **settings)(command)
     return decorate
 
 
-@_command("needs", "needs-intake", 50051)
-def export_needs(address: str, token: str, output: Path | None) -> None:
-    """Every need, oldest first."""
-    stub = needs_pb2_grpc.NeedsServiceStub(connect(address, token))
-    _export(lambda: all_pages(stub.ListNeeds, needs_pb2.ListNeedsRequest(), "needs"),
-            "needs", output)
+@dataclass(frozen=True)
+class Listing:
+    """A table exported whole from one paged list RPC."""
+
+    name: str
+    help: str
+    service: str
+    port: int
+    stub: Callable[[Any], Any]
+    method: str
+    request: Callable[[], Message]
+    items: str
 
 
-@_command("solutions", "solution-catalogue", 50052)
-def export_solutions(address: str, token: str, output: Path | None) -> None:
-    """Every catalogued solution, active and retired."""
-    stub = catalogue_pb2_grpc.SolutionCatalogueServiceStub(connect(address, token))
-    _export(lambda: all_pages(stub.ListSolutions, catalogue_pb2.ListSolutionsRequest(),
-                              "solutions"), "solutions", output)
+LISTINGS = (
+    Listing("needs", "Every need, oldest first.", "needs-intake", 50051,
+            needs_pb2_grpc.NeedsServiceStub, "ListNeeds", needs_pb2.ListNeedsRequest, "needs"),
+    Listing("solutions", "Every catalogued solution, active and retired.",
+            "solution-catalogue", 50052, catalogue_pb2_grpc.SolutionCatalogueServiceStub,
+            "ListSolutions", catalogue_pb2.ListSolutionsRequest, "solutions"),
+    Listing("projects", "Every project with its ARCs and phase.", "project-tracking", 50053,
+            projects_service_pb2_grpc.ProjectsServiceStub, "ListProjects",
+            projects_service_pb2.ListProjectsRequest, "projects"),
+    Listing("involvement", "The whole patient and public involvement log, by date.",
+            "governance", 50054, governance_pb2_grpc.GovernanceServiceStub, "ListInvolvement",
+            governance_pb2.ListInvolvementRequest, "activities"),
+    Listing("measures", "Every measure definition.", "evaluation", 50055,
+            evaluation_pb2_grpc.EvaluationServiceStub, "ListMeasures",
+            evaluation_pb2.ListMeasuresRequest, "measures"),
+)
 
 
-@_command("projects", "project-tracking", 50053)
-def export_projects(address: str, token: str, output: Path | None) -> None:
-    """Every project with its ARCs and phase."""
-    stub = projects_service_pb2_grpc.ProjectsServiceStub(connect(address, token))
-    _export(lambda: all_pages(stub.ListProjects, projects_service_pb2.ListProjectsRequest(),
-                              "projects"), "projects", output)
+def _listing_command(listing: Listing) -> None:
+    @_command(listing.name, listing.service, listing.port, help=listing.help)
+    def command(address: str, token: str, output: Path | None) -> None:
+        list_page = getattr(listing.stub(connect(address, token)), listing.method)
+        _export(lambda: all_pages(list_page, listing.request(), listing.items), listing.items,
+                output)
 
 
-@_command("involvement", "governance", 50054)
-def export_involvement(address: str, token: str, output: Path | None) -> None:
-    """The whole patient and public involvement log, by date."""
-    stub = governance_pb2_grpc.GovernanceServiceStub(connect(address, token))
-    _export(lambda: all_pages(stub.ListInvolvement, governance_pb2.ListInvolvementRequest(),
-                              "activities"), "activities", output)
-
-
-@_command("measures", "evaluation", 50055)
-def export_measures(address: str, token: str, output: Path | None) -> None:
-    """Every measure definition."""
-    stub = evaluation_pb2_grpc.EvaluationServiceStub(connect(address, token))
-    _export(lambda: all_pages(stub.ListMeasures, evaluation_pb2.ListMeasuresRequest(),
-                              "measures"), "measures", output)
+for _listing in LISTINGS:
+    _listing_command(_listing)
 
 
 @_command("series", "evaluation", 50055)
