@@ -146,7 +146,21 @@ class WorkerRun:
 @pytest.fixture
 def worker_run(kafka_bootstrap: str, tmp_path: Path,
                request: pytest.FixtureRequest) -> Iterator[WorkerRun]:
-    name = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower())
-    run = WorkerRun(kafka_bootstrap, tmp_path, name)
+    run = WorkerRun(kafka_bootstrap, tmp_path, _run_name(request))
     yield run
     run.close()
+
+
+@pytest.fixture
+def other_worker_run(kafka_bootstrap: str, tmp_path: Path,
+                     request: pytest.FixtureRequest) -> Iterator[WorkerRun]:
+    """A second worker group on topics of its own, for a test comparing two runs."""
+    folder = tmp_path / "other"
+    folder.mkdir()
+    run = WorkerRun(kafka_bootstrap, folder, "other-" + _run_name(request))
+    yield run
+    run.close()
+
+
+def _run_name(request: pytest.FixtureRequest) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", request.node.name.lower())
