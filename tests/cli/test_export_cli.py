@@ -51,17 +51,17 @@ def test_a_list_of_values_is_one_cell():
         "PRIORITY_AREA_INEQUALITIES; PRIORITY_AREA_COMORBIDITIES")
 
 
-def test_a_withheld_figure_is_an_empty_cell_beside_its_suppressed_flag():
+def test_a_withheld_figure_is_an_empty_cell_beside_its_suppressed_flag(capsys):
     point = evaluation_pb2.Aggregate(
         period="2025-01", level=aggregate_events_pb2.LEVEL_ARC, numerator_suppressed=True,
         denominator=40)
-    rows = rows_of(_written([record_row(point)]))
+    rows = rows_of(_written([record_row(point)], capsys))
     assert rows[0]["numerator_suppressed"] == "true" and rows[0]["denominator"] == "40"
     assert rows[0].get("numerator", "") == ""
 
 
-def test_the_header_holds_every_column_of_any_row_in_first_seen_order():
-    text = _written([{"a": "1"}, {"a": "2", "b": "x"}])
+def test_the_header_holds_every_column_of_any_row_in_first_seen_order(capsys):
+    text = _written([{"a": "1"}, {"a": "2", "b": "x"}], capsys)
     assert text.splitlines() == ["a,b", "1,", "2,x"]
 
 
@@ -81,10 +81,10 @@ class Unwritable:
         raise OSError("disk full")
 
 
-def _written(rows: list[dict]) -> str:
-    stream = io.StringIO()
-    write_table(rows, None, stream)
-    return stream.getvalue()
+def _written(rows: list[dict], capsys) -> str:
+    """What write_table prints to standard output."""
+    write_table(rows, None)
+    return capsys.readouterr().out
 
 
 @pytest.mark.integration

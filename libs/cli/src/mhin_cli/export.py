@@ -70,14 +70,14 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def write_table(rows: list[Row], output: Path | None, stdout: TextIO | None = None) -> None:
+def write_table(rows: list[Row], output: Path | None) -> None:
     """The rows under a header of every column any of them has, in first-seen order:
-    to ``output`` (replaced whole), or else to ``stdout``."""
+    to ``output`` (replaced whole), or else to standard output."""
     columns = list(dict.fromkeys(column for row in rows for column in row))
     if output is None:
-        _write(rows, columns, stdout or sys.stdout)
+        _write(rows, columns, sys.stdout)
         return
-    handle, temporary = tempfile.mkstemp(dir=output.parent or Path("."), prefix=f".{output.name}")
+    handle, temporary = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}")
     try:
         with os.fdopen(handle, "w", newline="", encoding="utf-8") as stream:
             _write(rows, columns, stream)
