@@ -62,3 +62,23 @@ def test_series_are_watched_separately_and_forgotten_when_they_move_away():
     watch.keep_only({OTHER})
     assert watch.check(SERIES, series, {"2023-12"}, Direction.UP)  # forgotten: raised again
     assert watch.check(OTHER, series, {"2023-12"}, Direction.UP) == []
+
+
+def test_a_point_analysed_before_its_update_is_signalled_when_its_update_comes():
+    """A round may analyse sums that batches applied after it began have moved on:
+    the later points are already in the series, but their update is the next round's."""
+    watch = SpcWatch()
+    series = points(STABLE[:11] + [40.0])
+    earlier = {period for period, _ in series[:11]}
+    assert {signal.period for signal in watch.check(SERIES, series, earlier, Direction.UP)} \
+        == earlier, "below the mean the later point raised: a shift at each"
+    [signal] = watch.check(SERIES, series, {"2023-12"}, Direction.UP)
+    assert (signal.period, signal.point.variation) == ("2023-12", Variation.IMPROVEMENT)
+
+
+def test_the_same_rule_on_the_other_side_is_a_new_signal():
+    watch = SpcWatch()
+    [improvement] = watch.check(SERIES, points(STABLE[:11] + [40.0]), {"2023-12"}, Direction.UP)
+    [concern] = watch.check(SERIES, points(STABLE[:11] + [-20.0]), {"2023-12"}, Direction.UP)
+    assert improvement.point.rules == concern.point.rules == (SpcRule.POINT_BEYOND_LIMIT,)
+    assert concern.point.variation is Variation.CONCERN
