@@ -15,7 +15,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
-from kafka import KafkaProducer
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.structs import OffsetAndMetadata
 
 from mhin_aggregator.checker import Report, check, lag
 from mhin_aggregator.settings import OBSERVATION_TOPIC, AggregatorSettings
@@ -95,6 +96,23 @@ class WorkerRun:
 
     def lag(self) -> int:
         return lag(self.settings)
+
+    def commit_where_the_topic_ends(self) -> None:
+        """Commit the (stopped) group's offset on every observation partition at the
+        partition's end, as a new group placed at the present is: offset 0 on an empty
+        partition."""
+        bootstrap = self.settings.kafka_bootstrap_servers
+        consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+        try:
+            partitions = [TopicPartition(self.observation_topic, partition) for partition
+                          in consumer.partitions_for_topic(self.observation_topic)]
+            ends = consumer.end_offsets(partitions)
+            admin.alter_group_offsets(self.settings.consumer_group, {
+                partition: OffsetAndMetadata(end, "", -1) for partition, end in ends.items()})
+        finally:
+            consumer.close()
+            admin.close()
 
     def wait_for_lag_below(self, remaining: int, timeout: float = CATCH_UP_SECONDS) -> int:
         deadline = time.monotonic() + timeout

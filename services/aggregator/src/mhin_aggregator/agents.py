@@ -98,18 +98,3 @@ async def rebuild_sums() -> None:
     # the rebuilt sums and the recovered cells live long: keep the cyclic garbage
     # collector from walking them again and again (full collections pause the loop)
     gc.freeze()
-
-
-@app.on_rebalance_complete.connect
-async def read_uncommitted_partitions_from_the_start(sender: Any, **kwargs: Any) -> None:
-    """Faust drops records it fetched while its flow was suspended for a rebalance and
-    then seeks only the partitions with a committed offset back, so a partition the
-    group never committed went on after them: an observation on it was lost, now and
-    then, after a restart. Sent to offset 0 first (faust's seek, which follows,
-    moves the committed ones to their commits), such partitions are read from the
-    start (offset 0, or the earliest kept: ``consumer_auto_offset_reset``), as a group
-    without a commit should; a replay changes nothing (the cells table)."""
-    observation_topic = topics.observations.get_topic_name()
-    for tp in app.consumer.assignment():
-        if tp.topic == observation_topic:
-            await app.consumer.seek(tp, 0)

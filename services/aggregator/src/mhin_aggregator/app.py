@@ -5,6 +5,8 @@ Choices that correctness rests on (see ``processor`` for the argument):
   (``topic_allow_declare`` off, no leader-election topic);
 - at-least-once processing: the cells table makes every update idempotent, so a
   replay after a crash changes nothing it should not;
+- stream partitions are fetched only once a rebalance is over (``rebalance``), so
+  faust never drops an observation it would have to seek back to;
 - the in-memory store: the changelog is the table's only durable copy, read back in
   full when a worker is assigned its partitions. Standby replicas are off: with the
   in-memory store a takeover reads the changelog from the start anyway.
@@ -12,14 +14,13 @@ Choices that correctness rests on (see ``processor`` for the argument):
 
 from __future__ import annotations
 
-import faust
-
 from mhin_aggregator.publisher import BatchPublisher
+from mhin_aggregator.rebalance import HoldingApp
 from mhin_aggregator.settings import current
 
 settings = current()
 
-app = faust.App(
+app = HoldingApp(
     settings.consumer_group,
     broker=[f"kafka://{server}" for server in settings.kafka_bootstrap_servers.split(",")],
     broker_client_id=settings.service_name,
