@@ -182,9 +182,11 @@ class StreamProcessors:
 
     def require_running(self) -> None:
         if self._process.poll() is not None:
-            tail = "\n".join(self.log.read_text(errors="replace").splitlines()[-30:])
             raise AssertionError(f"the stream processors exited ({self._process.returncode}):"
-                                 f"\n{tail}")
+                                 f"\n{self.tail()}")
+
+    def tail(self, lines: int = 30) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
     def stop(self) -> None:
         if self._process.poll() is None:

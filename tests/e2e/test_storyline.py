@@ -102,7 +102,11 @@ def test_the_mhin_story_from_unmet_needs_to_special_cause_of_improvement(
         def check_while_running():
             stream_processors.require_running()
             return check()
-        return eventually(check_while_running, what, AGGREGATE_WAIT_SECONDS)
+        try:
+            return eventually(check_while_running, what, AGGREGATE_WAIT_SECONDS)
+        except AssertionError as timed_out:  # what the stream processors last said
+            raise AssertionError(f"{timed_out}\nthe stream processors' log ends:\n"
+                                 f"{stream_processors.tail()}") from None
 
     aggregates_are_the_sums_up_the_hierarchy(platform, computed, measure, project, sites, cells)
     breakdowns_withhold_small_numbers_outside_the_owning_arc(platform, computed, measure, sites,
