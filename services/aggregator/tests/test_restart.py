@@ -36,13 +36,20 @@ def observations(measure: str, sites: int) -> list[Observation]:
                         period="2025-01", numerator=float(n + 10)) for n in range(sites)]
 
 
-def test_a_record_on_a_partition_never_committed_is_consumed_after_a_restart(worker_run):
+def measures_after_a_first_run(worker_run) -> list[str]:
+    """Run the worker once over 50 observations (so each later start restores a
+    table), and return a measure for each restart, each on a partition of its own."""
     del worker_run.env["MHIN_INSTANCE_ID"]  # dynamic membership: each start rebalances
     first, *fresh = measures_on_distinct_partitions(1 + RESTARTS)
     worker_run.publish(worker_run.event(o) for o in observations(first, sites=50))
     worker_run.start()
     worker_run.wait_for_lag_below(0)
     worker_run.stop()
+    return fresh
+
+
+def test_a_record_on_a_partition_never_committed_is_consumed_after_a_restart(worker_run):
+    fresh = measures_after_a_first_run(worker_run)
 
     for measure in fresh:
         worker_run.start()
@@ -61,12 +68,7 @@ def test_records_already_waiting_when_a_worker_starts_are_each_consumed(worker_r
     offset 0. Faust drops the records it fetches during the rebalance and seeks back
     to the commits, which aiokafka does not do for offset 0: once in a few starts the
     rest of the batch was never read."""
-    del worker_run.env["MHIN_INSTANCE_ID"]  # dynamic membership: each start rebalances
-    first, *fresh = measures_on_distinct_partitions(1 + RESTARTS)
-    worker_run.publish(worker_run.event(o) for o in observations(first, sites=50))
-    worker_run.start()
-    worker_run.wait_for_lag_below(0)
-    worker_run.stop()
+    fresh = measures_after_a_first_run(worker_run)
 
     for measure in fresh:
         worker_run.commit_where_the_topic_ends()
