@@ -1,9 +1,14 @@
-"""What the CLI's commands share, without a service: paging through a list RPC."""
+"""What the CLI's commands share, without a service: where they find each service by
+default, and paging through a list RPC."""
 
 from __future__ import annotations
 
+import click
+
 from mhin.needs.v1 import needs_pb2
 from mhin_cli.client import PAGE_SIZE, all_pages
+from mhin_cli.main import cli
+from mhin_platform.processes import PLATFORM
 
 
 class PagedNeeds:
@@ -41,3 +46,22 @@ def test_a_page_size_the_command_chose_is_kept():
     request = needs_pb2.ListNeedsRequest(page={"page_size": 5})
     assert len(list(all_pages(list_needs, request, "needs"))) == 2
     assert list_needs.requests[0].page.page_size == 5
+
+
+def _commands(group: click.Group) -> list[click.Command]:
+    found: list[click.Command] = []
+    for command in group.commands.values():
+        found += _commands(command) if isinstance(command, click.Group) else [command]
+    return found
+
+
+def test_every_command_calls_a_service_where_make_run_starts_it():
+    addresses = {spec.address_variable: f"127.0.0.1:{spec.grpc_port}"
+                 for spec in PLATFORM if spec.grpc_port is not None}
+    options = [(command.name, option.envvar, option.default) for command in _commands(cli)
+               for option in command.params if option.name == "address"]
+    assert len(options) > 40, "the service commands were found"
+    assert [(name, variable, default) for name, variable, default in options
+            if addresses.get(variable) != default] == []
+    assert {variable for _, variable, _ in options} == set(addresses)
+

@@ -42,7 +42,7 @@ EVIDENCE_LEVELS = ("nice_recommended", "systematic_review", "randomised_trial",
 STATUSES = ("active", "retired")
 FULL_WEIGHT = 100
 
-service = address_option("solution-catalogue", 50052)
+service = address_option("solution-catalogue")
 
 
 def _catalogue(address: str, token: str) -> catalogue_pb2_grpc.SolutionCatalogueServiceStub:

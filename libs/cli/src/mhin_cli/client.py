@@ -14,6 +14,8 @@ import grpc
 from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import Message
 
+from mhin_platform.processes import PLATFORM
+
 PAGE_SIZE = 200
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 
@@ -26,12 +28,13 @@ def token_option(command: Callable[..., Any]) -> Callable[..., Any]:
     )(command)
 
 
-def address_option(service: str, default_port: int) -> Callable[..., Any]:
-    """``--address`` (or MHIN_<SERVICE>_ADDRESS) of one service's gRPC server."""
-    variable = f"MHIN_{service.upper().replace('-', '_')}_ADDRESS"
+def address_option(service: str) -> Callable[..., Any]:
+    """``--address`` (or MHIN_<SERVICE>_ADDRESS) of one service's gRPC server,
+    by default where `make run` starts it (``mhin_platform.processes``)."""
+    spec = {spec.name: spec for spec in PLATFORM}[service]
     return click.option(
-        "--address", envvar=variable, default=f"127.0.0.1:{default_port}", show_default=True,
-        show_envvar=True, help=f"host:port of the {service} service.",
+        "--address", envvar=spec.address_variable, default=f"127.0.0.1:{spec.grpc_port}",
+        show_default=True, show_envvar=True, help=f"host:port of the {service} service.",
     )
 
 

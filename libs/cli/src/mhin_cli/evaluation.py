@@ -36,7 +36,7 @@ BATCH_SIZE = 2_000
 MAX_BATCH_SIZE = 10_000
 LEVELS = ("site", "arc", "project", "national")
 
-service = address_option("evaluation", 50055)
+service = address_option("evaluation")
 
 
 def _stub(address: str, token: str) -> evaluation_pb2_grpc.EvaluationServiceStub:

@@ -101,9 +101,9 @@ def _export(records: Callable[[], Iterable[Message]], what: str, output: Path | 
         click.echo(f"{len(rows)} {what} written to {output}", err=True)
 
 
-def _command(name: str, service: str, port: int, **settings: Any) -> Callable[..., Any]:
+def _command(name: str, service: str, **settings: Any) -> Callable[..., Any]:
     def decorate(command: Callable[..., Any]) -> Any:
-        for option in (output_option, token_option, address_option(service, port)):
+        for option in (output_option, token_option, address_option(service)):
             command = option(command)
         return export.command(name, **settings)(command)
     return decorate
@@ -116,7 +116,6 @@ class Listing:
     name: str
     help: str
     service: str
-    port: int
     stub: Callable[[Any], Any]
     method: str
     request: Callable[[], Message]
@@ -124,25 +123,25 @@ class Listing:
 
 
 LISTINGS = (
-    Listing("needs", "Every need, oldest first.", "needs-intake", 50051,
+    Listing("needs", "Every need, oldest first.", "needs-intake",
             needs_pb2_grpc.NeedsServiceStub, "ListNeeds", needs_pb2.ListNeedsRequest, "needs"),
     Listing("solutions", "Every catalogued solution, active and retired.",
-            "solution-catalogue", 50052, catalogue_pb2_grpc.SolutionCatalogueServiceStub,
+            "solution-catalogue", catalogue_pb2_grpc.SolutionCatalogueServiceStub,
             "ListSolutions", catalogue_pb2.ListSolutionsRequest, "solutions"),
-    Listing("projects", "Every project with its ARCs and phase.", "project-tracking", 50053,
+    Listing("projects", "Every project with its ARCs and phase.", "project-tracking",
             projects_service_pb2_grpc.ProjectsServiceStub, "ListProjects",
             projects_service_pb2.ListProjectsRequest, "projects"),
     Listing("involvement", "The whole patient and public involvement log, by date.",
-            "governance", 50054, governance_pb2_grpc.GovernanceServiceStub, "ListInvolvement",
+            "governance", governance_pb2_grpc.GovernanceServiceStub, "ListInvolvement",
             governance_pb2.ListInvolvementRequest, "activities"),
-    Listing("measures", "Every measure definition.", "evaluation", 50055,
+    Listing("measures", "Every measure definition.", "evaluation",
             evaluation_pb2_grpc.EvaluationServiceStub, "ListMeasures",
             evaluation_pb2.ListMeasuresRequest, "measures"),
 )
 
 
 def _listing_command(listing: Listing) -> None:
-    @_command(listing.name, listing.service, listing.port, help=listing.help)
+    @_command(listing.name, listing.service, help=listing.help)
     def command(address: str, token: str, output: Path | None) -> None:
         list_page = getattr(listing.stub(connect(address, token)), listing.method)
         _export(lambda: all_pages(list_page, listing.request(), listing.items), listing.items,
@@ -153,7 +152,7 @@ for _listing in LISTINGS:
     _listing_command(_listing)
 
 
-@_command("series", "evaluation", 50055)
+@_command("series", "evaluation")
 @series_options
 @click.option("--stratum", default="", help="Default: all strata combined.")
 def export_series(measure_id: str, level: str, unit: str, stratum: str, address: str,

@@ -29,7 +29,7 @@ from mhin_platform.reference import Arc
 
 SELECTION_PROPOSAL = "mhin.projects.v1.SelectionProposal"
 
-service = address_option("governance", 50054)
+service = address_option("governance")
 day_type = click.DateTime(formats=["%Y-%m-%d"])
 
 

@@ -145,7 +145,7 @@ def needs() -> None:
     """Unmet mental health needs (needs-intake)."""
 
 
-service = address_option("needs-intake", 50051)
+service = address_option("needs-intake")
 
 
 @needs.command("import")

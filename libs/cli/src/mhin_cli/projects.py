@@ -33,7 +33,7 @@ ARC = arc_pb2.Arc.DESCRIPTOR
 AREA = priority_area_pb2.PriorityArea.DESCRIPTOR
 ORG_TYPE = organisation_pb2.OrganisationType.DESCRIPTOR
 
-service = address_option("project-tracking", 50053)
+service = address_option("project-tracking")
 date_type = click.DateTime(formats=["%Y-%m-%d"])
 
 
