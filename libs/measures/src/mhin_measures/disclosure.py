@@ -19,9 +19,10 @@ small non-zero counts and any figure that would let them be derived):
   numerator and the value, leaving the denominator shown.
 
 Suppressed figures are marked as such (``None`` with a ``*_suppressed`` flag),
-never turned into zero or dropped. This module does not do secondary suppression
-across cells (recovering a suppressed stratum by subtracting the others from the
-total); consumers that publish complete tables must consider it.
+never turned into zero or dropped. This module judges one figure at a time; the
+further figures to withhold so that a suppressed one cannot be recovered by
+subtraction (a breakdown's total minus its other groups, a project minus its ARCs)
+are chosen by :mod:`mhin_measures.complementary`.
 """
 
 from __future__ import annotations
@@ -46,12 +47,25 @@ class Disclosed:
     numerator_suppressed: bool = False
     denominator_suppressed: bool = False
     value_suppressed: bool = False
+    numerator_secondary: bool = False
+    """The numerator is withheld only so that a small count elsewhere cannot be derived
+    from it (complementary suppression, :mod:`mhin_measures.complementary`)."""
+    denominator_secondary: bool = False
+    """The same for the denominator."""
 
     @property
     def suppressed(self) -> bool:
         """True when any figure is withheld (what a single flag, like
         ``AggregateUpdated.suppressed``, must carry)."""
         return self.numerator_suppressed or self.denominator_suppressed or self.value_suppressed
+
+    @property
+    def value_secondary(self) -> bool:
+        """The value is withheld, and only because of figures withheld for secondary
+        reasons: none of the aggregate's own counts is small."""
+        primary = ((self.numerator_suppressed and not self.numerator_secondary)
+                   or (self.denominator_suppressed and not self.denominator_secondary))
+        return self.value_suppressed and not primary
 
 
 def is_small(count: float, threshold: int = DEFAULT_THRESHOLD) -> bool:
