@@ -236,17 +236,22 @@ class Table:
         return sorted({cell.owner for cell in self.cells.values() if cell.owner})
 
 
-def random_table(rng: random.Random, measure_type: MeasureType | None = None) -> Table:
-    """A measure's aggregates for one period, rolled up as the stream does: 2-3 ARCs of
-    one project with 1-3 sites each, 0-2 stratifiers, many small counts."""
+def random_table(rng: random.Random, measure_type: MeasureType | None = None, *,
+                 stratifiers: tuple[str, ...] | None = None, arcs: tuple[str, ...] = (),
+                 project: str = "p1", most_sites: int = 3) -> Table:
+    """A measure's aggregates for one period, rolled up as the stream does: 2-3 ARCs
+    (``arcs``, if given, else ``ARC_0``...) of one project with 1 to ``most_sites``
+    sites each, 0-2 stratifiers (or ``stratifiers``), many small counts."""
     kind = measure_type or rng.choice(list(MeasureType))
-    stratifiers = rng.choice([(), ("sex",), ("age_band",), ("sex", "age_band")])
-    parents: dict[tuple[str, str], tuple[str, str]] = {("project", "p1"): ("national", "national")}
+    if stratifiers is None:
+        stratifiers = rng.choice([(), ("sex",), ("age_band",), ("sex", "age_band")])
+    parents: dict[tuple[str, str], tuple[str, str]] = {
+        ("project", project): ("national", "national")}
     sites = []
-    for a in range(rng.randint(2, 3)):
-        arc = f"ARC_{a}"
-        parents[("arc", arc)] = ("project", "p1")
-        for s in range(rng.randint(1, 3)):
+    names = arcs or tuple(f"ARC_{a}" for a in range(3))
+    for arc in names[:rng.randint(2, len(names))]:
+        parents[("arc", arc)] = ("project", project)
+        for s in range(rng.randint(1, most_sites)):
             site = f"{arc}-site-{s}"
             parents[("site", site)] = ("arc", arc)
             sites.append((site, arc))
@@ -260,7 +265,7 @@ def random_table(rng: random.Random, measure_type: MeasureType | None = None) ->
             stratum = "|".join(f"{name}={group}" for name, group in combination)
             for coarser in rollup_strata(stratum):
                 for level, unit, owner in (("site", site, arc), ("arc", arc, arc),
-                                           ("project", "p1", ""),
+                                           ("project", project, ""),
                                            ("national", "national", "")):
                     key = CellKey(level, unit, coarser)
                     total = sums.setdefault(key, [0.0, 0.0])

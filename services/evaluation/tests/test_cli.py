@@ -119,9 +119,11 @@ def test_aggregates_series_breakdown_and_spc(mhin, evaluation):
     for period, numerator in zip(periods, referrals, strict=True):
         evaluation.publish_aggregate(MEASURE, arc_level, "GREATER_MANCHESTER", period,
                                      numerator, 200, owner_arc="GREATER_MANCHESTER")
-    for group, numerator in (("Black", 3), ("White", 80)):
+    # the groups add up to the ARC's 120 of 200, as the stream's aggregates do
+    for group, numerator, denominator in (("Asian", 37, 50), ("Black", 3, 50),
+                                          ("White", 80, 100)):
         evaluation.publish_aggregate(MEASURE, arc_level, "GREATER_MANCHESTER", periods[-1],
-                                     numerator, 100, stratum=f"ethnicity={group}",
+                                     numerator, denominator, stratum=f"ethnicity={group}",
                                      owner_arc="GREATER_MANCHESTER")
     evaluation.wait_for_aggregate(evaluation_pb2.SeriesKey(
         measure_id=MEASURE, level=arc_level, unit="GREATER_MANCHESTER",
@@ -131,7 +133,7 @@ def test_aggregates_series_breakdown_and_spc(mhin, evaluation):
     own = mhin("aggregates", "get", *where, "--period", periods[-1], "--stratum",
                "ethnicity=Black", role="arc_member", arc="greater-manchester")
     assert own.exit_code == 0, own.output
-    assert "3 / 100" in own.stdout and "in full" in own.stdout
+    assert "3 / 50" in own.stdout and "in full" in own.stdout
     other = json.loads(mhin("aggregates", "get", *where, "--period", periods[-1], "--stratum",
                             "ethnicity=Black", "--json", role="arc_member",
                             arc="yorkshire-and-humber").stdout)
@@ -139,8 +141,12 @@ def test_aggregates_series_breakdown_and_spc(mhin, evaluation):
 
     breakdown = mhin("breakdown", *where, "--period", periods[-1], "--by", "ethnicity",
                      role="viewer").stdout.splitlines()
-    assert [line.split()[1] for line in breakdown] == ["ethnicity=Black", "ethnicity=White", "all"]
-    assert "* / 100" in breakdown[0] and "80 / 100" in breakdown[1]
+    assert [line.split()[1] for line in breakdown] == [
+        "ethnicity=Asian", "ethnicity=Black", "ethnicity=White", "all"]
+    # 3 is small; Asian, the next-smallest group, is withheld too ('**'), or 120 - 80
+    # would give it away; a proportion's denominator goes with its numerator
+    assert "** / **" in breakdown[0] and " * / **" in breakdown[1]
+    assert "80 / 100" in breakdown[2] and "120 / 200" in breakdown[3]
 
     series = mhin("series", *where, "--json").stdout.splitlines()
     assert [json.loads(line)["period"] for line in series] == periods

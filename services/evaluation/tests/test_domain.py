@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from mhin_evaluation import domain
+from mhin_evaluation import domain, suppression
 from mhin_evaluation.domain import (
     AggregateRow,
     Level,
@@ -178,21 +178,29 @@ def row(level=Level.SITE, unit="oldham", owner=GM, numerator=3.0, denominator=40
                         denominator=denominator, observation_count=1, computed_at=NOW)
 
 
+def view(aggregate: AggregateRow, defined: domain.Measure,
+         principal: Principal) -> domain.AggregateView:
+    """As the service shows it: with the disclosure pattern of its period."""
+    marks = suppression.patterns([aggregate], defined, 5)
+    return domain.view(aggregate, defined, principal, suppression.marks_of(marks, aggregate))
+
+
 def test_the_owning_arc_and_the_national_team_see_small_counts_others_do_not():
     defined = measure()
     for principal in (GM_MEMBER, NATIONAL):
-        seen = domain.view(row(), defined, principal, 5)
+        seen = view(row(), defined, principal)
         assert seen.in_full and seen.shown.numerator == 3 and seen.shown.value == 7.5
     for principal in (YH_MEMBER, GM_VIEWER):
-        seen = domain.view(row(), defined, principal, 5)
+        seen = view(row(), defined, principal)
         assert not seen.in_full
         assert seen.shown.numerator is None and seen.shown.numerator_suppressed
         assert seen.shown.value is None and seen.shown.value_suppressed
-        assert seen.shown.denominator == 40
-    above = domain.view(row(level=Level.PROJECT, unit="mhin-project-1", owner=None), defined,
-                        GM_MEMBER, 5)
+        # withheld with it: 40 shown beside a hidden numerator would give its complement
+        assert seen.shown.denominator is None and seen.shown.denominator_secondary
+    above = view(row(level=Level.PROJECT, unit="mhin-project-1", owner=None), defined,
+                 GM_MEMBER)
     assert not above.in_full and above.shown.numerator_suppressed
-    large = domain.view(row(numerator=12), defined, YH_MEMBER, 5)
+    large = view(row(numerator=12), defined, YH_MEMBER)
     assert large.shown.numerator == 12 and not large.shown.suppressed
 
 
@@ -212,7 +220,7 @@ def test_spc_flags_a_known_special_cause_and_leaves_suppressed_values_out():
     rows = [row(numerator=v, denominator=100, period=f"2025-{i + 1:02d}")
             for i, v in enumerate(values)]
     rows.insert(3, row(numerator=2, denominator=100, period="2024-12"))  # small: suppressed
-    views = [domain.view(r, defined, YH_MEMBER, 5) for r in rows]
+    views = [view(r, defined, YH_MEMBER) for r in rows]
     chart = domain.spc_chart(views, defined)
     assert [p.period for p in chart.points][:2] == ["2024-12", "2025-01"]
     assert chart.points[0].suppressed and chart.points[0].analysed is None

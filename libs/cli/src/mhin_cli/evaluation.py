@@ -330,12 +330,23 @@ def series_key(measure_id: str, level: str, unit: str, stratum: str) -> evaluati
 
 def _figure(message: evaluation_pb2.Aggregate, name: str) -> str:
     if getattr(message, f"{name}_suppressed"):
-        return "*"
+        return "**" if _secondary(message, name) else "*"
     return f"{getattr(message, name):g}" if message.HasField(name) else "-"
 
 
+def _secondary(message: evaluation_pb2.Aggregate, name: str) -> bool:
+    """Withheld only by complementary suppression (the value: only for figures that are)."""
+    if name != "value":
+        return getattr(message, f"{name}_secondary")
+    withheld = [figure for figure in ("numerator", "denominator")
+                if getattr(message, f"{figure}_suppressed")]
+    return bool(withheld) and all(getattr(message, f"{f}_secondary") for f in withheld)
+
+
 def aggregate_line(aggregate: evaluation_pb2.Aggregate) -> str:
-    """One aggregate: suppressed figures show as '*', undefined ones as '-'."""
+    """One aggregate: suppressed figures show as '*' (a small count, or built on one) or
+    '**' (withheld so that a small count elsewhere cannot be derived), undefined ones as
+    '-'."""
     stratum = aggregate.stratum or "all"
     figures = (f"{_figure(aggregate, 'numerator')} / {_figure(aggregate, 'denominator')}"
                if aggregate.measure_type != measure_pb2.MEASURE_TYPE_COUNT
@@ -360,7 +371,8 @@ def aggregates() -> None:
 @json_option
 def get_aggregate(measure_id: str, level: str, unit: str, period: str, stratum: str,
                   address: str, token: str, as_json: bool) -> None:
-    """Show MEASURE_ID at one level and unit for a period ('*' = suppressed)."""
+    """Show MEASURE_ID at one level and unit for a period ('*' = suppressed, '**' =
+    suppressed so that a small count elsewhere cannot be derived)."""
     request = evaluation_pb2.GetAggregateRequest(
         series=series_key(measure_id, level, unit, stratum), period=period)
     with readable_rpc_errors():
@@ -425,7 +437,8 @@ def spc(measure_id: str, level: str, unit: str, stratum: str, address: str, toke
         click.echo(json.dumps(message_dict(chart)))
         return
     for point in chart.points:
-        value = "*" if point.suppressed else f"{point.value:g}" if point.HasField("value") else "-"
+        value = (("**" if point.secondary_suppressed else "*") if point.suppressed
+                 else f"{point.value:g}" if point.HasField("value") else "-")
         rules = ", ".join(_name(aggregate_events_pb2.SpcRule, r, "SPC_RULE_").lower()
                           for r in point.rules)
         click.echo(f"{point.period:<8} {value:>12}  {rules}")

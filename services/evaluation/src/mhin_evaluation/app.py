@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
-from mhin_evaluation import domain, events, store
+from mhin_evaluation import domain, events, store, suppression
 from mhin_evaluation.domain import (
     AggregateKey,
     AggregateView,
@@ -28,7 +28,8 @@ from mhin_evaluation.domain import (
 )
 from mhin_evaluation.reference_measures import reference_measures
 from mhin_measures import disclosure, periods
-from mhin_platform.auth import Principal, require_national, require_write
+from mhin_measures.complementary import CellKey, Marks
+from mhin_platform.auth import Principal, Role, require_national, require_write
 from mhin_platform.db import Database
 from mhin_platform.errors import (
     AlreadyExists,
@@ -209,16 +210,18 @@ class EvaluationApp:
             row = store.get_aggregate(session, AggregateKey(
                 measure_id=key.measure_id, level=key.level, unit=key.unit, period=period,
                 stratum=key.stratum))
-        if row is None:
-            raise NotFound(f"no aggregate of {key.measure_id} for {key.level.value} "
-                           f"{key.unit}, {period}, {key.stratum or 'all strata'} (yet)")
-        return measure, self._view(row, measure, principal)
+            if row is None:
+                raise NotFound(f"no aggregate of {key.measure_id} for {key.level.value} "
+                               f"{key.unit}, {period}, {key.stratum or 'all strata'} (yet)")
+            marks = self._patterns(session, principal, measure, [period])
+        return measure, self._view(row, measure, principal, marks)
 
     def series(self, principal: Principal, key: SeriesKey) -> tuple[Measure, list[AggregateView]]:
         with self._db.read() as session:
             measure, key = _resolve(session, key, "series")
             rows = store.series(session, key.measure_id, key.level, key.unit, key.stratum)
-        views = [self._view(row, measure, principal) for row in rows]
+            marks = self._patterns(session, principal, measure, [row.period for row in rows])
+        views = [self._view(row, measure, principal, marks) for row in rows]
         return measure, domain.series_order(views)
 
     def breakdown(self, principal: Principal, measure_id: str, level: Level, unit: str,
@@ -229,20 +232,30 @@ class EvaluationApp:
             wanted = domain.breakdown_strata(stratifier, measure)
             rows = store.period_strata(session, measure.id, key.level, key.unit, period,
                                        ["", *wanted])
+            marks = self._patterns(session, principal, measure, [period])
         total = rows.get("")
         return Breakdown(
             measure,
-            total=None if total is None else self._view(total, measure, principal),
-            groups=[self._view(rows[s], measure, principal) for s in wanted if s in rows],
+            total=None if total is None else self._view(total, measure, principal, marks),
+            groups=[self._view(rows[s], measure, principal, marks) for s in wanted if s in rows],
         )
 
     def spc(self, principal: Principal, key: SeriesKey) -> SpcChart:
         measure, views = self.series(principal, key)
         return domain.spc_chart(views, measure)
 
-    def _view(self, row: domain.AggregateRow, measure: Measure,
-              principal: Principal) -> AggregateView:
-        return domain.view(row, measure, principal, self._threshold)
+    def _patterns(self, session: Session, principal: Principal, measure: Measure,
+                  periods: Sequence[str]) -> dict[tuple[str, CellKey], Marks]:
+        """What complementary suppression withholds in these periods of the measure
+        (nothing to work out for a national caller, who sees everything)."""
+        if principal.role is Role.NATIONAL_ADMIN or not periods:
+            return {}
+        rows = store.period_aggregates(session, measure.id, sorted(set(periods)))
+        return suppression.patterns(rows, measure, self._threshold)
+
+    def _view(self, row: domain.AggregateRow, measure: Measure, principal: Principal,
+              marks: dict[tuple[str, CellKey], Marks]) -> AggregateView:
+        return domain.view(row, measure, principal, suppression.marks_of(marks, row))
 
 
 class _Batch:

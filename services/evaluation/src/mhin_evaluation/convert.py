@@ -240,6 +240,8 @@ def aggregate_to_proto(item: AggregateView, measure: Measure) -> evaluation_pb2.
         numerator_suppressed=shown.numerator_suppressed,
         denominator_suppressed=shown.denominator_suppressed,
         value_suppressed=shown.value_suppressed,
+        numerator_secondary=shown.numerator_secondary,
+        denominator_secondary=shown.denominator_secondary,
         in_full=item.in_full,
         observation_count=row.observation_count,
         measure_type=enum_to_proto(measure.type, MEASURE_TYPE),
@@ -266,7 +268,8 @@ def spc_to_proto(chart: SpcChart) -> evaluation_pb2.GetSpcResponse:
 
 
 def _spc_point(point: domain.ChartPoint) -> evaluation_pb2.SpcPoint:
-    message = evaluation_pb2.SpcPoint(period=point.period, suppressed=point.suppressed)
+    message = evaluation_pb2.SpcPoint(period=point.period, suppressed=point.suppressed,
+                                      secondary_suppressed=point.secondary)
     if point.value is not None:
         message.value = point.value
     if point.analysed is not None:

@@ -21,7 +21,7 @@ from pydantic import (
     model_validator,
 )
 
-from mhin_measures import disclosure, periods, rates, spc, strata
+from mhin_measures import complementary, disclosure, periods, rates, spc, strata
 from mhin_measures.periods import Frequency
 from mhin_measures.rates import InvalidObservation, MeasureType
 from mhin_measures.spc import Direction
@@ -319,10 +319,12 @@ def sees_in_full(principal: Principal, owner: Arc | None) -> bool:
 
 
 def view(row: AggregateRow, measure: Measure, principal: Principal,
-         threshold: int) -> AggregateView:
+         marks: complementary.Marks) -> AggregateView:
+    """The aggregate as ``principal`` sees it, given what its measure and period's
+    disclosure pattern withholds from it (``mhin_evaluation.suppression``)."""
     in_full = sees_in_full(principal, row.owner_arc)
-    shown = disclosure.disclose(measure.type, row.numerator, row.denominator, measure.multiplier,
-                                threshold, in_full=in_full)
+    shown = complementary.disclosed(measure.type, row.numerator, row.denominator,
+                                    measure.multiplier, marks, in_full=in_full)
     return AggregateView(row, shown, in_full)
 
 
@@ -371,6 +373,8 @@ class ChartPoint:
     value: float | None
     suppressed: bool
     analysed: spc.SpcPoint | None
+    secondary: bool = False
+    """Suppressed only by complementary suppression."""
 
 
 @dataclass(frozen=True)
@@ -394,7 +398,8 @@ def spc_chart(views: list[AggregateView], measure: Measure) -> SpcChart:
     analysed = iter(result.points)
     points = tuple(
         ChartPoint(item.row.period, item.shown.value, item.shown.value_suppressed,
-                   None if item.shown.value is None else next(analysed))
+                   None if item.shown.value is None else next(analysed),
+                   item.shown.value_secondary)
         for item in ordered
     )
     return SpcChart(measure.direction, points, result)

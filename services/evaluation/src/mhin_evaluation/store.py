@@ -325,6 +325,15 @@ def period_strata(session: Session, measure_id: str, level: Level, unit: str, pe
     return {row.stratum: _aggregate(row) for row in session.execute(query)}
 
 
+def period_aggregates(session: Session, measure_id: str,
+                      periods: Sequence[str]) -> list[AggregateRow]:
+    """Every aggregate of a measure in ``periods``: every level, unit and stratum (what
+    complementary suppression chooses its pattern from)."""
+    query = select(aggregates).where(aggregates.c.measure_id == measure_id,
+                                     aggregates.c.period.in_(list(periods)))
+    return [_aggregate(row) for row in session.execute(query)]
+
+
 def _key_columns(key: AggregateKey) -> dict[str, str]:
     return {"measure_id": key.measure_id, "level": key.level.name, "unit": key.unit,
             "period": key.period, "stratum": key.stratum}

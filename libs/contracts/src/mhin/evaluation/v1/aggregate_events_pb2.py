@@ -26,21 +26,21 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from mhin.evaluation.v1 import measure_pb2 as mhin_dot_evaluation_dot_v1_dot_measure__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)mhin/evaluation/v1/aggregate_events.proto\x12\x12mhin.evaluation.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a mhin/evaluation/v1/measure.proto\"\xf3\x02\n\x10\x41ggregateUpdated\x12\x12\n\nmeasure_id\x18\x01 \x01(\t\x12(\n\x05level\x18\x02 \x01(\x0e\x32\x19.mhin.evaluation.v1.Level\x12\x0c\n\x04unit\x18\x03 \x01(\t\x12\x11\n\towner_arc\x18\x04 \x01(\t\x12\x0e\n\x06period\x18\x05 \x01(\t\x12\x0f\n\x07stratum\x18\x06 \x01(\t\x12\x11\n\tnumerator\x18\x07 \x01(\x01\x12\x13\n\x0b\x64\x65nominator\x18\x08 \x01(\x01\x12\r\n\x05value\x18\t \x01(\x01\x12\x11\n\thas_value\x18\n \x01(\x08\x12\x12\n\nsuppressed\x18\x0b \x01(\x08\x12\x19\n\x11observation_count\x18\x0c \x01(\x03\x12\x35\n\x0cmeasure_type\x18\r \x01(\x0e\x32\x1f.mhin.evaluation.v1.MeasureType\x12/\n\x0b\x63omputed_at\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xd7\x02\n\x0fSpcSignalRaised\x12\x12\n\nmeasure_id\x18\x01 \x01(\t\x12(\n\x05level\x18\x02 \x01(\x0e\x32\x19.mhin.evaluation.v1.Level\x12\x0c\n\x04unit\x18\x03 \x01(\t\x12\x0f\n\x07stratum\x18\x04 \x01(\t\x12\x0e\n\x06period\x18\x05 \x01(\t\x12*\n\x05rules\x18\x06 \x03(\x0e\x32\x1b.mhin.evaluation.v1.SpcRule\x12\x33\n\tvariation\x18\x07 \x01(\x0e\x32 .mhin.evaluation.v1.SpcVariation\x12\x0c\n\x04mean\x18\x08 \x01(\x01\x12\x13\n\x0bupper_limit\x18\t \x01(\x01\x12\x13\n\x0blower_limit\x18\n \x01(\x01\x12\r\n\x05value\x18\x0b \x01(\x01\x12/\n\x0b\x63omputed_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp*d\n\x05Level\x12\x15\n\x11LEVEL_UNSPECIFIED\x10\x00\x12\x0e\n\nLEVEL_SITE\x10\x01\x12\r\n\tLEVEL_ARC\x10\x02\x12\x11\n\rLEVEL_PROJECT\x10\x03\x12\x12\n\x0eLEVEL_NATIONAL\x10\x04*\x87\x01\n\x07SpcRule\x12\x18\n\x14SPC_RULE_UNSPECIFIED\x10\x00\x12\x1f\n\x1bSPC_RULE_POINT_BEYOND_LIMIT\x10\x01\x12\x12\n\x0eSPC_RULE_SHIFT\x10\x02\x12\x12\n\x0eSPC_RULE_TREND\x10\x03\x12\x19\n\x15SPC_RULE_TWO_OF_THREE\x10\x04*\xa2\x01\n\x0cSpcVariation\x12\x1d\n\x19SPC_VARIATION_UNSPECIFIED\x10\x00\x12\x1e\n\x1aSPC_VARIATION_COMMON_CAUSE\x10\x01\x12\x1d\n\x19SPC_VARIATION_IMPROVEMENT\x10\x02\x12\x19\n\x15SPC_VARIATION_CONCERN\x10\x03\x12\x19\n\x15SPC_VARIATION_NEITHER\x10\x04\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)mhin/evaluation/v1/aggregate_events.proto\x12\x12mhin.evaluation.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a mhin/evaluation/v1/measure.proto\"\x91\x03\n\x10\x41ggregateUpdated\x12\x12\n\nmeasure_id\x18\x01 \x01(\t\x12(\n\x05level\x18\x02 \x01(\x0e\x32\x19.mhin.evaluation.v1.Level\x12\x0c\n\x04unit\x18\x03 \x01(\t\x12\x11\n\towner_arc\x18\x04 \x01(\t\x12\x0e\n\x06period\x18\x05 \x01(\t\x12\x0f\n\x07stratum\x18\x06 \x01(\t\x12\x11\n\tnumerator\x18\x07 \x01(\x01\x12\x13\n\x0b\x64\x65nominator\x18\x08 \x01(\x01\x12\r\n\x05value\x18\t \x01(\x01\x12\x11\n\thas_value\x18\n \x01(\x08\x12\x12\n\nsuppressed\x18\x0b \x01(\x08\x12\x19\n\x11observation_count\x18\x0c \x01(\x03\x12\x35\n\x0cmeasure_type\x18\r \x01(\x0e\x32\x1f.mhin.evaluation.v1.MeasureType\x12/\n\x0b\x63omputed_at\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1c\n\x14secondary_suppressed\x18\x0f \x01(\x08\"\xd7\x02\n\x0fSpcSignalRaised\x12\x12\n\nmeasure_id\x18\x01 \x01(\t\x12(\n\x05level\x18\x02 \x01(\x0e\x32\x19.mhin.evaluation.v1.Level\x12\x0c\n\x04unit\x18\x03 \x01(\t\x12\x0f\n\x07stratum\x18\x04 \x01(\t\x12\x0e\n\x06period\x18\x05 \x01(\t\x12*\n\x05rules\x18\x06 \x03(\x0e\x32\x1b.mhin.evaluation.v1.SpcRule\x12\x33\n\tvariation\x18\x07 \x01(\x0e\x32 .mhin.evaluation.v1.SpcVariation\x12\x0c\n\x04mean\x18\x08 \x01(\x01\x12\x13\n\x0bupper_limit\x18\t \x01(\x01\x12\x13\n\x0blower_limit\x18\n \x01(\x01\x12\r\n\x05value\x18\x0b \x01(\x01\x12/\n\x0b\x63omputed_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp*d\n\x05Level\x12\x15\n\x11LEVEL_UNSPECIFIED\x10\x00\x12\x0e\n\nLEVEL_SITE\x10\x01\x12\r\n\tLEVEL_ARC\x10\x02\x12\x11\n\rLEVEL_PROJECT\x10\x03\x12\x12\n\x0eLEVEL_NATIONAL\x10\x04*\x87\x01\n\x07SpcRule\x12\x18\n\x14SPC_RULE_UNSPECIFIED\x10\x00\x12\x1f\n\x1bSPC_RULE_POINT_BEYOND_LIMIT\x10\x01\x12\x12\n\x0eSPC_RULE_SHIFT\x10\x02\x12\x12\n\x0eSPC_RULE_TREND\x10\x03\x12\x19\n\x15SPC_RULE_TWO_OF_THREE\x10\x04*\xa2\x01\n\x0cSpcVariation\x12\x1d\n\x19SPC_VARIATION_UNSPECIFIED\x10\x00\x12\x1e\n\x1aSPC_VARIATION_COMMON_CAUSE\x10\x01\x12\x1d\n\x19SPC_VARIATION_IMPROVEMENT\x10\x02\x12\x19\n\x15SPC_VARIATION_CONCERN\x10\x03\x12\x19\n\x15SPC_VARIATION_NEITHER\x10\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'mhin.evaluation.v1.aggregate_events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_LEVEL']._serialized_start=852
-  _globals['_LEVEL']._serialized_end=952
-  _globals['_SPCRULE']._serialized_start=955
-  _globals['_SPCRULE']._serialized_end=1090
-  _globals['_SPCVARIATION']._serialized_start=1093
-  _globals['_SPCVARIATION']._serialized_end=1255
+  _globals['_LEVEL']._serialized_start=882
+  _globals['_LEVEL']._serialized_end=982
+  _globals['_SPCRULE']._serialized_start=985
+  _globals['_SPCRULE']._serialized_end=1120
+  _globals['_SPCVARIATION']._serialized_start=1123
+  _globals['_SPCVARIATION']._serialized_end=1285
   _globals['_AGGREGATEUPDATED']._serialized_start=133
-  _globals['_AGGREGATEUPDATED']._serialized_end=504
-  _globals['_SPCSIGNALRAISED']._serialized_start=507
-  _globals['_SPCSIGNALRAISED']._serialized_end=850
+  _globals['_AGGREGATEUPDATED']._serialized_end=534
+  _globals['_SPCSIGNALRAISED']._serialized_start=537
+  _globals['_SPCSIGNALRAISED']._serialized_end=880
 # @@protoc_insertion_point(module_scope)

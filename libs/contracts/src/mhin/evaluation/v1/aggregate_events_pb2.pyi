@@ -124,7 +124,8 @@ class AggregateUpdated(_message.Message):
 
     Two topics carry it, both compacted, key = "<measure_id>|<level>|<unit>|<period>|<stratum>":
     - `mhin.evaluation.aggregate`: shared with downstream systems; counts below the
-      disclosure threshold are suppressed (`suppressed` = true, numbers zeroed).
+      disclosure threshold are suppressed (`suppressed` = true, numbers zeroed), and so
+      is any aggregate from which one could be derived (`secondary_suppressed` too).
     - `mhin.evaluation.aggregate-restricted`: unsuppressed, read only by evaluation,
       which applies disclosure control per caller.
     """
@@ -145,6 +146,7 @@ class AggregateUpdated(_message.Message):
     OBSERVATION_COUNT_FIELD_NUMBER: _builtins.int
     MEASURE_TYPE_FIELD_NUMBER: _builtins.int
     COMPUTED_AT_FIELD_NUMBER: _builtins.int
+    SECONDARY_SUPPRESSED_FIELD_NUMBER: _builtins.int
     measure_id: _builtins.str
     """Id of the measure."""
     level: Global___Level.ValueType
@@ -175,6 +177,13 @@ class AggregateUpdated(_message.Message):
     """Number of observations (site x stratum cells) summed."""
     measure_type: _measure_pb2.MeasureType.ValueType
     """The measure's type."""
+    secondary_suppressed: _builtins.bool
+    """On the shared topic: `suppressed` is set only by complementary suppression. None
+    of this aggregate's own counts is small, but showing it would let a small count
+    elsewhere (another group, unit or level of the same measure and period) be
+    derived by subtraction. Its key may be republished with this flag changing when
+    other aggregates of its measure and period change.
+    """
     @_builtins.property
     def computed_at(self) -> _timestamp_pb2.Timestamp:
         """When the stream computed it."""
@@ -196,10 +205,11 @@ class AggregateUpdated(_message.Message):
         observation_count: _builtins.int = ...,
         measure_type: _measure_pb2.MeasureType.ValueType = ...,
         computed_at: _timestamp_pb2.Timestamp | None = ...,
+        secondary_suppressed: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["computed_at", b"computed_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["computed_at", b"computed_at", "denominator", b"denominator", "has_value", b"has_value", "level", b"level", "measure_id", b"measure_id", "measure_type", b"measure_type", "numerator", b"numerator", "observation_count", b"observation_count", "owner_arc", b"owner_arc", "period", b"period", "stratum", b"stratum", "suppressed", b"suppressed", "unit", b"unit", "value", b"value"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["computed_at", b"computed_at", "denominator", b"denominator", "has_value", b"has_value", "level", b"level", "measure_id", b"measure_id", "measure_type", b"measure_type", "numerator", b"numerator", "observation_count", b"observation_count", "owner_arc", b"owner_arc", "period", b"period", "secondary_suppressed", b"secondary_suppressed", "stratum", b"stratum", "suppressed", b"suppressed", "unit", b"unit", "value", b"value"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -648,6 +648,8 @@ class Aggregate(_message.Message):
     unless the caller sees the data in full (a national admin, or a member of the ARC
     owning site- and ARC-level data): a suppressed figure is absent with its
     `*_suppressed` flag set, never zero, and a value built on it is suppressed too.
+    Further figures are suppressed so that none can be recovered by subtraction from
+    the others the caller sees (complementary suppression, `*_secondary` set).
     """
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -668,6 +670,8 @@ class Aggregate(_message.Message):
     OBSERVATION_COUNT_FIELD_NUMBER: _builtins.int
     MEASURE_TYPE_FIELD_NUMBER: _builtins.int
     COMPUTED_AT_FIELD_NUMBER: _builtins.int
+    NUMERATOR_SECONDARY_FIELD_NUMBER: _builtins.int
+    DENOMINATOR_SECONDARY_FIELD_NUMBER: _builtins.int
     measure_id: _builtins.str
     """Id of the measure."""
     level: _aggregate_events_pb2.Level.ValueType
@@ -700,6 +704,13 @@ class Aggregate(_message.Message):
     """Number of observations (site x stratum cells) summed."""
     measure_type: _measure_pb2.MeasureType.ValueType
     """The measure's type."""
+    numerator_secondary: _builtins.bool
+    """The numerator is withheld (numerator_suppressed) not because it is small but so
+    that a small count elsewhere cannot be derived from it by subtraction
+    (complementary suppression, chosen for the measure and period as a whole).
+    """
+    denominator_secondary: _builtins.bool
+    """The same for the denominator."""
     @_builtins.property
     def computed_at(self) -> _timestamp_pb2.Timestamp:
         """When the stream processors computed it (how fresh it is)."""
@@ -723,10 +734,12 @@ class Aggregate(_message.Message):
         observation_count: _builtins.int = ...,
         measure_type: _measure_pb2.MeasureType.ValueType = ...,
         computed_at: _timestamp_pb2.Timestamp | None = ...,
+        numerator_secondary: _builtins.bool = ...,
+        denominator_secondary: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_denominator", b"_denominator", "_numerator", b"_numerator", "_value", b"_value", "computed_at", b"computed_at", "denominator", b"denominator", "numerator", b"numerator", "value", b"value"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_denominator", b"_denominator", "_numerator", b"_numerator", "_value", b"_value", "computed_at", b"computed_at", "denominator", b"denominator", "denominator_suppressed", b"denominator_suppressed", "in_full", b"in_full", "level", b"level", "measure_id", b"measure_id", "measure_type", b"measure_type", "numerator", b"numerator", "numerator_suppressed", b"numerator_suppressed", "observation_count", b"observation_count", "owner_arc", b"owner_arc", "period", b"period", "stratum", b"stratum", "unit", b"unit", "value", b"value", "value_suppressed", b"value_suppressed"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_denominator", b"_denominator", "_numerator", b"_numerator", "_value", b"_value", "computed_at", b"computed_at", "denominator", b"denominator", "denominator_secondary", b"denominator_secondary", "denominator_suppressed", b"denominator_suppressed", "in_full", b"in_full", "level", b"level", "measure_id", b"measure_id", "measure_type", b"measure_type", "numerator", b"numerator", "numerator_secondary", b"numerator_secondary", "numerator_suppressed", b"numerator_suppressed", "observation_count", b"observation_count", "owner_arc", b"owner_arc", "period", b"period", "stratum", b"stratum", "unit", b"unit", "value", b"value", "value_suppressed", b"value_suppressed"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__denominator: _TypeAlias = _typing.Literal["denominator"]  # noqa: Y015
     _WhichOneofArgType__denominator: _TypeAlias = _typing.Literal["_denominator", b"_denominator"]  # noqa: Y015
@@ -946,6 +959,7 @@ class SpcPoint(_message.Message):
     SUPPRESSED_FIELD_NUMBER: _builtins.int
     RULES_FIELD_NUMBER: _builtins.int
     VARIATION_FIELD_NUMBER: _builtins.int
+    SECONDARY_SUPPRESSED_FIELD_NUMBER: _builtins.int
     period: _builtins.str
     """Canonical period id."""
     value: _builtins.float
@@ -956,6 +970,10 @@ class SpcPoint(_message.Message):
     """The value is suppressed for this caller."""
     variation: _aggregate_events_pb2.SpcVariation.ValueType
     """The point's variation; SPC_VARIATION_UNSPECIFIED when it is not a point."""
+    secondary_suppressed: _builtins.bool
+    """The value is suppressed only by complementary suppression: none of the period's
+    own counts is small, but showing it would let a small count elsewhere be derived.
+    """
     @_builtins.property
     def rules(self) -> _containers.RepeatedScalarFieldContainer[_aggregate_events_pb2.SpcRule.ValueType]:
         """Special-cause rules that fired at this point."""
@@ -968,10 +986,11 @@ class SpcPoint(_message.Message):
         suppressed: _builtins.bool = ...,
         rules: _abc.Iterable[_aggregate_events_pb2.SpcRule.ValueType] | None = ...,
         variation: _aggregate_events_pb2.SpcVariation.ValueType = ...,
+        secondary_suppressed: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_value", b"_value", "value", b"value"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_value", b"_value", "period", b"period", "rules", b"rules", "suppressed", b"suppressed", "value", b"value", "variation", b"variation"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_value", b"_value", "period", b"period", "rules", b"rules", "secondary_suppressed", b"secondary_suppressed", "suppressed", b"suppressed", "value", b"value", "variation", b"variation"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__value: _TypeAlias = _typing.Literal["value"]  # noqa: Y015
     _WhichOneofArgType__value: _TypeAlias = _typing.Literal["_value", b"_value"]  # noqa: Y015
