@@ -46,7 +46,7 @@ same pattern however it was built, and an audience learns nothing from asking ag
    nothing.
 3. Relations also combine: one can bound a cell that another then subtracts, and
    several together can fix a cell none fixes alone. So for each audience, find the
-   hidden cells the relations fix by linear algebra (exact elimination), and bound
+   hidden cells the relations fix by linear algebra (elimination), and bound
    every hidden cell by propagating all the relations at once (each cell at least 0;
    each equation narrows each of its cells to what the others' bounds leave; whole
    numbers rounded inwards). Where a cell is fixed, or its bounds are less than the
@@ -71,7 +71,6 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
-from fractions import Fraction
 from typing import NamedTuple
 
 from mhin_measures.disclosure import DEFAULT_THRESHOLD, Disclosed, disclose
@@ -323,13 +322,19 @@ def _apply_rules(hidden: set[CellKey], table_relations: list[Relation],
         added = False
         for total, parts in table_relations:
             members = (*parts, total)
-            for known, _ in audiences:
+            for known, _ in _distinct(audiences, hidden):
                 while not _safe(total, members, hidden, known, figures, threshold):
                     # A member the audience cannot see that is not made of its own data
                     # implies another such member in the same relation, so there is one.
                     if not hide_next(members, known):
                         raise AssertionError(f"nothing left to hide around {total}")
                     added = True
+
+
+def _distinct(audiences: list[_Audience], hidden: set[CellKey]) -> list[_Audience]:
+    """The outsider, and the ARCs that know a hidden cell: one that knows none sees
+    exactly what an outsider sees, and is as safe."""
+    return [audiences[0], *(audience for audience in audiences[1:] if audience[0] & hidden)]
 
 
 def _widen(key: CellKey, known: frozenset[CellKey], hidden: set[CellKey],
@@ -368,6 +373,8 @@ def _weak(hidden: set[CellKey], figures: Mapping[CellKey, float],
     when there is none."""
     whole = all(float(number).is_integer() for number in figures.values())
     for audience, (known, shares) in enumerate(audiences):
+        if audience and not known & hidden:
+            continue  # it sees no more than an outsider (see _distinct)
         free = {key for key in hidden if key not in known}
         equations: list[_Equation] = []
         for total, parts in table_relations:
@@ -392,43 +399,49 @@ def _weak(hidden: set[CellKey], figures: Mapping[CellKey, float],
     return None
 
 
+_ZERO = 1e-9
+"""Below this a coefficient of the elimination is 0: the relations' coefficients are
+whole numbers, and their combinations stay small fractions."""
+
+
 def _reduce(equations: list[_Equation]) -> list[_Equation]:
-    """The equations in reduced row echelon form (Gauss-Jordan elimination in exact
-    fractions): combinations of them in which each pivot cell appears once. A row left
-    with one cell fixes it by linear algebra alone; the others, propagated with the
-    original equations, find bounds that only a combination of relations gives."""
-    pivots: dict[CellKey, tuple[dict[CellKey, Fraction], Fraction]] = {}
+    """The equations in reduced row echelon form (Gauss-Jordan elimination):
+    combinations of them in which each pivot cell appears once. A row left with one
+    cell fixes it by linear algebra alone; the others, propagated with the original
+    equations, find bounds that only a combination of relations gives."""
+    pivots: dict[CellKey, tuple[dict[CellKey, float], float]] = {}
     for terms, number in equations:
-        row: dict[CellKey, Fraction] = defaultdict(Fraction)
+        row: dict[CellKey, float] = defaultdict(float)
         for member, coefficient in terms:
-            row[member] += Fraction(coefficient)
-        constant = Fraction(number)
+            row[member] += coefficient
+        constant = number
         for pivot, (pivot_row, pivot_constant) in pivots.items():
             factor = row.get(pivot)
             if factor:
                 for member, coefficient in pivot_row.items():
                     row[member] -= factor * coefficient
                 constant -= factor * pivot_constant
-        row = {member: coefficient for member, coefficient in row.items() if coefficient}
+        row = {member: coefficient for member, coefficient in row.items()
+               if abs(coefficient) > _ZERO}
         if not row:
             continue
         pivot = min(row)
         scale = row[pivot]
         row = {member: coefficient / scale for member, coefficient in row.items()}
+        row[pivot] = 1.0
         constant /= scale
         for other, (other_row, other_constant) in list(pivots.items()):
             factor = other_row.get(pivot)
             if factor:
                 for member, coefficient in row.items():
-                    updated = other_row.get(member, Fraction(0)) - factor * coefficient
-                    if updated:
+                    updated = other_row.get(member, 0.0) - factor * coefficient
+                    if abs(updated) > _ZERO:
                         other_row[member] = updated
                     else:
                         other_row.pop(member, None)
                 pivots[other] = (other_row, other_constant - factor * constant)
         pivots[pivot] = (row, constant)
-    return [([(member, float(coefficient)) for member, coefficient in sorted(row.items())],
-             float(constant)) for _, (row, constant) in sorted(pivots.items())]
+    return [(sorted(row.items()), constant) for _, (row, constant) in sorted(pivots.items())]
 
 
 def _propagate(free: set[CellKey], equations: list[_Equation], whole: bool
