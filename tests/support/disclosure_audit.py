@@ -230,6 +230,8 @@ class Table:
     measure_type: MeasureType
     cells: dict[CellKey, Cell]
     parents: dict[tuple[str, str], tuple[str, str]]
+    observations: list[tuple[str, str, str, float, float]]
+    """What the table was rolled up from: site, ARC, stratum, numerator, denominator."""
 
     @property
     def arcs(self) -> list[str]:
@@ -256,6 +258,7 @@ def random_table(rng: random.Random, measure_type: MeasureType | None = None, *,
             parents[("site", site)] = ("arc", arc)
             sites.append((site, arc))
     sums: dict[CellKey, list[float]] = {}
+    observations: list[tuple[str, str, str, float, float]] = []
     owners: dict[CellKey, str] = {}
     for site, arc in sites:
         for combination in _combinations(stratifiers):
@@ -263,6 +266,7 @@ def random_table(rng: random.Random, measure_type: MeasureType | None = None, *,
                 continue
             numerator, denominator = _figures(rng, kind)
             stratum = "|".join(f"{name}={group}" for name, group in combination)
+            observations.append((site, arc, stratum, numerator, denominator))
             for coarser in rollup_strata(stratum):
                 for level, unit, owner in (("site", site, arc), ("arc", arc, arc),
                                            ("project", project, ""),
@@ -273,7 +277,7 @@ def random_table(rng: random.Random, measure_type: MeasureType | None = None, *,
                     total[1] += denominator
                     owners[key] = owner
     cells = {key: Cell(n, d, owners[key]) for key, (n, d) in sums.items()}
-    return Table(kind, cells, parents)
+    return Table(kind, cells, parents, observations)
 
 
 def _combinations(stratifiers: tuple[str, ...]) -> list[tuple[tuple[str, str], ...]]:

@@ -38,7 +38,9 @@ from mhin_aggregator.settings import (
     RESTRICTED_AGGREGATE_TOPIC,
     AggregatorSettings,
 )
+from mhin_aggregator.suppression import table_marks
 from mhin_measures import disclosure
+from mhin_measures.complementary import SHOWN
 from mhin_measures.rates import MeasureType
 from mhin_platform.events.envelope import EnvelopeError, event_from_record
 from mhin_platform.protoconv import enum_from_proto
@@ -128,11 +130,13 @@ def compare(expected: Rollup, threshold: int,
     (restricted_topic, restricted), (shared_topic, shared) = published.items()
     differences: list[Difference] = []
     epoch = Timestamp()
+    patterns = {table: table_marks(expected, *table, threshold) for table in expected.tables}
     for key, total in expected.totals.items():
         if total.cells:
+            marks = patterns[(key.measure_id, key.period)].get(key, SHOWN)
             want_restricted, want_shared = aggregate_updates(
                 key, total, expected.measures[key.measure_id],
-                threshold=threshold, computed_at=epoch)
+                marks=marks, computed_at=epoch)
             differences += _differ(restricted_topic, key.text, want_restricted,
                                    restricted.get(key.text))
             differences += _differ(shared_topic, key.text, want_shared, shared.get(key.text))

@@ -38,7 +38,9 @@ from mhin_aggregator.observations import Unusable, read_cell
 from mhin_aggregator.publication import aggregate_updates
 from mhin_aggregator.publisher import BatchPublisher
 from mhin_aggregator.rollup import AggregateKey, Cell, Outcome, Rollup
+from mhin_aggregator.suppression import table_marks
 from mhin_aggregator.tables import CellTable
+from mhin_measures.complementary import SHOWN, Marks
 from mhin_platform.events.dead_letter import dead_letter_headers
 from mhin_platform.events.envelope import Event
 from mhin_platform.protoconv import timestamp
@@ -110,6 +112,8 @@ class ObservationProcessor:
         self.topics = topics
         self.threshold = threshold
         self.rollup = Rollup()
+        self._marks: dict[tuple[str, str], dict[AggregateKey, Marks]] = {}
+        """The disclosure pattern of each measure and period as last published."""
         self._outcomes: Counter[str] = Counter()
         self._dead: list[tuple[Any, str]] = []
         self._busy_seconds = 0.0  # applying the records of the next batch published
@@ -166,21 +170,54 @@ class ObservationProcessor:
         self._busy_seconds = 0.0
         return Batch(outcomes, changed)
 
+    def shown_on_shared_topic(self, key: AggregateKey) -> bool:
+        """Whether the shared topic shows ``key``'s figures (none withheld by its
+        measure and period's disclosure pattern, as last published)."""
+        return key not in self._table_marks(key.measure_id, key.period)
+
+    def _table_marks(self, measure_id: str, period: str) -> dict[AggregateKey, Marks]:
+        marks = self._marks.get((measure_id, period))
+        if marks is None:
+            marks = self._marks[(measure_id, period)] = table_marks(
+                self.rollup, measure_id, period, self.threshold)
+        return marks
+
     def _publish_aggregates(self, changed: Collection[AggregateKey], computed_at: Timestamp,
                             envelopes: Envelopes) -> None:
-        add, topics = self.publisher.add, self.topics
+        """The restricted record of every changed aggregate (the shared ones follow in
+        the next SPC round: :meth:`publish_shared`)."""
+        add, topic = self.publisher.add, self.topics.restricted_aggregates
         totals, measures = self.rollup.totals, self.rollup.measures
         for key in changed:
-            restricted, shared = aggregate_updates(
-                key, totals[key], measures[key.measure_id],
-                threshold=self.threshold, computed_at=computed_at,
-            )
-            record_key = key.text.encode()
-            data = restricted.SerializeToString()
-            add(topics.restricted_aggregates, record_key, data, envelopes.headers(restricted))
-            if shared is not restricted:
-                data = shared.SerializeToString()
-            add(topics.aggregates, record_key, data, envelopes.headers(shared))
+            restricted, _ = aggregate_updates(key, totals[key], measures[key.measure_id],
+                                              marks=SHOWN, computed_at=computed_at)
+            add(topic, key.text.encode(), restricted.SerializeToString(),
+                envelopes.headers(restricted))
+
+    def publish_shared(self, table: tuple[str, str], changed: Collection[AggregateKey],
+                       computed_at: Timestamp, envelopes: Envelopes) -> int:
+        """Queue the shared records of one measure and period (``table``) after
+        ``changed`` (its aggregates changed since the last call): theirs, and those of
+        every other aggregate of the table whose disclosure marks moved (the whole
+        table after a rebuild, when the marks last published are not known). The
+        pattern is the table's, so it is recomputed whole. How many were queued."""
+        if table[0] not in self.rollup.measures:  # its partition moved to another worker
+            return 0
+        before = self._marks.pop(table, None)
+        after = self._table_marks(*table)
+        keys = set(changed)
+        if before is None:
+            keys.update(self.rollup.tables.get(table, ()))
+        else:
+            keys.update(key for key in before.keys() | after.keys()
+                        if before.get(key) != after.get(key))
+        totals, measures = self.rollup.totals, self.rollup.measures
+        for key in keys:
+            _, shared = aggregate_updates(key, totals[key], measures[key.measure_id],
+                                          marks=after.get(key, SHOWN), computed_at=computed_at)
+            self.publisher.add(self.topics.aggregates, key.text.encode(),
+                               shared.SerializeToString(), envelopes.headers(shared))
+        return len(keys)
 
     def _dead_letter(self) -> None:
         dead, self._dead = self._dead, []
@@ -202,6 +239,7 @@ class ObservationProcessor:
         started = time.perf_counter()
         unpublished = self.rollup.take_changes()
         self.rollup = Rollup()
+        self._marks = {}  # republished whole when next changed (see _publish_aggregates)
         self.rollup.add_all(
             Cell.from_record(record)
             for record in self.cells.values()

@@ -9,7 +9,8 @@ from mhin.evaluation.v1 import aggregate_events_pb2 as pb
 from mhin.evaluation.v1 import measure_pb2
 from mhin_aggregator.rollup import AggregateKey, Level, Measure, Total
 from mhin_aggregator.series import Signal
-from mhin_measures import disclosure, rates
+from mhin_measures import rates
+from mhin_measures.complementary import Marks
 from mhin_platform.protoconv import enum_to_proto
 
 _LEVELS = {level: enum_to_proto(level, pb.Level.DESCRIPTOR) for level in Level}
@@ -19,10 +20,13 @@ _TYPES = {
 
 
 def aggregate_updates(
-    key: AggregateKey, total: Total, measure: Measure, *, threshold: int, computed_at: Timestamp
+    key: AggregateKey, total: Total, measure: Measure, *, marks: Marks, computed_at: Timestamp
 ) -> tuple[pb.AggregateUpdated, pb.AggregateUpdated]:
-    """The restricted message (every figure) and the shared one (small counts and
-    what is built on them suppressed: zeroed, ``suppressed`` set, no value)."""
+    """The restricted message (every figure) and the shared one: withheld, when its
+    measure and period's disclosure pattern withholds any of its figures (``marks``,
+    from ``mhin_aggregator.suppression``: a small count, or one that would give a small
+    count elsewhere away), as zeros with ``suppressed`` set (and
+    ``secondary_suppressed`` when none of its own counts is small), no value."""
     numerator, denominator = total.figures
     value = rates.value(measure.measure_type, numerator, denominator, measure.multiplier)
     restricted = pb.AggregateUpdated(
@@ -40,23 +44,15 @@ def aggregate_updates(
         measure_type=_TYPES[measure.measure_type],
         computed_at=computed_at,
     )
-    if disclosable(total, measure, threshold):
+    if not marks.suppressed:
         return restricted, restricted
     shared = pb.AggregateUpdated()
     shared.CopyFrom(restricted)
     shared.numerator = shared.denominator = shared.value = 0.0
     shared.has_value = False
     shared.suppressed = True
+    shared.secondary_suppressed = marks.secondary_only
     return restricted, shared
-
-
-def disclosable(total: Total, measure: Measure, threshold: int) -> bool:
-    """Whether the aggregate may be shown outside its owning ARC unsuppressed."""
-    numerator, denominator = total.figures
-    shown = disclosure.disclose(
-        measure.measure_type, numerator, denominator, measure.multiplier, threshold
-    )
-    return not shown.suppressed
 
 
 def spc_signal(signal: Signal, *, computed_at: Timestamp) -> pb.SpcSignalRaised:

@@ -212,6 +212,12 @@ class Rollup:
     def __init__(self) -> None:
         self.totals: dict[AggregateKey, Total] = {}
         self.measures: dict[str, Measure] = {}
+        self.tables: dict[tuple[str, str], set[AggregateKey]] = {}
+        """The aggregates of each measure and period (what one disclosure pattern covers)."""
+        self.parents: dict[str, dict[tuple[str, str], tuple[str, str]]] = {}
+        """Per measure, the unit ``(level, unit)`` each unit rolls up to."""
+        self.projects: dict[str, set[str]] = {}
+        """Per measure, its projects (one: a measure is a project's)."""
         self._periods: dict[SeriesKey, set[str]] = {}
         self._changed: set[AggregateKey] = set()
 
@@ -258,6 +264,13 @@ class Rollup:
 
     def _count(self, cell: Cell, sign: int) -> None:
         self.measures[cell.measure_id] = cell.measure
+        parents = self.parents.setdefault(cell.measure_id, {})
+        self.projects.setdefault(cell.measure_id, set()).add(cell.project_id)
+        if (Level.SITE.value, cell.site_id) not in parents:
+            parents[(Level.SITE.value, cell.site_id)] = (Level.ARC.value, cell.arc)
+            parents[(Level.ARC.value, cell.arc)] = (Level.PROJECT.value, cell.project_id)
+            parents[(Level.PROJECT.value, cell.project_id)] = (Level.NATIONAL.value,
+                                                              NATIONAL_UNIT)
         numerator = sign * exact(cell.numerator)
         denominator = sign * exact(cell.denominator)
         totals = self.totals
@@ -266,6 +279,7 @@ class Rollup:
             if total is None:
                 total = totals[key] = Total(owner)
                 self._periods.setdefault(key.series, set()).add(key.period)
+                self.tables.setdefault((key.measure_id, key.period), set()).add(key)
             total.numerator += numerator
             total.denominator += denominator
             total.cells += sign

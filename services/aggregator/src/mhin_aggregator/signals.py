@@ -1,6 +1,7 @@
-"""SPC behind the aggregates: special-cause signals for the series a batch changed,
-analysed after the batch's aggregates are out, and the batch's events acknowledged
-only then.
+"""Behind the restricted aggregates: the shared aggregates (their disclosure pattern is
+a whole measure and period's) and special-cause signals for the series a batch
+changed, after the batch's restricted aggregates are out, and the batch's events
+acknowledged only then.
 
 An XmR analysis of a series costs more than everything else an observation does, so
 it must not hold up the aggregates (whose latency matters) nor run once per batch
@@ -24,7 +25,7 @@ from mode import Service
 from prometheus_client import Counter
 
 from mhin_aggregator.processor import PUBLISHED, Envelopes, ObservationProcessor
-from mhin_aggregator.publication import disclosable, spc_signal
+from mhin_aggregator.publication import spc_signal
 from mhin_aggregator.rollup import AggregateKey, SeriesKey
 from mhin_aggregator.series import SpcWatch
 from mhin_measures import rates
@@ -90,11 +91,30 @@ class SignalStage(Service):
             acknowledgements, self._acknowledgements = self._acknowledgements, []
             self._pending = 0
             self._room.set()
+            await self._shared(dirty)
             await self._signal(dirty)
             # every record of the batches in this round, not only the signals
             await self.processor.publisher.flush()
             for acknowledge in acknowledgements:
                 await acknowledge()
+
+    async def _shared(self, dirty: dict[SeriesKey, set[str]]) -> None:
+        """The shared records of every measure and period changed since the last round,
+        each table's disclosure pattern computed once for all the batches that changed
+        it (it costs more than anything else the stream does)."""
+        tables: defaultdict[tuple[str, str], list[AggregateKey]] = defaultdict(list)
+        for series, periods in dirty.items():
+            for period in periods:
+                tables[(series.measure_id, period)].append(
+                    AggregateKey(*series[:3], period, series.stratum))
+        moment = datetime.now(UTC)
+        computed_at, envelopes = timestamp(moment), Envelopes(moment)
+        published = 0
+        for table in sorted(tables):
+            published += self.processor.publish_shared(table, tables[table], computed_at,
+                                                       envelopes)
+            await asyncio.sleep(PAUSE_SECONDS)  # the agent's turn between tables
+        PUBLISHED.labels("shared_aggregate").inc(published)
 
     async def _signal(self, dirty: dict[SeriesKey, set[str]]) -> None:
         processor = self.processor
@@ -112,8 +132,8 @@ class SignalStage(Service):
                 continue
             points = rollup.series_points(series)
             totals = dict(points)
-            if not any(period in totals and disclosable(totals[period], measure,
-                                                        processor.threshold)
+            if not any(period in totals and processor.shown_on_shared_topic(
+                           AggregateKey(*series[:3], period, series.stratum))
                        for period in periods):
                 continue  # a signal at these points would not be published anyway
             started = time.perf_counter()
@@ -125,8 +145,10 @@ class SignalStage(Service):
                                          measure.multiplier)) is not None
             ]
             for signal in self.watch.check(series, values, periods, measure.direction):
-                # a signal carries the point's value: small numbers stay unpublished
-                if disclosable(totals[signal.period], measure, processor.threshold):
+                # a signal carries the point's value: it goes out only where the shared
+                # topic shows that value (no small number, none that would give one away)
+                if processor.shown_on_shared_topic(
+                        AggregateKey(*series[:3], signal.period, series.stratum)):
                     message = spc_signal(signal, computed_at=computed_at)
                     publisher.add(topic.spc_signals, series.text.encode(),
                                   message.SerializeToString(), envelopes.headers(message))
