@@ -386,15 +386,22 @@ def is_small(count: float) -> bool:
 
 
 def assert_disclosed(group, numerator: int, denominator: int) -> None:
-    """Outside the owning ARC: a figure is shown exactly or withheld and marked,
-    never zero; a proportion's small complement withholds its numerator."""
-    numerator_hidden = is_small(numerator) or is_small(denominator - numerator)
-    denominator_hidden = is_small(denominator)
-    assert (group.in_full, group.numerator_suppressed, group.denominator_suppressed,
-            group.value_suppressed) == (False, numerator_hidden, denominator_hidden,
-                                        numerator_hidden or denominator_hidden), group
-    shown = {"numerator": None if numerator_hidden else numerator,
-             "denominator": None if denominator_hidden else denominator}
+    """Outside the owning ARC: a figure is shown exactly or withheld and marked, never
+    zero. A small count (or a proportion's small complement) is withheld for itself;
+    others may be withheld to protect one (complementary suppression, marked
+    secondary); a proportion's numerator and denominator go together."""
+    hidden = group.numerator_suppressed
+    assert not group.in_full
+    assert (group.denominator_suppressed, group.value_suppressed) == (hidden, hidden), group
+    if is_small(numerator) or is_small(denominator - numerator):
+        assert hidden and not group.numerator_secondary, group
+    if is_small(denominator):
+        assert hidden and not group.denominator_secondary, group
+    if hidden and not (is_small(numerator) or is_small(denominator - numerator)
+                       or is_small(denominator)):
+        assert group.numerator_secondary and group.denominator_secondary, group
+    shown = {"numerator": None if hidden else numerator,
+             "denominator": None if hidden else denominator}
     assert {f: getattr(group, f) if group.HasField(f) else None for f in shown} == shown
 
 
