@@ -230,3 +230,18 @@ def test_spc_flags_a_known_special_cause_and_leaves_suppressed_values_out():
     assert chart.verdict is Variation.IMPROVEMENT
     concern = domain.spc_chart(views, measure(direction="down"))
     assert concern.verdict is Variation.CONCERN
+
+
+def test_a_pattern_is_kept_while_its_aggregates_stay_the_same():
+    defined = measure()
+    rows = [row(numerator=3, denominator=40).model_copy(update={"stratum": "ethnicity=Black"}),
+            row(numerator=12, denominator=40).model_copy(update={"stratum": "ethnicity=Asian"}),
+            row(numerator=15, denominator=80)]
+    kept = suppression.Patterns(5)
+    first = kept(rows, defined)
+    assert first == suppression.patterns(rows, defined, 5) and len(first) == 2
+    assert kept(rows, defined) == first
+    # a correction (Black 3 -> 6) changes the aggregates, so the pattern is chosen again
+    corrected = [rows[0].model_copy(update={"numerator": 6.0}), rows[1],
+                 rows[2].model_copy(update={"numerator": 18.0})]
+    assert kept(corrected, defined) == {} == suppression.patterns(corrected, defined, 5)

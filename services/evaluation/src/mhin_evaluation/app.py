@@ -77,7 +77,7 @@ class EvaluationApp:
     def __init__(self, database: Database, disclosure_threshold: int = disclosure.DEFAULT_THRESHOLD,
                  clock: Callable[[], datetime] = _now, instance_arc: Arc | None = None) -> None:
         self._db = database
-        self._threshold = disclosure_threshold
+        self._pattern_cache = suppression.Patterns(disclosure_threshold)
         self._clock = clock
         self._instance_arc = instance_arc
 
@@ -251,7 +251,7 @@ class EvaluationApp:
         if principal.role is Role.NATIONAL_ADMIN or not periods:
             return {}
         rows = store.period_aggregates(session, measure.id, sorted(set(periods)))
-        return suppression.patterns(rows, measure, self._threshold)
+        return self._pattern_cache(rows, measure)
 
     def _view(self, row: domain.AggregateRow, measure: Measure, principal: Principal,
               marks: dict[tuple[str, CellKey], Marks]) -> AggregateView:

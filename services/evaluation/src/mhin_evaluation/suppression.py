@@ -11,6 +11,8 @@ them), and the choice depends on nothing else."""
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable
 
 from mhin_evaluation.domain import NATIONAL_UNIT, AggregateRow, Level, Measure
@@ -19,6 +21,45 @@ from mhin_measures.complementary import SHOWN, Cell, CellKey, Marks, protect
 
 def table_key(row: AggregateRow) -> CellKey:
     return CellKey(row.level.name.lower(), row.unit, row.stratum)
+
+
+class Patterns:
+    """:func:`patterns` with the pattern of each measure and period kept while its
+    aggregates stay exactly the same (a series asks for every period, and choosing a
+    pattern costs far more than reading the aggregates again). Shared by the gRPC
+    server's threads."""
+
+    def __init__(self, threshold: int, size: int = 1024) -> None:
+        self._threshold = threshold
+        self._size = size
+        self._lock = threading.Lock()
+        self._known: OrderedDict[tuple[str, str], tuple[tuple, dict[CellKey, Marks]]] = (
+            OrderedDict())
+
+    def __call__(self, rows: Iterable[AggregateRow], measure: Measure
+                 ) -> dict[tuple[str, CellKey], Marks]:
+        by_period: dict[str, list[AggregateRow]] = {}
+        for row in rows:
+            by_period.setdefault(row.period, []).append(row)
+        found: dict[tuple[str, CellKey], Marks] = {}
+        for period, period_rows in sorted(by_period.items()):
+            figures = tuple(sorted(
+                (table_key(row), row.numerator, row.denominator,
+                 row.owner_arc.name if row.owner_arc else "")
+                for row in period_rows))
+            slot = (measure.id, period)
+            with self._lock:
+                known = self._known.get(slot)
+            if known is None or known[0] != figures:
+                table = patterns(period_rows, measure, self._threshold)
+                known = (figures, {key: marks for (_, key), marks in table.items()})
+            with self._lock:
+                self._known[slot] = known
+                self._known.move_to_end(slot)
+                if len(self._known) > self._size:
+                    self._known.popitem(last=False)
+            found.update(((period, key), marks) for key, marks in known[1].items())
+        return found
 
 
 def patterns(rows: Iterable[AggregateRow], measure: Measure, threshold: int
