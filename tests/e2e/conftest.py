@@ -321,6 +321,18 @@ def platform(kafka_bootstrap, declared_topics_created, tmp_path) -> Iterator[Pla
         running.close()
 
 
+@pytest.fixture(scope="module")
+def module_platform(kafka_bootstrap, declared_topics_created,
+                    tmp_path_factory) -> Iterator[Platform]:
+    """One platform for a whole module, for suites whose tests share seeded data
+    (the browser tests): started once, as expensive as it is."""
+    running = Platform(kafka_bootstrap, tmp_path_factory.mktemp("platform"))
+    try:
+        yield running
+    finally:
+        running.close()
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -465,7 +477,7 @@ class Selection:
         return found().decode(selection_events_pb2.SelectionFinalised)
 
 
-@pytest.fixture(name="eventually")
+@pytest.fixture(name="eventually", scope="session")
 def eventually_fixture() -> Callable[..., Any]:
     """``eventually(check, what, timeout=60)`` for the test modules."""
     return eventually

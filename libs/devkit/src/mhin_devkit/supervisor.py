@@ -3,8 +3,9 @@
 Starts the local broker (if it is not running), creates the declared topics, then
 every service process of :data:`mhin_platform.processes.PLATFORM` that is installed,
 each with its own SQLite database under ``.cache/run/``. Waits until each gRPC
-service answers SERVING on the standard health service, prints where everything
-is, and watches: a process that dies is reported loudly (with the tail of its log)
+service answers SERVING on the standard health service (and the web dashboard its
+/healthz), prints where everything is (the dashboard's URL and a sign-in token),
+and watches: a process that dies is reported loudly (with the tail of its log)
 and restarted, a few times at most. Ctrl-C (or SIGTERM) stops the services
 gracefully, then the broker it started. Data stays in ``.cache/`` so the next run
 carries on where this one left off.
@@ -19,6 +20,8 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,6 +78,10 @@ class Child:
     def address(self) -> str:
         return f"{DEFAULT_HOST}:{self.spec.grpc_port}" if self.spec.grpc_port else "-"
 
+    @property
+    def url(self) -> str:
+        return f"http://{DEFAULT_HOST}:{self.spec.http_port}/"
+
 
 def child_env(spec: ProcessSpec, secret: str) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("MHIN_")}
@@ -91,7 +98,23 @@ def child_env(spec: ProcessSpec, secret: str) -> dict[str, str]:
             MHIN_DATABASE_URL=f"sqlite:///{run_dir() / (spec.name + '.db')}",
             MHIN_AUTH_SECRET=secret,
         )
+    if spec.http_port:  # the web dashboard: its port, and where the gRPC services are
+        env.update(MHIN_HTTP_PORT=str(spec.http_port), **service_addresses())
     return env
+
+
+def service_addresses(processes: tuple[ProcessSpec, ...] = PLATFORM) -> dict[str, str]:
+    """MHIN_<SERVICE>_ADDRESS of each national gRPC service, as `make run` places them."""
+    return {spec.address_variable: f"{DEFAULT_HOST}:{spec.grpc_port}"
+            for spec in processes if spec.grpc_port}
+
+
+def http_ready(url: str, timeout: float = 1.0) -> bool:
+    try:
+        with urllib.request.urlopen(url + "healthz", timeout=timeout) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
 
 
 def health(address: str, timeout: float = 1.0) -> str:
@@ -106,8 +129,13 @@ def health(address: str, timeout: float = 1.0) -> str:
 
 def wait_until_serving(children: list[Child]) -> None:
     deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+    def ready(child: Child) -> bool:
+        if child.spec.grpc_port:
+            return health(child.address) == "SERVING"
+        return not child.spec.http_port or http_ready(child.url)
+
     for child in children:
-        while child.spec.grpc_port and health(child.address) != "SERVING":
+        while not ready(child):
             if child.process.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit(f"{child.spec.name} did not start:\n{tail(child.log)}")
             time.sleep(0.2)
@@ -118,11 +146,16 @@ def print_banner(children: list[Child], secret: str) -> None:
     print("\nMHIN platform is running (Ctrl-C stops it):\n")
     print(f"  {'kafka':<20} {BOOTSTRAP}")
     for child in children:
-        print(f"  {child.spec.name:<20} grpc {child.address:<18} "
+        served = f"http {child.url:<18}" if child.spec.http_port else f"grpc {child.address:<18}"
+        print(f"  {child.spec.name:<20} {served} "
               f"metrics :{child.spec.metrics_port}  log {child.log}")
     print("\nUse the CLI from another terminal (a national admin token for this machine):")
     print(f"  export MHIN_TOKEN={token}")
-    print("  .venv/bin/mhin --help\n", flush=True)
+    print("  .venv/bin/mhin --help")
+    for child in children:
+        if child.spec.http_port:
+            print(f"\nThe dashboard: open {child.url} and sign in with the token above.")
+    print(flush=True)
 
 
 class Supervisor:
