@@ -49,8 +49,8 @@ def test_each_image_is_tagged_with_its_package_version(compose, spec, package):
     assert service(compose, spec.name)["image"] == f"mhin/{spec.name}:{package.version}"
 
 
-def test_each_process_publishes_its_ports_on_loopback_only(compose, spec):
-    expected = {f"127.0.0.1:{port}:{port}" for port in (spec.grpc_port, spec.metrics_port) if port}
+def test_each_process_publishes_its_ports_on_loopback_only(compose, spec, ports):
+    expected = {f"127.0.0.1:{port}:{port}" for port in ports}
     assert set(service(compose, spec.name)["ports"]) == expected
 
 
@@ -114,11 +114,13 @@ def test_each_process_runs_locked_down(compose, spec):
     assert "no-new-privileges:true" in entry["security_opt"]
 
 
-def test_health_is_grpc_health_or_for_stream_processors_their_metrics(compose, spec):
+def test_health_is_grpc_health_the_web_its_healthz_the_stream_processors_metrics(compose, spec):
     probe = health_command(compose, spec.name)
-    uses = "MHIN_GRPC_PORT" if spec.grpc_port else "MHIN_METRICS_PORT"
+    uses = ("MHIN_GRPC_PORT" if spec.grpc_port else
+            "MHIN_HTTP_PORT" if spec.http_port else "MHIN_METRICS_PORT")
     assert uses in probe[-1]
     assert ("grpc_health" in probe[-1]) == bool(spec.grpc_port)
+    assert ("/healthz" in probe[-1]) == bool(spec.http_port)
 
 
 def test_infrastructure_images_are_pinned_to_exact_versions(compose):

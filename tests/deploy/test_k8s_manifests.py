@@ -94,17 +94,19 @@ def test_each_process_runs_its_command_on_its_ports(manifests, spec):
     process = container(manifests, spec)
     assert process["command"] == [spec.command]
     ports = {port["name"]: port["containerPort"] for port in process["ports"]}
-    expected = {"grpc": spec.grpc_port, "metrics": spec.metrics_port}
+    expected = {"grpc": spec.grpc_port, "http": spec.http_port, "metrics": spec.metrics_port}
     assert ports == {name: port for name, port in expected.items() if port}
 
 
-def test_probes_use_native_grpc_health_on_the_grpc_port(manifests, spec):
+def test_probes_use_grpc_health_the_web_its_healthz_the_rest_metrics(manifests, spec):
     process = container(manifests, spec)
     for kind in ("startupProbe", "readinessProbe", "livenessProbe"):
         probe = process[kind]
         if spec.grpc_port:
             assert probe["grpc"]["port"] == spec.grpc_port, kind
             assert probe["grpc"].get("service", "") == "", kind  # the server as a whole
+        elif spec.http_port:  # the web dashboard: 200 once it follows the topics
+            assert probe["httpGet"] == {"path": "/healthz", "port": "http"}, kind
         else:  # stream processors: no gRPC server, their metrics endpoint answers
             assert probe["httpGet"] == {"path": "/metrics", "port": "metrics"}, kind
 

@@ -1,19 +1,20 @@
 """The web's follower of the shared topics against a real broker: an aggregate or SPC
 signal published on the declared topics reaches the pages following its series, and
-no other; what cannot be read is counted and skipped."""
+no other; what cannot be read goes to the topic's dead-letter topic with its reason."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
-from kafka import KafkaProducer
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from mhin.evaluation.v1 import aggregate_events_pb2 as pb
 from mhin_platform.events.envelope import new_event
-from mhin_web.events import UNREADABLE, Hub, TopicFollower
+from mhin_web.events import CONSUMER_NAME, Hub, TopicFollower
 
 pytestmark = pytest.mark.integration
 WAIT_SECONDS = 30.0
@@ -32,6 +33,28 @@ def publish(bootstrap: str, topic: str, message=None, key: str = "k", raw: bytes
         producer.close()
 
 
+class DeadLetters:
+    """A dead-letter topic read from its end as it was when opened."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self.consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        partitions = [TopicPartition(topic, p) for p in self.consumer.partitions_for_topic(topic)]
+        self.consumer.assign(partitions)
+        self.consumer.seek_to_end()
+        for partition in partitions:
+            self.consumer.position(partition)
+
+    def wait_for_key(self, key: str) -> list:
+        found: list = []
+        deadline = time.monotonic() + WAIT_SECONDS
+        while not found and time.monotonic() < deadline:
+            for batch in self.consumer.poll(timeout_ms=200).values():
+                found += [record for record in batch if record.key == key.encode()]
+        self.consumer.close()
+        assert found, f"nothing dead-lettered under {key}"
+        return found
+
+
 async def test_a_published_change_reaches_only_the_pages_following_its_series(
         kafka_bootstrap, declared_topics_created):
     hub = Hub()
@@ -42,8 +65,9 @@ async def test_a_published_change_reaches_only_the_pages_following_its_series(
         mine = hub.follow(("measure-w", "site", "site-1"))
         other = hub.follow(("measure-w", "site", "site-2"))
         computed_at = Timestamp(seconds=1_800_000_000)
-        unreadable_before = UNREADABLE.labels("mhin.evaluation.aggregate")._value.get()
-        publish(kafka_bootstrap, "mhin.evaluation.aggregate", raw=b"not an event")
+        dead_letters = DeadLetters(kafka_bootstrap, "mhin.evaluation.aggregate.dlq")
+        bad_key = f"bad-{id(hub)}"
+        publish(kafka_bootstrap, "mhin.evaluation.aggregate", raw=b"not an event", key=bad_key)
         publish(kafka_bootstrap, "mhin.evaluation.aggregate", pb.AggregateUpdated(
             measure_id="measure-w", level=pb.LEVEL_SITE, unit="site-1", period="2025-01",
             stratum="sex=F", computed_at=computed_at))
@@ -58,7 +82,10 @@ async def test_a_published_change_reaches_only_the_pages_following_its_series(
         assert [(c.stratum, c.period, c.computed_at) for c in changes] == [
             ("sex=F", "2025-01", 1_800_000_000.0), ("", "2025-02", 1_800_000_000.0)]
         assert not other.changes and not other.woken.is_set()
-        assert UNREADABLE.labels("mhin.evaluation.aggregate")._value.get() == unreadable_before + 1
+        (dead,) = await asyncio.to_thread(dead_letters.wait_for_key, bad_key)
+        headers = {name: value.decode() for name, value in dead.headers}
+        assert (dead.value, headers["dlq_consumer"]) == (b"not an event", CONSUMER_NAME)
+        assert "missing CloudEvents header" in headers["dlq_reason"]
         hub.leave(mine)
         hub.leave(other)
         assert hub.open_pages == 0

@@ -10,10 +10,11 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from prometheus_client import Counter
 
 from mhin.evaluation.v1 import aggregate_events_pb2
+from mhin_platform.events.dead_letter import dead_letter_headers, dead_letter_topic
 from mhin_platform.events.envelope import EnvelopeError, event_from_record
 from mhin_web.convert import LEVEL_NAMES
 
@@ -22,9 +23,10 @@ FOLLOWED = {
     "mhin.evaluation.aggregate": aggregate_events_pb2.AggregateUpdated,
     "mhin.evaluation.spc-signal": aggregate_events_pb2.SpcSignalRaised,
 }
-UNREADABLE = Counter("mhin_web_unreadable_records",
-                     "Records of the followed topics the web could not decode, by topic",
-                     ["topic"])
+DEAD_LETTERED = Counter("mhin_web_dead_lettered_records",
+                        "Records of the followed topics the web could not decode, by topic",
+                        ["topic"])
+CONSUMER_NAME = "web.follower"  # who dead-lettered a record (the dlq headers say)
 ASSIGNMENT_POLL_SECONDS = 0.05
 FollowKey = tuple[str, str, str]  # measure id, level, unit
 
@@ -92,6 +94,7 @@ class TopicFollower:
         self._hub = hub
         self.ready = asyncio.Event()
         self._consumer: AIOKafkaConsumer | None = None
+        self._producer: AIOKafkaProducer | None = None
 
     async def run(self) -> None:
         # No group: every partition of the followed topics is this process's, read
@@ -99,7 +102,10 @@ class TopicFollower:
         self._consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, group_id=None,
                                           enable_auto_commit=False, auto_offset_reset="latest",
                                           client_id="mhin-web")
+        self._producer = AIOKafkaProducer(bootstrap_servers=self._bootstrap, acks="all",
+                                          enable_idempotence=True, client_id="mhin-web")
         await self._consumer.start()
+        await self._producer.start()
         try:
             self._consumer.subscribe(list(FOLLOWED))
             while {tp.topic for tp in self._consumer.assignment()} != set(FOLLOWED):
@@ -109,20 +115,31 @@ class TopicFollower:
             self.ready.set()
             log.info("following %s from their end", ", ".join(FOLLOWED))
             async for record in self._consumer:
-                self._handle(record)
+                await self._handle(record)
         finally:
             await self._consumer.stop()
+            await self._producer.stop()
 
-    def _handle(self, record) -> None:  # type: ignore[no-untyped-def]
+    async def _handle(self, record) -> None:  # type: ignore[no-untyped-def]
         try:
             event = event_from_record(record.topic, record.key, record.value, record.headers)
             message = event.decode(FOLLOWED[record.topic])
         except EnvelopeError as error:
-            # The topic's consuming service (evaluation) dead-letters it; a notifier
-            # has nothing to redo, so it counts the record and moves on.
-            UNREADABLE.labels(record.topic).inc()
-            log.warning("unreadable record %s:%s@%s: %s", record.topic, record.partition,
-                        record.offset, error)
+            await self._dead_letter(record, str(error))
             return
         key, change = change_of(message)  # type: ignore[arg-type]
         self._hub.publish(key, change)
+
+    async def _dead_letter(self, record, reason: str) -> None:  # type: ignore[no-untyped-def]
+        """What cannot be decoded goes to ``<topic>.dlq`` with the reason, as every
+        platform consumer does; the follower then moves on."""
+        log.warning("dead-lettering record %s:%s@%s: %s", record.topic, record.partition,
+                    record.offset, reason)
+        assert self._producer is not None
+        await self._producer.send_and_wait(
+            dead_letter_topic(record.topic), key=record.key, value=record.value,
+            headers=dead_letter_headers(reason=reason, consumer=CONSUMER_NAME,
+                                        topic=record.topic, partition=record.partition,
+                                        offset=record.offset,
+                                        original=list(record.headers or [])))
+        DEAD_LETTERED.labels(record.topic).inc()
