@@ -13,6 +13,8 @@ from enum import StrEnum
 
 import jwt
 
+from mhin_platform.reference import Arc
+
 
 class BadRequest(ValueError):
     """A page was asked for with a bad value: ``field`` names it."""
@@ -285,7 +287,7 @@ class Session:
 
     @property
     def who(self) -> str:
-        where = f", {self.arc}" if self.arc else ""
+        where = f", {Arc.parse(self.arc).value}" if self.arc else ""
         return f"{self.subject} ({self.role.replace('_', ' ')}{where})"
 
 
