@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from mhin.catalogue.v1 import prioritisation_pb2
 from mhin.common.v1 import arc_pb2, organisation_pb2, priority_area_pb2
 from mhin.evaluation.v1 import (
     aggregate_events_pb2,
@@ -54,6 +55,9 @@ PERIODS = [f"{2024 + month // 12}-{month % 12 + 1:02d}" for month in range(18)]
 NEXT_PERIOD = "2025-07"
 # Referrals a month at each site by ethnic group: Mixed and Other are small counts.
 REFERRALS = {"White": 60, "Asian": 24, "Black": 16, "Mixed": 4, "Other": 3}
+ROUND_SCORES = {"Patient and Carer Race Equality Framework (PCREF)": (85, 80, 95, 75, 80),
+                "Parent-led CBT for child anxiety": (80, 70, 60, 80, 75),
+                "Alcohol Assertive Outreach Treatment (AAOT)": (70, 65, 70, 60, 70)}
 WAIT_SECONDS = 120.0  # the stream processors' process starts and joins its group
 PAGE_WAIT_MS = 60_000
 
@@ -137,6 +141,7 @@ class Seeded:
         self._submit_history()
         self._governance(today)
         self._needs()
+        self._round()
 
     def _sites_known(self):
         try:
@@ -201,6 +206,20 @@ class Seeded:
                 priority_area=priority_area_pb2.PRIORITY_AREA_INEQUALITIES,
                 sources=[needs_pb2.NeedSource(scoping_exercise=needs_pb2.ScopingExerciseResponse(
                     response_ref="SE-2021-001"))])))
+
+    def _round(self) -> None:
+        """An MCDA round on the network's criteria, scoring the catalogue's solutions."""
+        api = self.platform.api("prioritisation")
+        criteria = api.ListDefaultCriteria(
+            prioritisation_pb2.ListDefaultCriteriaRequest()).criteria
+        api.RecordRound(prioritisation_pb2.RecordRoundRequest(
+            round=prioritisation_pb2.RoundDraft(
+                title="MHIN decision conference", source="Stakeholder workshop",
+                criteria=criteria,
+                options=[prioritisation_pb2.RoundOption(name=name) for name in ROUND_SCORES],
+                scores=[prioritisation_pb2.Score(option=option, criterion=c.name, value=value)
+                        for option, values in ROUND_SCORES.items()
+                        for c, value in zip(criteria, values, strict=True)])))
 
     def evaluation_url(self, level: str = "project", unit: str = "", stratum: str = "") -> str:
         query = f"project={PROJECT}&measure={self.measure_id}&level={level}"
@@ -406,7 +425,8 @@ def test_each_page_renders_the_seeded_data_accessibly(tab, seeded):
     tab.sign_in(token())
     checks = {
         "overview": ("/overview", ["Unmet needs", "The solution catalogue", "Oldham",
-                                   "Ethnicity recording audit"]),
+                                   "Ethnicity recording audit", "MHIN decision conference",
+                                   "Weights within which Patient and Carer Race Equality"]),
         "evaluation": (seeded.evaluation_url(), ["Referrals seen within four weeks over time",
                                                  "Breakdown by ethnicity"]),
         "governance": ("/governance", ["Upcoming Executive and Advisory Board meetings",
@@ -420,6 +440,21 @@ def test_each_page_renders_the_seeded_data_accessibly(tab, seeded):
         assert tab.axe() == [], name
         tab.screenshot(name)
     assert tab.csp_violations == []
+
+
+def test_the_mcda_ranking_is_a_ranked_bar_chart_with_its_table(tab, seeded):
+    tab.sign_in(token("viewer"))
+    page = tab.open("/overview")
+    assert [row[:2] for row in table_rows(page, "ranking-table")] == [
+        ["1", "Patient and Carer Race Equality Framework (PCREF)"],
+        ["2", "Parent-led CBT for child anxiety"],
+        ["3", "Alcohol Assertive Outreach Treatment (AAOT)"]]
+    bars = page.eval_on_selector_all("#ranking-chart [aria-label]",
+                                     "marks => marks.map(m => m.getAttribute('aria-label'))")
+    assert any(label.startswith("1. Patient and Carer Race Equality") for label in bars)
+    criteria = [row[0] for row in table_rows(page, "ranges-table")]
+    assert criteria == ["Clinically effective", "Patients involved", "Reduces inequalities",
+                        "Implementable", "Sustainable"]
 
 
 def test_the_spc_chart_shows_the_shift_as_special_cause_of_improvement(tab, seeded):
