@@ -430,7 +430,8 @@ def test_each_page_renders_the_seeded_data_accessibly(tab, seeded):
         "evaluation": (seeded.evaluation_url(), ["Referrals seen within four weeks over time",
                                                  "Breakdown by ethnicity"]),
         "governance": ("/governance", ["Upcoming Executive and Advisory Board meetings",
-                                       "Executive", "Involvement (PPI)"]),
+                                       "Executive Committee", "Co design workshop",
+                                       "Advisory group meeting"]),
     }
     for name, (path, texts) in checks.items():
         page = tab.open(path)

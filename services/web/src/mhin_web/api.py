@@ -237,7 +237,7 @@ async def governance(request: Request) -> Response:
     view = await services(request).governance_page(token)
     involvement = view.involvement.tables[0].rows if view.involvement.tables else []
     return page(request, "governance.html", view=view, involvement_json=json.dumps({"bars": [
-        {"label": f"{row[0]}: {row[1]}", "hours": float(row[5])}
+        {"label": f"{row[1]}: {row[0]}", "hours": float(row[5])}
         for row in involvement if row[1] != "All kinds"]}))
 
 

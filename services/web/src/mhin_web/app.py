@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import grpc
@@ -27,6 +27,7 @@ from mhin_web import convert, domain
 from mhin_web.domain import BadRequest, Breakdown, Level, SeriesRequest, SpcChart, Table
 
 PAGE_SIZE = 200
+NETWORK_START = date(2021, 4, 1)  # the scoping exercise: involvement is reported from then
 CALL_TIMEOUT_SECONDS = 10.0
 
 
@@ -96,7 +97,8 @@ async def section(build: Awaitable[Section]) -> Section:
     try:
         return await build
     except Refused as refused:
-        return Section(refused=refused.message)
+        why = "Not shown to you" if refused.status == 403 else "Could not be shown"
+        return Section(refused=f"{why}: {refused.message}")
 
 
 @dataclass(frozen=True)
@@ -333,9 +335,13 @@ class Services:
 
     async def _involvement(self, token: str) -> Section:
         projects = await self.projects_list(token)
+        today = datetime.now(UTC).date()
+        period = {"from_date": {"year": NETWORK_START.year, "month": NETWORK_START.month,
+                                "day": NETWORK_START.day},
+                  "to_date": {"year": today.year, "month": today.month, "day": today.day}}
         reports = await asyncio.gather(*(
             call(self.governance.GetInvolvementReport,
-                 governance_pb2.GetInvolvementReportRequest(project_id=p.id), token)
+                 governance_pb2.GetInvolvementReportRequest(project_id=p.id, **period), token)
             for p in projects))
         rows = []
         for project, answer in zip(projects, reports, strict=True):
@@ -351,4 +357,4 @@ class Services:
                          f"{report.totals.hours:g}"))
         return Section(tables=(Table(
             ("Project", "Kind", "Activities", "People", "Experts by experience", "Hours"), rows,
-            caption="Involvement (PPI) by project and kind"),))
+            caption=f"Involvement (PPI) by project and kind, since {NETWORK_START:%B %Y}"),))
