@@ -475,6 +475,14 @@ def test_the_spc_chart_shows_the_shift_as_special_cause_of_improvement(tab, seed
     assert "Special cause improvement: high values" in page.locator("#icon-text").inner_text()
 
 
+def test_every_level_of_the_hierarchy_has_its_chart(tab, seeded):
+    tab.sign_in(token("viewer"))
+    for level, unit in (("national", ""), ("arc", "GREATER_MANCHESTER"),
+                        ("site", seeded.sites[YH].id)):
+        page = tab.open(seeded.evaluation_url(level, unit))
+        assert [row[0] for row in table_rows(page, "spc-table")] == PERIODS, level
+
+
 def test_the_csv_download_holds_exactly_the_table(tab, seeded):
     tab.sign_in(token())
     page = tab.open(seeded.evaluation_url())

@@ -38,7 +38,8 @@ def test_a_series_request_defaults_to_the_projects_own_series():
 def test_the_level_choice_carries_its_unit_and_national_has_none():
     wanted = SeriesRequest.parse({"project": "p", "at": "arc:GREATER_MANCHESTER"})
     assert (wanted.level, wanted.unit) == (Level.ARC, "GREATER_MANCHESTER")
-    assert SeriesRequest.parse({"project": "p", "level": "national", "unit": "x"}).unit == ""
+    assert SeriesRequest.parse({"project": "p", "level": "national", "unit": "x"}).unit \
+        == "national"  # its one unit, as the aggregates are keyed
 
 
 @pytest.mark.parametrize(("query", "field", "says"), [

@@ -371,8 +371,35 @@ def sse_signed_out() -> Response:
                     media_type="text/event-stream")
 
 
+class SharedRefreshes:
+    """Pages of one user on one view, told of the same change, share one refresh: the
+    same token and query get the same answer, so one set of gRPC calls serves them
+    all (a user with many tabs open, a wall display). Different users never share."""
+
+    def __init__(self) -> None:
+        self._running: dict[tuple[str, tuple[tuple[str, str], ...]], asyncio.Task] = {}
+
+    async def refresh(self, request: Request, token: str, query: dict[str, str],
+                      view: EvaluationView, changes: list[Any]) -> tuple[EvaluationView, str]:
+        key = (token, tuple(sorted(query.items())))
+        task = self._running.get(key)
+        if task is None:
+            task = asyncio.ensure_future(self._refresh(request, token, query, view, changes))
+            self._running[key] = task
+            task.add_done_callback(lambda _: self._running.pop(key, None))
+        return await asyncio.shield(task)
+
+    @staticmethod
+    async def _refresh(request: Request, token: str, query: dict[str, str],
+                       view: EvaluationView, changes: list[Any]) -> tuple[EvaluationView, str]:
+        await caught_up(request, token, view, changes)
+        fresh = await services(request).evaluation_page(token, query)
+        return fresh, render_live(request, fresh)
+
+
 async def stream(request: Request, token: str, query: dict[str, str], view: EvaluationView,
                  follower: Follower, hub: Hub) -> AsyncIterator[str]:
+    shared: SharedRefreshes = request.app.state.refreshes
     try:
         yield "retry: 1000\n\n"
         yield sse("live", render_live(request, view))
@@ -385,15 +412,14 @@ async def stream(request: Request, token: str, query: dict[str, str], view: Eval
             await asyncio.sleep(CATCH_UP_POLL_SECONDS)  # a batch of changes: fetch once
             changes = follower.take()
             try:
-                await caught_up(request, token, view, changes)
-                view = await services(request).evaluation_page(token, query)
+                view, live = await shared.refresh(request, token, query, view, changes)
             except SignedOut:
                 yield sse("signed-out", "/sign-in?reason=expired")
                 return
             except Refused as refused:
                 yield sse("refused", refused.message)
                 return
-            yield sse("live", render_live(request, view))
+            yield sse("live", live)
     finally:
         hub.leave(follower)
 
@@ -488,6 +514,7 @@ def create_app(hub: Hub, follower_ready: Any, lifespan: Any = None) -> Starlette
         lifespan=lifespan,
     )
     app.state.hub = hub
+    app.state.refreshes = SharedRefreshes()
     app.state.follower_ready = follower_ready
     return app
 

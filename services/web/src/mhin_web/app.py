@@ -200,7 +200,7 @@ class Services:
         if stratifier and stratifier not in {choice.value for choice in stratifiers}:
             raise BadRequest("by", f"{stratifier!r} is not a stratifier of {measure.id}")
         units = {
-            Level.NATIONAL.value: [Choice("", "England")],
+            Level.NATIONAL.value: [Choice(domain.NATIONAL_UNIT, "England")],
             Level.PROJECT.value: [Choice(project.project.id, project.project.name)],
             Level.ARC.value: sorted({Choice(arc.name, arc.value) for arc in map(arc_of, sites)},
                                     key=lambda choice: choice.label),

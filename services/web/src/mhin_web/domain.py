@@ -32,6 +32,7 @@ class Level(StrEnum):
     SITE = "site"
 
 
+NATIONAL_UNIT = "national"  # the national level's one unit, as aggregates are keyed
 # Ids, ARC codes and strata ("ethnicity=Black", "sex=F|age_band=5-11"): what a URL may carry.
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.:=|+&/-]{0,199}$")
 
@@ -73,7 +74,7 @@ class SeriesRequest:
                              + ", ".join(level.value for level in Level)) from None
         unit = checked_id("unit", query.get("unit"), required=False)
         if level is Level.NATIONAL:
-            unit = ""
+            unit = NATIONAL_UNIT
         elif level is Level.PROJECT:
             unit = unit or project_id
         elif not unit:
