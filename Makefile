@@ -82,7 +82,7 @@ lock: venv ## re-pin requirements.lock from what is installed
 
 clean: ## remove the venv and caches (broker data included)
 	-$(PY) -m mhin_devkit.kafka_broker down
-	rm -rf $(VENV) $(CACHE) node_modules
+	rm -rf $(VENV) $(CACHE) node_modules services/web/src/mhin_web/static/build
 
 run-arcs: kafka-jars $(WEB_ASSETS) ## run the national instance and Greater Manchester's and Yorkshire and Humber's own instances
 	$(PY) -m mhin_devkit.supervisor --arcs greater-manchester,yorkshire-and-humber
