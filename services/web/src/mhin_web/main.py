@@ -58,7 +58,7 @@ def build(settings: WebSettings) -> Starlette:
             if not done.cancelled() and done.exception() is not None:
                 log.error("the topic follower died: %r; stopping", done.exception())
                 follower.ready.clear()
-                server = app.state.__dict__.get("server")
+                server = getattr(app.state, "server", None)
                 if server is not None:
                     server.should_exit = True
 
