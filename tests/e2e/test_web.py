@@ -505,6 +505,7 @@ def test_a_viewer_sees_the_small_cells_of_a_breakdown_as_suppressed(tab, seeded)
         "marks => marks.map(m => m.getAttribute('aria-label'))")
     assert any(label.startswith("Mixed: suppressed") for label in labels), labels
     assert tab.axe() == []
+    tab.screenshot("evaluation-site-as-viewer")
 
 
 def test_an_arc_member_sees_another_arcs_site_only_as_anyone_outside_it_would(tab, seeded):
