@@ -269,7 +269,9 @@ def web(module_platform, seeded, tmp_path_factory, eventually) -> Iterator[WebPr
         process.stop()
 
 
-@pytest.fixture(scope="session")
+# Module-scoped, not session-scoped: Playwright's sync API keeps an event loop running
+# in this thread while it is open, which later asyncio tests could not start under.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not CHROMIUM.is_file():
         pytest.fail(f"Chromium is not at {CHROMIUM}: `apt-get install chromium` (Debian)",
