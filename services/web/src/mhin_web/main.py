@@ -10,6 +10,7 @@ import sys
 from collections.abc import AsyncIterator
 
 import uvicorn
+from prometheus_client import Gauge
 from pydantic import Field
 from starlette.applications import Starlette
 
@@ -23,6 +24,7 @@ from mhin_web.app import Services
 from mhin_web.events import Hub, TopicFollower
 
 log = logging.getLogger(__name__)
+OPEN_PAGES = Gauge("mhin_web_open_pages", "Pages following a series over server-sent events")
 _DEFAULT = {spec.name: f"127.0.0.1:{spec.grpc_port}" for spec in PLATFORM if spec.grpc_port}
 
 
@@ -46,6 +48,7 @@ def build(settings: WebSettings) -> Starlette:
     """The ASGI app with its lifespan: channels opened, topics followed; a follower
     that dies stops the process (health first), as a dead consumer stops a service."""
     hub = Hub()
+    OPEN_PAGES.set_function(lambda: hub.open_pages)
     follower = TopicFollower(settings.kafka_bootstrap_servers, hub)
 
     @contextlib.asynccontextmanager
