@@ -459,6 +459,20 @@ class LocalBroker:
             _terminate_pid(self.pid, timeout)
         self.pid = None
 
+    def kill(self) -> None:
+        """SIGKILL the broker, as a crash would, and wait until it is gone."""
+        if self.process is None:
+            raise BrokerError("this broker was not started by this process")
+        self.process.kill()
+        self.process.wait(30)
+
+    def restart(self, *, timeout: float = 90.0) -> LocalBroker:
+        """Start the broker again on the same ports and data (after :meth:`kill`)."""
+        if self.port is None or self.controller_port is None or self.data_dir is None:
+            raise BrokerError("the broker has not been started")
+        return self.start(self.port, self.controller_port, self.data_dir, self.log_file,
+                          timeout=timeout)
+
     def __enter__(self) -> LocalBroker:
         return self
 
