@@ -4,8 +4,9 @@ Starts the local broker (if it is not running), creates the declared topics, the
 every service process of :data:`mhin_platform.processes.PLATFORM` that is installed,
 each with its own SQLite database under ``.cache/run/``. Waits until each gRPC
 service answers SERVING on the standard health service, prints where everything
-is, and watches: a process that dies is reported loudly (with the tail of its log)
-and restarted, a few times at most. Ctrl-C (or SIGTERM) stops the services
+is, and watches: a process that dies, or a gRPC service that stops answering SERVING
+on its health check, is reported loudly (with the tail of its log) and restarted, a
+few times at most. Ctrl-C (or SIGTERM) stops the services
 gracefully, then the broker it started. Data stays in ``.cache/`` so the next run
 carries on where this one left off.
 """
@@ -35,6 +36,9 @@ BOOTSTRAP = f"{DEFAULT_HOST}:{DEFAULT_PORT}"
 READY_TIMEOUT_SECONDS = 60
 MAX_RESTARTS = 5
 STOP_GRACE_SECONDS = 15
+# A running service not SERVING for this long is stuck: it is stopped and restarted.
+UNHEALTHY_SECONDS = 20.0
+HEALTH_INTERVAL_SECONDS = 2.0
 
 
 def script_path(command: str) -> Path:
@@ -63,13 +67,50 @@ class Child:
     log: Path
     process: subprocess.Popen | None = None
     restarts: int = 0
+    # By when a gRPC service must answer SERVING (again) before it counts as stuck.
+    serving_due: float = 0.0
 
-    def start(self, env: dict[str, str]) -> None:
+    @property
+    def argv(self) -> list[str]:
+        return [str(script_path(self.spec.command))]
+
+    def start(self, env: dict[str, str], ready_seconds: float = READY_TIMEOUT_SECONDS) -> None:
         handle = self.log.open("a")
         self.process = subprocess.Popen(
-            [str(script_path(self.spec.command))],
-            env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True,
+            self.argv, env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True,
         )
+        self.serving_due = time.monotonic() + ready_seconds
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL if it has not exited within the grace period."""
+        self.terminate()
+        self.wait_stopped()
+
+    def terminate(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+
+    def wait_stopped(self) -> None:
+        if self.process is None:
+            return
+        try:
+            self.process.wait(STOP_GRACE_SECONDS)
+        except subprocess.TimeoutExpired:
+            print(f"{self.spec.name} did not stop in {STOP_GRACE_SECONDS}s; killing it",
+                  file=sys.stderr)
+            self.process.kill()
+            self.process.wait()
+
+    def stopped_serving(self, patience: float) -> bool:
+        """Whether this gRPC service has not answered SERVING for ``patience`` seconds
+        (a process just started has until its ready time for its first answer)."""
+        if not self.spec.grpc_port:
+            return False
+        now = time.monotonic()
+        if health(self.address) == "SERVING":
+            self.serving_due = now + patience
+            return False
+        return now > self.serving_due
 
     @property
     def address(self) -> str:
@@ -126,8 +167,12 @@ def print_banner(children: list[Child], secret: str) -> None:
 
 
 class Supervisor:
-    def __init__(self, processes: tuple[ProcessSpec, ...] = PLATFORM) -> None:
+    def __init__(self, processes: tuple[ProcessSpec, ...] = PLATFORM, *,
+                 unhealthy_seconds: float = UNHEALTHY_SECONDS,
+                 ready_seconds: float = READY_TIMEOUT_SECONDS) -> None:
         self.processes = processes
+        self.unhealthy_seconds = unhealthy_seconds
+        self.ready_seconds = ready_seconds
         self.stopping = False
         self.started_broker = False
         self.children: list[Child] = []
@@ -157,33 +202,39 @@ class Supervisor:
         print_banner(self.children, secret)
 
     def watch(self) -> None:
+        next_health_check = 0.0
         while not self.stopping:
             time.sleep(0.5)
+            check_health = time.monotonic() >= next_health_check
+            if check_health:
+                next_health_check = time.monotonic() + HEALTH_INTERVAL_SECONDS
             for child in self.children:
+                if self.stopping:
+                    break
                 code = child.process.poll()
-                if code is None or self.stopping:
-                    continue
-                print(f"\n!!! {child.spec.name} exited with status {code}; last lines of "
-                      f"{child.log}:\n{tail(child.log, 20)}\n", file=sys.stderr, flush=True)
-                if child.restarts >= MAX_RESTARTS:
-                    raise SystemExit(f"{child.spec.name} keeps dying; stopping the platform")
-                child.restarts += 1
-                print(f"restarting {child.spec.name} ({child.restarts}/{MAX_RESTARTS})",
-                      file=sys.stderr, flush=True)
-                child.start(self.env_for[child.spec.name])
+                if code is not None:
+                    self._restart(child, f"exited with status {code}")
+                elif check_health and child.stopped_serving(self.unhealthy_seconds):
+                    self._restart(child, f"has not answered SERVING for "
+                                         f"{self.unhealthy_seconds:.0f}s; stopping it")
+
+    def _restart(self, child: Child, what: str) -> None:
+        print(f"\n!!! {child.spec.name} {what}; last lines of {child.log}:\n"
+              f"{tail(child.log, 20)}\n", file=sys.stderr, flush=True)
+        child.stop()
+        if child.restarts >= MAX_RESTARTS:
+            raise SystemExit(f"{child.spec.name} keeps failing; stopping the platform")
+        child.restarts += 1
+        print(f"restarting {child.spec.name} ({child.restarts}/{MAX_RESTARTS})",
+              file=sys.stderr, flush=True)
+        child.start(self.env_for[child.spec.name], self.ready_seconds)
 
     def stop(self) -> None:
         running = [c for c in self.children if c.process and c.process.poll() is None]
         for child in running:
-            child.process.send_signal(signal.SIGTERM)
+            child.terminate()
         for child in running:
-            try:
-                child.process.wait(STOP_GRACE_SECONDS)
-            except subprocess.TimeoutExpired:
-                print(f"{child.spec.name} did not stop in {STOP_GRACE_SECONDS}s; killing it",
-                      file=sys.stderr)
-                child.process.kill()
-                child.process.wait()
+            child.wait_stopped()
         if self.started_broker:
             kafka_broker.main(["down"])
         print("MHIN platform stopped; data kept in", cache_dir().parent)
