@@ -194,11 +194,24 @@ def port_is_open(host: str, port: int, timeout: float = 0.5) -> bool:
         return False
 
 
+def bootstrap_addresses(bootstrap_servers: str) -> list[tuple[str, int]]:
+    """``"a:9092,b:9093"`` as ``[("a", 9092), ("b", 9093)]``; a pair without a port or
+    with one that is not a number is refused, naming it."""
+    addresses = []
+    for server in bootstrap_servers.split(","):
+        host, _, port = server.strip().rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(f"bootstrap server {server.strip()!r} is not host:port")
+        addresses.append((host.strip("[]"), int(port)))
+    return addresses
+
+
 def broker_answers(bootstrap_servers: str, timeout: float = 5.0) -> bool:
     """True when a Kafka broker at ``bootstrap_servers`` answers a metadata request
-    listing at least one broker (kafka-python negotiates API versions first)."""
-    host, _, port = bootstrap_servers.rpartition(":")
-    if not port_is_open(host, int(port), timeout=min(timeout, 1.0)):
+    listing at least one broker (kafka-python negotiates API versions first). With
+    several ``host:port`` pairs (comma-separated), any one that answers will do."""
+    if not any(port_is_open(host, port, timeout=min(timeout, 1.0))
+               for host, port in bootstrap_addresses(bootstrap_servers)):
         return False
     from kafka import KafkaAdminClient  # imported late: `jars` and `down` do not need it
     from kafka.errors import KafkaError
