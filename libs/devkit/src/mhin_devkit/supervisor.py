@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -28,9 +27,11 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from mhin_devkit import kafka_broker
 from mhin_devkit.kafka_broker import DEFAULT_HOST, DEFAULT_PORT, broker_answers, cache_dir, tail
-from mhin_platform.auth import issue_token
+from mhin_devkit.local_auth import ensure_local_auth, signing_key, signing_key_path
 from mhin_platform.events.topics import ensure_topics
 from mhin_platform.processes import PLATFORM, ProcessSpec, arc_layout, parse_arcs
+from mhin_platform.reference import Arc
+from mhin_platform.tokens import issue_token
 
 BOOTSTRAP = f"{DEFAULT_HOST}:{DEFAULT_PORT}"
 READY_TIMEOUT_SECONDS = 60
@@ -52,13 +53,10 @@ def run_dir() -> Path:
     return path
 
 
-def auth_secret() -> str:
-    """This machine's token secret: made once, kept out of the repository."""
-    path = run_dir() / "auth-secret"
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(48))
-        path.chmod(0o600)
-    return path.read_text().strip()
+def instance_arcs(processes: tuple[ProcessSpec, ...]) -> list[Arc]:
+    """The ARCs that run instances of their own in this layout."""
+    return sorted({Arc[spec.env["MHIN_INSTANCE_ARC"]] for spec in processes
+                   if "MHIN_INSTANCE_ARC" in spec.env}, key=lambda arc: arc.name)
 
 
 @dataclass
@@ -117,7 +115,7 @@ class Child:
         return f"{DEFAULT_HOST}:{self.spec.grpc_port}" if self.spec.grpc_port else "-"
 
 
-def child_env(spec: ProcessSpec, secret: str) -> dict[str, str]:
+def child_env(spec: ProcessSpec, trust_file: Path) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("MHIN_")}
     env.update(
         MHIN_SERVICE_NAME=spec.name,
@@ -130,7 +128,7 @@ def child_env(spec: ProcessSpec, secret: str) -> dict[str, str]:
         env.update(
             MHIN_GRPC_PORT=str(spec.grpc_port),
             MHIN_DATABASE_URL=f"sqlite:///{run_dir() / (spec.name + '.db')}",
-            MHIN_AUTH_SECRET=secret,
+            MHIN_AUTH_TRUST=str(trust_file),
         )
     return env
 
@@ -154,8 +152,8 @@ def wait_until_serving(children: list[Child]) -> None:
             time.sleep(0.2)
 
 
-def print_banner(children: list[Child], secret: str) -> None:
-    token = issue_token(secret, "local-admin", "national_admin")
+def print_banner(children: list[Child], arcs: list[Arc]) -> None:
+    token = issue_token(signing_key(), "local-admin", "national_admin")
     print("\nMHIN platform is running (Ctrl-C stops it):\n")
     print(f"  {'kafka':<20} {BOOTSTRAP}")
     for child in children:
@@ -163,7 +161,13 @@ def print_banner(children: list[Child], secret: str) -> None:
               f"metrics :{child.spec.metrics_port}  log {child.log}")
     print("\nUse the CLI from another terminal (a national admin token for this machine):")
     print(f"  export MHIN_TOKEN={token}")
-    print("  .venv/bin/mhin --help\n", flush=True)
+    print("  .venv/bin/mhin --help")
+    print("\nTo issue other tokens (mhin token issue), the national issuer's key and, for its")
+    print("members, each ARC's own:")
+    print(f"  export MHIN_AUTH_SIGNING_KEY={signing_key_path()}")
+    for arc in arcs:
+        print(f"  # {arc.name}: MHIN_AUTH_SIGNING_KEY={signing_key_path(arc)}")
+    print(flush=True)
 
 
 class Supervisor:
@@ -188,8 +192,8 @@ class Supervisor:
                 raise SystemExit("the Kafka broker did not start")
             self.started_broker = True
         ensure_topics(BOOTSTRAP)
-        secret = auth_secret()
-        self.env_for = {spec.name: child_env(spec, secret) for spec in self.processes}
+        trust_file = ensure_local_auth(instance_arcs(self.processes))
+        self.env_for = {spec.name: child_env(spec, trust_file) for spec in self.processes}
         installed = [spec for spec in self.processes if script_path(spec.command).exists()]
         for spec in self.processes:
             if spec not in installed:
@@ -199,7 +203,7 @@ class Supervisor:
         for child in self.children:
             child.start(self.env_for[child.spec.name])
         wait_until_serving(self.children)
-        print_banner(self.children, secret)
+        print_banner(self.children, instance_arcs(self.processes))
 
     def watch(self) -> None:
         next_health_check = 0.0
