@@ -101,16 +101,22 @@ def test_unsigned_and_symmetric_tokens_are_refused(verifier):
         verifier.verify(hmac)
 
 
+FIVE_MINUTES = timedelta(minutes=5)
+
+
 @pytest.mark.parametrize(("claims", "reason"), [
-    ({"exp": datetime.now(UTC) - timedelta(minutes=5)}, "has expired"),
-    ({"nbf": datetime.now(UTC) + timedelta(minutes=5)}, "not valid yet"),
-    ({"iat": datetime.now(UTC) + timedelta(minutes=5)}, "not valid yet"),
+    ({"exp": -FIVE_MINUTES}, "has expired"),  # times: from now, when the test runs
+    ({"nbf": FIVE_MINUTES}, "not valid yet"),
+    ({"iat": FIVE_MINUTES}, "not valid yet"),
     ({"aud": "another-platform"}, "another audience"),
     ({"aud": None}, "lacks a required claim"),
     ({"nbf": None}, "lacks a required claim"),
     ({"iss": "somebody-else"}, "issuer 'somebody-else' is not trusted"),
 ])
 def test_claims_are_checked(verifier, claims, reason):
+    now = datetime.now(UTC)
+    claims = {name: now + value if isinstance(value, timedelta) else value
+              for name, value in claims.items()}
     with pytest.raises(Unauthenticated, match=reason):
         verifier.verify(forged(NATIONAL, **claims))
 

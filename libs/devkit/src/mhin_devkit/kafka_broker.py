@@ -398,6 +398,23 @@ class LocalBroker:
         ``detach`` puts the broker in its own session so it outlives this process
         (``make kafka-up``); otherwise it is bound to this process.
         """
+        began = time.monotonic()
+        self.launch(port, controller_port, data_dir, log_file, detach=detach)
+        self.wait_until_ready(began + timeout)
+        self.startup_seconds = time.monotonic() - began
+        return self
+
+    def launch(
+        self,
+        port: int,
+        controller_port: int,
+        data_dir: Path | str | None = None,
+        log_file: Path | str | None = None,
+        *,
+        detach: bool = False,
+    ) -> None:
+        """Format (if needed) and start the broker process without waiting for it (the
+        nodes of a cluster must all be running before any can answer)."""
         if self.process is not None and self.process.poll() is None:
             raise BrokerError(f"this broker is already running (pid {self.process.pid})")
         self.port, self.controller_port = port, controller_port
@@ -409,7 +426,6 @@ class LocalBroker:
             if port_is_open(self.host, busy):
                 raise BrokerError(f"{self.host}:{busy} is already in use by another process")
 
-        began = time.monotonic()
         java = find_java()
         if self.jars is None:
             self.jars = ensure_jars()
@@ -433,11 +449,9 @@ class LocalBroker:
                 preexec_fn=_die_with_parent if (self.die_with_parent and not detach) else None,
             )
         self.pid = self.process.pid
-        self._wait_until_ready(began + timeout)
-        self.startup_seconds = time.monotonic() - began
-        return self
 
-    def _wait_until_ready(self, deadline: float) -> None:
+    def wait_until_ready(self, deadline: float) -> None:
+        """Return once the broker answers; BrokerError if it dies or ``deadline`` passes."""
         assert self.process is not None and self.log_file is not None
         while True:
             code = self.process.poll()

@@ -25,8 +25,9 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from mhin_devkit import kafka_broker
+from mhin_devkit import kafka_broker, kafka_cluster
 from mhin_devkit.kafka_broker import DEFAULT_HOST, DEFAULT_PORT, broker_answers, cache_dir, tail
+from mhin_devkit.kafka_cluster import LocalCluster, cluster_dir
 from mhin_devkit.local_auth import ensure_local_auth, signing_key, signing_key_path
 from mhin_platform.events.topics import ensure_topics
 from mhin_platform.processes import PLATFORM, ProcessSpec, arc_layout, parse_arcs
@@ -115,11 +116,11 @@ class Child:
         return f"{DEFAULT_HOST}:{self.spec.grpc_port}" if self.spec.grpc_port else "-"
 
 
-def child_env(spec: ProcessSpec, trust_file: Path) -> dict[str, str]:
+def child_env(spec: ProcessSpec, trust_file: Path, bootstrap: str = BOOTSTRAP) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("MHIN_")}
     env.update(
         MHIN_SERVICE_NAME=spec.name,
-        MHIN_KAFKA_BOOTSTRAP_SERVERS=BOOTSTRAP,
+        MHIN_KAFKA_BOOTSTRAP_SERVERS=bootstrap,
         MHIN_METRICS_PORT=str(spec.metrics_port),
         MHIN_DATA_DIR=str(run_dir() / spec.name),
         **spec.env,
@@ -152,10 +153,10 @@ def wait_until_serving(children: list[Child]) -> None:
             time.sleep(0.2)
 
 
-def print_banner(children: list[Child], arcs: list[Arc]) -> None:
+def print_banner(children: list[Child], arcs: list[Arc], bootstrap: str) -> None:
     token = issue_token(signing_key(), "local-admin", "national_admin")
     print("\nMHIN platform is running (Ctrl-C stops it):\n")
-    print(f"  {'kafka':<20} {BOOTSTRAP}")
+    print(f"  {'kafka':<20} {bootstrap}")
     for child in children:
         print(f"  {child.spec.name:<20} grpc {child.address:<18} "
               f"metrics :{child.spec.metrics_port}  log {child.log}")
@@ -173,8 +174,11 @@ def print_banner(children: list[Child], arcs: list[Arc]) -> None:
 class Supervisor:
     def __init__(self, processes: tuple[ProcessSpec, ...] = PLATFORM, *,
                  unhealthy_seconds: float = UNHEALTHY_SECONDS,
-                 ready_seconds: float = READY_TIMEOUT_SECONDS) -> None:
+                 ready_seconds: float = READY_TIMEOUT_SECONDS, cluster: bool = False) -> None:
         self.processes = processes
+        # a three-node replicated cluster (make run-cluster) instead of one broker
+        self.cluster = cluster
+        self.bootstrap = LocalCluster(cluster_dir()).bootstrap_servers if cluster else BOOTSTRAP
         self.unhealthy_seconds = unhealthy_seconds
         self.ready_seconds = ready_seconds
         self.stopping = False
@@ -185,15 +189,16 @@ class Supervisor:
         self.stopping = True
 
     def start(self) -> None:
-        if broker_answers(BOOTSTRAP, timeout=2.0):
-            print(f"kafka: using the broker already running on {BOOTSTRAP} (left running)")
+        if broker_answers(self.bootstrap, timeout=2.0):
+            print(f"kafka: using the broker already running on {self.bootstrap} (left running)")
         else:
-            if kafka_broker.main(["up"]) != 0:
+            if (kafka_cluster if self.cluster else kafka_broker).main(["up"]) != 0:
                 raise SystemExit("the Kafka broker did not start")
             self.started_broker = True
-        ensure_topics(BOOTSTRAP)
+        ensure_topics(self.bootstrap)
         trust_file = ensure_local_auth(instance_arcs(self.processes))
-        self.env_for = {spec.name: child_env(spec, trust_file) for spec in self.processes}
+        self.env_for = {spec.name: child_env(spec, trust_file, self.bootstrap)
+                        for spec in self.processes}
         installed = [spec for spec in self.processes if script_path(spec.command).exists()]
         for spec in self.processes:
             if spec not in installed:
@@ -203,7 +208,7 @@ class Supervisor:
         for child in self.children:
             child.start(self.env_for[child.spec.name])
         wait_until_serving(self.children)
-        print_banner(self.children, instance_arcs(self.processes))
+        print_banner(self.children, instance_arcs(self.processes), self.bootstrap)
 
     def watch(self) -> None:
         next_health_check = 0.0
@@ -240,7 +245,7 @@ class Supervisor:
         for child in running:
             child.wait_stopped()
         if self.started_broker:
-            kafka_broker.main(["down"])
+            (kafka_cluster if self.cluster else kafka_broker).main(["down"])
         print("MHIN platform stopped; data kept in", cache_dir().parent)
 
 
@@ -250,8 +255,12 @@ def main(argv: list[str] | None = None) -> None:
         "--arcs", default="",
         help="also run these ARCs' own instances of the ARC-data services, comma-separated "
              "(e.g. greater-manchester,yorkshire-and-humber)")
+    parser.add_argument(
+        "--cluster", action="store_true",
+        help="run Kafka as a three-node replicated cluster (replication factor 3, "
+             "min.insync.replicas 2) instead of one broker")
     args = parser.parse_args(argv)
-    supervisor = Supervisor(arc_layout(parse_arcs(args.arcs)))
+    supervisor = Supervisor(arc_layout(parse_arcs(args.arcs)), cluster=args.cluster)
     signal.signal(signal.SIGINT, supervisor._on_signal)
     signal.signal(signal.SIGTERM, supervisor._on_signal)
     try:
