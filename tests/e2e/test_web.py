@@ -36,11 +36,11 @@ from mhin.evaluation.v1 import (
 from mhin.governance.v1 import decision_events_pb2, governance_pb2
 from mhin.needs.v1 import needs_pb2
 from mhin.projects.v1 import project_pb2, projects_service_pb2
-from mhin_devkit.harness import TEST_SECRET
+from mhin_devkit.harness import TEST_ISSUER
 from mhin_devkit.kafka_broker import free_port
-from mhin_platform.auth import issue_token
 from mhin_platform.processes import PLATFORM
 from mhin_platform.protoconv import date_to_proto
+from mhin_platform.tokens import SigningKey, issue_token
 
 pytestmark = pytest.mark.integration
 
@@ -118,7 +118,7 @@ class WebProcess:
 
 def token(role: str = "national_admin", arc: str | None = None,
           ttl: timedelta = timedelta(hours=1)) -> str:
-    return issue_token(TEST_SECRET, f"web-{role}", role, arc, ttl=ttl)
+    return issue_token(TEST_ISSUER, f"web-{role}", role, arc, ttl=ttl)
 
 
 class Seeded:
@@ -361,8 +361,8 @@ def test_without_a_token_every_page_sends_you_to_sign_in(tab, seeded):
 
 
 def test_a_token_the_services_refuse_is_not_a_session(tab):
-    forged = issue_token("another-secret-of-at-least-32-characters", "mallory",
-                         "national_admin")
+    impostor = SigningKey.generate(TEST_ISSUER.issuer)  # the issuer's name, not its key
+    forged = issue_token(impostor, "mallory", "national_admin")
     tab.page.goto("/sign-in")
     tab.page.get_by_label("Bearer token").fill(forged)
     tab.page.get_by_role("button", name="Sign in").click()

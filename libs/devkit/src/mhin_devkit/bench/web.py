@@ -38,10 +38,10 @@ from mhin_devkit.bench.context import BenchContext, BenchError, Sizes
 from mhin_devkit.bench.figures import Figure, at_most, percentile
 from mhin_devkit.bench.process import ServiceProcess
 from mhin_devkit.bench.worker import AggregatorWorker
-from mhin_devkit.harness import TEST_SECRET, caller
+from mhin_devkit.harness import TEST_ISSUER, caller, trust_file_for_tests
 from mhin_devkit.kafka_broker import free_port
-from mhin_platform.auth import issue_token
 from mhin_platform.protoconv import date_to_proto
+from mhin_platform.tokens import issue_token
 
 CHROMIUM = Path(os.environ.get("MHIN_CHROMIUM", "/usr/bin/chromium"))
 PROJECT = "mhin-project-1"
@@ -225,10 +225,12 @@ def run(context: BenchContext, sizes: Sizes) -> list[Figure]:
     common = {"kafka_bootstrap_servers": context.bootstrap, "log_level": "WARNING",
               "metrics_port": "0"}
     projects = ServiceProcess("mhin-projects", {
-        **common, "grpc_port": str(projects_port), "auth_secret": TEST_SECRET,
+        **common, "grpc_port": str(projects_port),
+        "auth_trust": str(trust_file_for_tests()),
         "database_url": f"sqlite:///{folder / 'projects.db'}"}, folder / "projects.log")
     evaluation = ServiceProcess("mhin-evaluation", {
-        **common, "grpc_port": str(evaluation_port), "auth_secret": TEST_SECRET,
+        **common, "grpc_port": str(evaluation_port),
+        "auth_trust": str(trust_file_for_tests()),
         "database_url": f"sqlite:///{folder / 'evaluation.db'}"}, folder / "evaluation.log")
     web = ServiceProcess("mhin-web", {
         **common, "http_port": str(web_port),
@@ -249,7 +251,7 @@ def run(context: BenchContext, sizes: Sizes) -> list[Figure]:
         _wait_for(lambda: web.check_alive() or http_ready(web_port), "mhin-web's /healthz")
         series = Series(projects_channel, evaluation_channel)
         series.submit_year()
-        cookie = issue_token(TEST_SECRET, "bench", "national_admin")
+        cookie = issue_token(TEST_ISSUER, "bench", "national_admin")
         url = f"http://127.0.0.1:{web_port}{series.path()}"
         for _ in range(sizes.runs):
             load_p95.append(percentile(page_loads_ms(url, cookie, loads), 0.95))
