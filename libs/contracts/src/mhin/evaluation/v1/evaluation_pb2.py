@@ -25,80 +25,92 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from mhin.common.v1 import arc_pb2 as mhin_dot_common_dot_v1_dot_arc__pb2
 from mhin.common.v1 import page_pb2 as mhin_dot_common_dot_v1_dot_page__pb2
+from mhin.common.v1 import period_pb2 as mhin_dot_common_dot_v1_dot_period__pb2
 from mhin.evaluation.v1 import aggregate_events_pb2 as mhin_dot_evaluation_dot_v1_dot_aggregate__events__pb2
+from mhin.evaluation.v1 import impact_pb2 as mhin_dot_evaluation_dot_v1_dot_impact__pb2
 from mhin.evaluation.v1 import measure_pb2 as mhin_dot_evaluation_dot_v1_dot_measure__pb2
 from mhin.evaluation.v1 import measure_definition_pb2 as mhin_dot_evaluation_dot_v1_dot_measure__definition__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#mhin/evaluation/v1/evaluation.proto\x12\x12mhin.evaluation.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18mhin/common/v1/arc.proto\x1a\x19mhin/common/v1/page.proto\x1a)mhin/evaluation/v1/aggregate_events.proto\x1a mhin/evaluation/v1/measure.proto\x1a+mhin/evaluation/v1/measure_definition.proto\"N\n\x14\x44\x65\x66ineMeasureRequest\x12\x36\n\x07measure\x18\x01 \x01(\x0b\x32%.mhin.evaluation.v1.MeasureDefinition\"O\n\x15\x44\x65\x66ineMeasureResponse\x12\x36\n\x07measure\x18\x01 \x01(\x0b\x32%.mhin.evaluation.v1.MeasureDefinition\"\'\n\x11GetMeasureRequest\x12\x12\n\nmeasure_id\x18\x01 \x01(\t\"d\n\x10StratifierGroups\x12\x32\n\nstratifier\x18\x01 \x01(\x0e\x32\x1e.mhin.evaluation.v1.Stratifier\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0e\n\x06groups\x18\x03 \x03(\t\"\x8d\x01\n\x12GetMeasureResponse\x12\x36\n\x07measure\x18\x01 \x01(\x0b\x32%.mhin.evaluation.v1.MeasureDefinition\x12?\n\x11stratifier_groups\x18\x02 \x03(\x0b\x32$.mhin.evaluation.v1.StratifierGroups\"T\n\x13ListMeasuresRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12)\n\x04page\x18\x02 \x01(\x0b\x32\x1b.mhin.common.v1.PageRequest\"{\n\x14ListMeasuresResponse\x12\x37\n\x08measures\x18\x01 \x03(\x0b\x32%.mhin.evaluation.v1.MeasureDefinition\x12*\n\x04page\x18\x02 \x01(\x0b\x32\x1c.mhin.common.v1.PageResponse\",\n\x16GetProjectSitesRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\"N\n\x0bProjectSite\x12\x0f\n\x07site_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12 \n\x03\x61rc\x18\x03 \x01(\x0e\x32\x13.mhin.common.v1.Arc\"v\n\x17GetProjectSitesResponse\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\x17\n\x0fproject_version\x18\x02 \x01(\x03\x12.\n\x05sites\x18\x03 \x03(\x0b\x32\x1f.mhin.evaluation.v1.ProjectSite\"\x90\x01\n\x0bObservation\x12\x12\n\nmeasure_id\x18\x01 \x01(\t\x12\x0f\n\x07site_id\x18\x02 \x01(\t\x12\x0e\n\x06period\x18\x03 \x01(\t\x12\x0f\n\x07stratum\x18\x04 \x01(\t\x12\x11\n\tnumerator\x18\x05 \x01(\x01\x12\x18\n\x0b\x64\x65nominator\x18\x06 \x01(\x01H\x00\x88\x01\x01\x42\x0e\n\x0c_denominator\"\xfa\x01\n\x11ObservationResult\x12\x34\n\x0bobservation\x18\x01 \x01(\x0b\x32\x1f.mhin.evaluation.v1.Observation\x12\x37\n\x07outcome\x18\x02 \x01(\x0e\x32&.mhin.evaluation.v1.ObservationOutcome\x12\x0f\n\x07version\x18\x03 \x01(\x03\x12\x12\n\nproject_id\x18\x04 \x01(\t\x12 \n\x03\x61rc\x18\x05 \x01(\x0e\x32\x13.mhin.common.v1.Arc\x12/\n\x0brecorded_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"P\n\x18SubmitObservationRequest\x12\x34\n\x0bobservation\x18\x01 \x01(\x0b\x32\x1f.mhin.evaluation.v1.Observation\"R\n\x19SubmitObservationResponse\x12\x35\n\x06result\x18\x01 \x01(\x0b\x32%.mhin.evaluation.v1.ObservationResult\"R\n\x19SubmitObservationsRequest\x12\x35\n\x0cobservations\x18\x01 \x03(\x0b\x32\x1f.mhin.evaluation.v1.Observation\"T\n\x1aSubmitObservationsResponse\x12\x36\n\x07results\x18\x01 \x03(\x0b\x32%.mhin.evaluation.v1.ObservationResult\"Q\n\x18\x43heckObservationsRequest\x12\x35\n\x0cobservations\x18\x01 \x03(\x0b\x32\x1f.mhin.evaluation.v1.Observation\"^\n\x12ObservationProblem\x12\r\n\x05index\x18\x01 \x01(\x05\x12\r\n\x05\x66ield\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x19\n\x11permission_denied\x18\x04 \x01(\x08\"U\n\x19\x43heckObservationsResponse\x12\x38\n\x08problems\x18\x01 \x03(\x0b\x32&.mhin.evaluation.v1.ObservationProblem\"h\n\tSeriesKey\x12\x12\n\nmeasure_id\x18\x01 \x01(\t\x12(\n\x05level\x18\x02 \x01(\x0e\x32\x19.mhin.evaluation.v1.Level\x12\x0c\n\x04unit\x18\x03 \x01(\t\x12\x0f\n\x07stratum\x18\x04 \x01(\t\"\xfa\x03\n\tAggregate\x12\x12\n\nmeasure_id\x18\x01 \x01(\t\x12(\n\x05level\x18\x02 \x01(\x0e\x32\x19.mhin.evaluation.v1.Level\x12\x0c\n\x04unit\x18\x03 \x01(\t\x12&\n\towner_arc\x18\x04 \x01(\x0e\x32\x13.mhin.common.v1.Arc\x12\x0e\n\x06period\x18\x05 \x01(\t\x12\x0f\n\x07stratum\x18\x06 \x01(\t\x12\x16\n\tnumerator\x18\x07 \x01(\x01H\x00\x88\x01\x01\x12\x18\n\x0b\x64\x65nominator\x18\x08 \x01(\x01H\x01\x88\x01\x01\x12\x12\n\x05value\x18\t \x01(\x01H\x02\x88\x01\x01\x12\x1c\n\x14numerator_suppressed\x18\n \x01(\x08\x12\x1e\n\x16\x64\x65nominator_suppressed\x18\x0b \x01(\x08\x12\x18\n\x10value_suppressed\x18\x0c \x01(\x08\x12\x0f\n\x07in_full\x18\r \x01(\x08\x12\x19\n\x11observation_count\x18\x0e \x01(\x03\x12\x35\n\x0cmeasure_type\x18\x0f \x01(\x0e\x32\x1f.mhin.evaluation.v1.MeasureType\x12/\n\x0b\x63omputed_at\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x0c\n\n_numeratorB\x0e\n\x0c_denominatorB\x08\n\x06_value\"T\n\x13GetAggregateRequest\x12-\n\x06series\x18\x01 \x01(\x0b\x32\x1d.mhin.evaluation.v1.SeriesKey\x12\x0e\n\x06period\x18\x02 \x01(\t\"H\n\x14GetAggregateResponse\x12\x30\n\taggregate\x18\x01 \x01(\x0b\x32\x1d.mhin.evaluation.v1.Aggregate\"A\n\x10GetSeriesRequest\x12-\n\x06series\x18\x01 \x01(\x0b\x32\x1d.mhin.evaluation.v1.SeriesKey\"B\n\x11GetSeriesResponse\x12-\n\x06points\x18\x01 \x03(\x0b\x32\x1d.mhin.evaluation.v1.Aggregate\"\xa5\x01\n\x13GetBreakdownRequest\x12\x12\n\nmeasure_id\x18\x01 \x01(\t\x12(\n\x05level\x18\x02 \x01(\x0e\x32\x19.mhin.evaluation.v1.Level\x12\x0c\n\x04unit\x18\x03 \x01(\t\x12\x0e\n\x06period\x18\x04 \x01(\t\x12\x32\n\nstratifier\x18\x05 \x01(\x0e\x32\x1e.mhin.evaluation.v1.Stratifier\"s\n\x14GetBreakdownResponse\x12,\n\x05total\x18\x01 \x01(\x0b\x32\x1d.mhin.evaluation.v1.Aggregate\x12-\n\x06groups\x18\x02 \x03(\x0b\x32\x1d.mhin.evaluation.v1.Aggregate\">\n\rGetSpcRequest\x12-\n\x06series\x18\x01 \x01(\x0b\x32\x1d.mhin.evaluation.v1.SeriesKey\"\xad\x01\n\x08SpcPoint\x12\x0e\n\x06period\x18\x01 \x01(\t\x12\x12\n\x05value\x18\x02 \x01(\x01H\x00\x88\x01\x01\x12\x12\n\nsuppressed\x18\x03 \x01(\x08\x12*\n\x05rules\x18\x04 \x03(\x0e\x32\x1b.mhin.evaluation.v1.SpcRule\x12\x33\n\tvariation\x18\x05 \x01(\x0e\x32 .mhin.evaluation.v1.SpcVariationB\x08\n\x06_value\"\x94\x03\n\x0eGetSpcResponse\x12\x30\n\tdirection\x18\x01 \x01(\x0e\x32\x1d.mhin.evaluation.v1.Direction\x12,\n\x06points\x18\x02 \x03(\x0b\x32\x1c.mhin.evaluation.v1.SpcPoint\x12\x11\n\x04mean\x18\x03 \x01(\x01H\x00\x88\x01\x01\x12\x18\n\x0bupper_limit\x18\x04 \x01(\x01H\x01\x88\x01\x01\x12\x18\n\x0blower_limit\x18\x05 \x01(\x01H\x02\x88\x01\x01\x12\x1d\n\x10upper_near_limit\x18\x06 \x01(\x01H\x03\x88\x01\x01\x12\x1d\n\x10lower_near_limit\x18\x07 \x01(\x01H\x04\x88\x01\x01\x12\x17\n\x0flimits_reliable\x18\x08 \x01(\x08\x12\x31\n\x07verdict\x18\t \x01(\x0e\x32 .mhin.evaluation.v1.SpcVariationB\x07\n\x05_meanB\x0e\n\x0c_upper_limitB\x0e\n\x0c_lower_limitB\x13\n\x11_upper_near_limitB\x13\n\x11_lower_near_limit*\xa1\x01\n\x12ObservationOutcome\x12#\n\x1fOBSERVATION_OUTCOME_UNSPECIFIED\x10\x00\x12 \n\x1cOBSERVATION_OUTCOME_RECORDED\x10\x01\x12!\n\x1dOBSERVATION_OUTCOME_CORRECTED\x10\x02\x12!\n\x1dOBSERVATION_OUTCOME_UNCHANGED\x10\x03\x32\xef\x08\n\x11\x45valuationService\x12\x64\n\rDefineMeasure\x12(.mhin.evaluation.v1.DefineMeasureRequest\x1a).mhin.evaluation.v1.DefineMeasureResponse\x12[\n\nGetMeasure\x12%.mhin.evaluation.v1.GetMeasureRequest\x1a&.mhin.evaluation.v1.GetMeasureResponse\x12\x61\n\x0cListMeasures\x12\'.mhin.evaluation.v1.ListMeasuresRequest\x1a(.mhin.evaluation.v1.ListMeasuresResponse\x12j\n\x0fGetProjectSites\x12*.mhin.evaluation.v1.GetProjectSitesRequest\x1a+.mhin.evaluation.v1.GetProjectSitesResponse\x12p\n\x11SubmitObservation\x12,.mhin.evaluation.v1.SubmitObservationRequest\x1a-.mhin.evaluation.v1.SubmitObservationResponse\x12s\n\x12SubmitObservations\x12-.mhin.evaluation.v1.SubmitObservationsRequest\x1a..mhin.evaluation.v1.SubmitObservationsResponse\x12p\n\x11\x43heckObservations\x12,.mhin.evaluation.v1.CheckObservationsRequest\x1a-.mhin.evaluation.v1.CheckObservationsResponse\x12\x61\n\x0cGetAggregate\x12\'.mhin.evaluation.v1.GetAggregateRequest\x1a(.mhin.evaluation.v1.GetAggregateResponse\x12X\n\tGetSeries\x12$.mhin.evaluation.v1.GetSeriesRequest\x1a%.mhin.evaluation.v1.GetSeriesResponse\x12\x61\n\x0cGetBreakdown\x12\'.mhin.evaluation.v1.GetBreakdownRequest\x1a(.mhin.evaluation.v1.GetBreakdownResponse\x12O\n\x06GetSpc\x12!.mhin.evaluation.v1.GetSpcRequest\x1a\".mhin.evaluation.v1.GetSpcResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#mhin/evaluation/v1/evaluation.proto\x12\x12mhin.evaluation.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18mhin/common/v1/arc.proto\x1a\x19mhin/common/v1/page.proto\x1a\x1bmhin/common/v1/period.proto\x1a)mhin/evaluation/v1/aggregate_events.proto\x1a\x1fmhin/evaluation/v1/impact.proto\x1a mhin/evaluation/v1/measure.proto\x1a+mhin/evaluation/v1/measure_definition.proto\"N\n\x14\x44\x65\x66ineMeasureRequest\x12\x36\n\x07measure\x18\x01 \x01(\x0b\x32%.mhin.evaluation.v1.MeasureDefinition\"O\n\x15\x44\x65\x66ineMeasureResponse\x12\x36\n\x07measure\x18\x01 \x01(\x0b\x32%.mhin.evaluation.v1.MeasureDefinition\"\'\n\x11GetMeasureRequest\x12\x12\n\nmeasure_id\x18\x01 \x01(\t\"d\n\x10StratifierGroups\x12\x32\n\nstratifier\x18\x01 \x01(\x0e\x32\x1e.mhin.evaluation.v1.Stratifier\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0e\n\x06groups\x18\x03 \x03(\t\"\x8d\x01\n\x12GetMeasureResponse\x12\x36\n\x07measure\x18\x01 \x01(\x0b\x32%.mhin.evaluation.v1.MeasureDefinition\x12?\n\x11stratifier_groups\x18\x02 \x03(\x0b\x32$.mhin.evaluation.v1.StratifierGroups\"T\n\x13ListMeasuresRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12)\n\x04page\x18\x02 \x01(\x0b\x32\x1b.mhin.common.v1.PageRequest\"{\n\x14ListMeasuresResponse\x12\x37\n\x08measures\x18\x01 \x03(\x0b\x32%.mhin.evaluation.v1.MeasureDefinition\x12*\n\x04page\x18\x02 \x01(\x0b\x32\x1c.mhin.common.v1.PageResponse\",\n\x16GetProjectSitesRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\"z\n\x0bProjectSite\x12\x0f\n\x07site_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12 \n\x03\x61rc\x18\x03 \x01(\x0e\x32\x13.mhin.common.v1.Arc\x12*\n\x0cgo_live_date\x18\x04 \x01(\x0b\x32\x14.mhin.common.v1.Date\"v\n\x17GetProjectSitesResponse\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\x17\n\x0fproject_version\x18\x02 \x01(\x03\x12.\n\x05sites\x18\x03 \x03(\x0b\x32\x1f.mhin.evaluation.v1.ProjectSite\"\x90\x01\n\x0bObservation\x12\x12\n\nmeasure_id\x18\x01 \x01(\t\x12\x0f\n\x07site_id\x18\x02 \x01(\t\x12\x0e\n\x06period\x18\x03 \x01(\t\x12\x0f\n\x07stratum\x18\x04 \x01(\t\x12\x11\n\tnumerator\x18\x05 \x01(\x01\x12\x18\n\x0b\x64\x65nominator\x18\x06 \x01(\x01H\x00\x88\x01\x01\x42\x0e\n\x0c_denominator\"\xfa\x01\n\x11ObservationResult\x12\x34\n\x0bobservation\x18\x01 \x01(\x0b\x32\x1f.mhin.evaluation.v1.Observation\x12\x37\n\x07outcome\x18\x02 \x01(\x0e\x32&.mhin.evaluation.v1.ObservationOutcome\x12\x0f\n\x07version\x18\x03 \x01(\x03\x12\x12\n\nproject_id\x18\x04 \x01(\t\x12 \n\x03\x61rc\x18\x05 \x01(\x0e\x32\x13.mhin.common.v1.Arc\x12/\n\x0brecorded_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"P\n\x18SubmitObservationRequest\x12\x34\n\x0bobservation\x18\x01 \x01(\x0b\x32\x1f.mhin.evaluation.v1.Observation\"R\n\x19SubmitObservationResponse\x12\x35\n\x06result\x18\x01 \x01(\x0b\x32%.mhin.evaluation.v1.ObservationResult\"R\n\x19SubmitObservationsRequest\x12\x35\n\x0cobservations\x18\x01 \x03(\x0b\x32\x1f.mhin.evaluation.v1.Observation\"T\n\x1aSubmitObservationsResponse\x12\x36\n\x07results\x18\x01 \x03(\x0b\x32%.mhin.evaluation.v1.ObservationResult\"Q\n\x18\x43heckObservationsRequest\x12\x35\n\x0cobservations\x18\x01 \x03(\x0b\x32\x1f.mhin.evaluation.v1.Observation\"^\n\x12ObservationProblem\x12\r\n\x05index\x18\x01 \x01(\x05\x12\r\n\x05\x66ield\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x19\n\x11permission_denied\x18\x04 \x01(\x08\"U\n\x19\x43heckObservationsResponse\x12\x38\n\x08problems\x18\x01 \x03(\x0b\x32&.mhin.evaluation.v1.ObservationProblem\"h\n\tSeriesKey\x12\x12\n\nmeasure_id\x18\x01 \x01(\t\x12(\n\x05level\x18\x02 \x01(\x0e\x32\x19.mhin.evaluation.v1.Level\x12\x0c\n\x04unit\x18\x03 \x01(\t\x12\x0f\n\x07stratum\x18\x04 \x01(\t\"\xfa\x03\n\tAggregate\x12\x12\n\nmeasure_id\x18\x01 \x01(\t\x12(\n\x05level\x18\x02 \x01(\x0e\x32\x19.mhin.evaluation.v1.Level\x12\x0c\n\x04unit\x18\x03 \x01(\t\x12&\n\towner_arc\x18\x04 \x01(\x0e\x32\x13.mhin.common.v1.Arc\x12\x0e\n\x06period\x18\x05 \x01(\t\x12\x0f\n\x07stratum\x18\x06 \x01(\t\x12\x16\n\tnumerator\x18\x07 \x01(\x01H\x00\x88\x01\x01\x12\x18\n\x0b\x64\x65nominator\x18\x08 \x01(\x01H\x01\x88\x01\x01\x12\x12\n\x05value\x18\t \x01(\x01H\x02\x88\x01\x01\x12\x1c\n\x14numerator_suppressed\x18\n \x01(\x08\x12\x1e\n\x16\x64\x65nominator_suppressed\x18\x0b \x01(\x08\x12\x18\n\x10value_suppressed\x18\x0c \x01(\x08\x12\x0f\n\x07in_full\x18\r \x01(\x08\x12\x19\n\x11observation_count\x18\x0e \x01(\x03\x12\x35\n\x0cmeasure_type\x18\x0f \x01(\x0e\x32\x1f.mhin.evaluation.v1.MeasureType\x12/\n\x0b\x63omputed_at\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x0c\n\n_numeratorB\x0e\n\x0c_denominatorB\x08\n\x06_value\"T\n\x13GetAggregateRequest\x12-\n\x06series\x18\x01 \x01(\x0b\x32\x1d.mhin.evaluation.v1.SeriesKey\x12\x0e\n\x06period\x18\x02 \x01(\t\"H\n\x14GetAggregateResponse\x12\x30\n\taggregate\x18\x01 \x01(\x0b\x32\x1d.mhin.evaluation.v1.Aggregate\"A\n\x10GetSeriesRequest\x12-\n\x06series\x18\x01 \x01(\x0b\x32\x1d.mhin.evaluation.v1.SeriesKey\"B\n\x11GetSeriesResponse\x12-\n\x06points\x18\x01 \x03(\x0b\x32\x1d.mhin.evaluation.v1.Aggregate\"\xa5\x01\n\x13GetBreakdownRequest\x12\x12\n\nmeasure_id\x18\x01 \x01(\t\x12(\n\x05level\x18\x02 \x01(\x0e\x32\x19.mhin.evaluation.v1.Level\x12\x0c\n\x04unit\x18\x03 \x01(\t\x12\x0e\n\x06period\x18\x04 \x01(\t\x12\x32\n\nstratifier\x18\x05 \x01(\x0e\x32\x1e.mhin.evaluation.v1.Stratifier\"s\n\x14GetBreakdownResponse\x12,\n\x05total\x18\x01 \x01(\x0b\x32\x1d.mhin.evaluation.v1.Aggregate\x12-\n\x06groups\x18\x02 \x03(\x0b\x32\x1d.mhin.evaluation.v1.Aggregate\">\n\rGetSpcRequest\x12-\n\x06series\x18\x01 \x01(\x0b\x32\x1d.mhin.evaluation.v1.SeriesKey\"\xad\x01\n\x08SpcPoint\x12\x0e\n\x06period\x18\x01 \x01(\t\x12\x12\n\x05value\x18\x02 \x01(\x01H\x00\x88\x01\x01\x12\x12\n\nsuppressed\x18\x03 \x01(\x08\x12*\n\x05rules\x18\x04 \x03(\x0e\x32\x1b.mhin.evaluation.v1.SpcRule\x12\x33\n\tvariation\x18\x05 \x01(\x0e\x32 .mhin.evaluation.v1.SpcVariationB\x08\n\x06_value\"\x94\x03\n\x0eGetSpcResponse\x12\x30\n\tdirection\x18\x01 \x01(\x0e\x32\x1d.mhin.evaluation.v1.Direction\x12,\n\x06points\x18\x02 \x03(\x0b\x32\x1c.mhin.evaluation.v1.SpcPoint\x12\x11\n\x04mean\x18\x03 \x01(\x01H\x00\x88\x01\x01\x12\x18\n\x0bupper_limit\x18\x04 \x01(\x01H\x01\x88\x01\x01\x12\x18\n\x0blower_limit\x18\x05 \x01(\x01H\x02\x88\x01\x01\x12\x1d\n\x10upper_near_limit\x18\x06 \x01(\x01H\x03\x88\x01\x01\x12\x1d\n\x10lower_near_limit\x18\x07 \x01(\x01H\x04\x88\x01\x01\x12\x17\n\x0flimits_reliable\x18\x08 \x01(\x08\x12\x31\n\x07verdict\x18\t \x01(\x0e\x32 .mhin.evaluation.v1.SpcVariationB\x07\n\x05_meanB\x0e\n\x0c_upper_limitB\x0e\n\x0c_lower_limitB\x13\n\x11_upper_near_limitB\x13\n\x11_lower_near_limit\"3\n\x11ImpactComparators\x12\x0c\n\x04\x61uto\x18\x01 \x01(\x08\x12\x10\n\x08site_ids\x18\x02 \x03(\t\"\xb1\x01\n\x10GetImpactRequest\x12-\n\x06series\x18\x01 \x01(\x0b\x32\x1d.mhin.evaluation.v1.SeriesKey\x12\x32\n\x07options\x18\x02 \x01(\x0b\x32!.mhin.evaluation.v1.ImpactOptions\x12:\n\x0b\x63omparators\x18\x03 \x01(\x0b\x32%.mhin.evaluation.v1.ImpactComparators\"\xdd\x01\n\x11GetImpactResponse\x12-\n\x06series\x18\x01 \x01(\x0b\x32\x1d.mhin.evaluation.v1.SeriesKey\x12\x10\n\x08withheld\x18\x02 \x01(\x08\x12\x17\n\x0fwithheld_reason\x18\x03 \x01(\t\x12\x34\n\x08\x65stimate\x18\x04 \x01(\x0b\x32\".mhin.evaluation.v1.ImpactEstimate\x12\x38\n\ncontrolled\x18\x05 \x01(\x0b\x32$.mhin.evaluation.v1.ControlledImpact\"\x85\x01\n\x16GetPooledImpactRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\x12\n\nmeasure_id\x18\x02 \x01(\t\x12\x0f\n\x07stratum\x18\x03 \x01(\t\x12\x32\n\x07options\x18\x04 \x01(\x0b\x32!.mhin.evaluation.v1.ImpactOptions\"\xde\x01\n\x17GetPooledImpactResponse\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\x12\n\nmeasure_id\x18\x02 \x01(\t\x12\x0f\n\x07stratum\x18\x03 \x01(\t\x12\x10\n\x08withheld\x18\x04 \x01(\x08\x12\x17\n\x0fwithheld_reason\x18\x05 \x01(\t\x12-\n\x05sites\x18\x06 \x03(\x0b\x32\x1e.mhin.evaluation.v1.SiteImpact\x12\x30\n\x06pooled\x18\x07 \x01(\x0b\x32 .mhin.evaluation.v1.PooledImpact*\xa1\x01\n\x12ObservationOutcome\x12#\n\x1fOBSERVATION_OUTCOME_UNSPECIFIED\x10\x00\x12 \n\x1cOBSERVATION_OUTCOME_RECORDED\x10\x01\x12!\n\x1dOBSERVATION_OUTCOME_CORRECTED\x10\x02\x12!\n\x1dOBSERVATION_OUTCOME_UNCHANGED\x10\x03\x32\xb5\n\n\x11\x45valuationService\x12\x64\n\rDefineMeasure\x12(.mhin.evaluation.v1.DefineMeasureRequest\x1a).mhin.evaluation.v1.DefineMeasureResponse\x12[\n\nGetMeasure\x12%.mhin.evaluation.v1.GetMeasureRequest\x1a&.mhin.evaluation.v1.GetMeasureResponse\x12\x61\n\x0cListMeasures\x12\'.mhin.evaluation.v1.ListMeasuresRequest\x1a(.mhin.evaluation.v1.ListMeasuresResponse\x12j\n\x0fGetProjectSites\x12*.mhin.evaluation.v1.GetProjectSitesRequest\x1a+.mhin.evaluation.v1.GetProjectSitesResponse\x12p\n\x11SubmitObservation\x12,.mhin.evaluation.v1.SubmitObservationRequest\x1a-.mhin.evaluation.v1.SubmitObservationResponse\x12s\n\x12SubmitObservations\x12-.mhin.evaluation.v1.SubmitObservationsRequest\x1a..mhin.evaluation.v1.SubmitObservationsResponse\x12p\n\x11\x43heckObservations\x12,.mhin.evaluation.v1.CheckObservationsRequest\x1a-.mhin.evaluation.v1.CheckObservationsResponse\x12\x61\n\x0cGetAggregate\x12\'.mhin.evaluation.v1.GetAggregateRequest\x1a(.mhin.evaluation.v1.GetAggregateResponse\x12X\n\tGetSeries\x12$.mhin.evaluation.v1.GetSeriesRequest\x1a%.mhin.evaluation.v1.GetSeriesResponse\x12\x61\n\x0cGetBreakdown\x12\'.mhin.evaluation.v1.GetBreakdownRequest\x1a(.mhin.evaluation.v1.GetBreakdownResponse\x12O\n\x06GetSpc\x12!.mhin.evaluation.v1.GetSpcRequest\x1a\".mhin.evaluation.v1.GetSpcResponse\x12X\n\tGetImpact\x12$.mhin.evaluation.v1.GetImpactRequest\x1a%.mhin.evaluation.v1.GetImpactResponse\x12j\n\x0fGetPooledImpact\x12*.mhin.evaluation.v1.GetPooledImpactRequest\x1a+.mhin.evaluation.v1.GetPooledImpactResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'mhin.evaluation.v1.evaluation_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_OBSERVATIONOUTCOME']._serialized_start=4017
-  _globals['_OBSERVATIONOUTCOME']._serialized_end=4178
-  _globals['_DEFINEMEASUREREQUEST']._serialized_start=267
-  _globals['_DEFINEMEASUREREQUEST']._serialized_end=345
-  _globals['_DEFINEMEASURERESPONSE']._serialized_start=347
-  _globals['_DEFINEMEASURERESPONSE']._serialized_end=426
-  _globals['_GETMEASUREREQUEST']._serialized_start=428
-  _globals['_GETMEASUREREQUEST']._serialized_end=467
-  _globals['_STRATIFIERGROUPS']._serialized_start=469
-  _globals['_STRATIFIERGROUPS']._serialized_end=569
-  _globals['_GETMEASURERESPONSE']._serialized_start=572
-  _globals['_GETMEASURERESPONSE']._serialized_end=713
-  _globals['_LISTMEASURESREQUEST']._serialized_start=715
-  _globals['_LISTMEASURESREQUEST']._serialized_end=799
-  _globals['_LISTMEASURESRESPONSE']._serialized_start=801
-  _globals['_LISTMEASURESRESPONSE']._serialized_end=924
-  _globals['_GETPROJECTSITESREQUEST']._serialized_start=926
-  _globals['_GETPROJECTSITESREQUEST']._serialized_end=970
-  _globals['_PROJECTSITE']._serialized_start=972
-  _globals['_PROJECTSITE']._serialized_end=1050
-  _globals['_GETPROJECTSITESRESPONSE']._serialized_start=1052
-  _globals['_GETPROJECTSITESRESPONSE']._serialized_end=1170
-  _globals['_OBSERVATION']._serialized_start=1173
-  _globals['_OBSERVATION']._serialized_end=1317
-  _globals['_OBSERVATIONRESULT']._serialized_start=1320
-  _globals['_OBSERVATIONRESULT']._serialized_end=1570
-  _globals['_SUBMITOBSERVATIONREQUEST']._serialized_start=1572
-  _globals['_SUBMITOBSERVATIONREQUEST']._serialized_end=1652
-  _globals['_SUBMITOBSERVATIONRESPONSE']._serialized_start=1654
-  _globals['_SUBMITOBSERVATIONRESPONSE']._serialized_end=1736
-  _globals['_SUBMITOBSERVATIONSREQUEST']._serialized_start=1738
-  _globals['_SUBMITOBSERVATIONSREQUEST']._serialized_end=1820
-  _globals['_SUBMITOBSERVATIONSRESPONSE']._serialized_start=1822
-  _globals['_SUBMITOBSERVATIONSRESPONSE']._serialized_end=1906
-  _globals['_CHECKOBSERVATIONSREQUEST']._serialized_start=1908
-  _globals['_CHECKOBSERVATIONSREQUEST']._serialized_end=1989
-  _globals['_OBSERVATIONPROBLEM']._serialized_start=1991
-  _globals['_OBSERVATIONPROBLEM']._serialized_end=2085
-  _globals['_CHECKOBSERVATIONSRESPONSE']._serialized_start=2087
-  _globals['_CHECKOBSERVATIONSRESPONSE']._serialized_end=2172
-  _globals['_SERIESKEY']._serialized_start=2174
-  _globals['_SERIESKEY']._serialized_end=2278
-  _globals['_AGGREGATE']._serialized_start=2281
-  _globals['_AGGREGATE']._serialized_end=2787
-  _globals['_GETAGGREGATEREQUEST']._serialized_start=2789
-  _globals['_GETAGGREGATEREQUEST']._serialized_end=2873
-  _globals['_GETAGGREGATERESPONSE']._serialized_start=2875
-  _globals['_GETAGGREGATERESPONSE']._serialized_end=2947
-  _globals['_GETSERIESREQUEST']._serialized_start=2949
-  _globals['_GETSERIESREQUEST']._serialized_end=3014
-  _globals['_GETSERIESRESPONSE']._serialized_start=3016
-  _globals['_GETSERIESRESPONSE']._serialized_end=3082
-  _globals['_GETBREAKDOWNREQUEST']._serialized_start=3085
-  _globals['_GETBREAKDOWNREQUEST']._serialized_end=3250
-  _globals['_GETBREAKDOWNRESPONSE']._serialized_start=3252
-  _globals['_GETBREAKDOWNRESPONSE']._serialized_end=3367
-  _globals['_GETSPCREQUEST']._serialized_start=3369
-  _globals['_GETSPCREQUEST']._serialized_end=3431
-  _globals['_SPCPOINT']._serialized_start=3434
-  _globals['_SPCPOINT']._serialized_end=3607
-  _globals['_GETSPCRESPONSE']._serialized_start=3610
-  _globals['_GETSPCRESPONSE']._serialized_end=4014
-  _globals['_EVALUATIONSERVICE']._serialized_start=4181
-  _globals['_EVALUATIONSERVICE']._serialized_end=5316
+  _globals['_OBSERVATIONOUTCOME']._serialized_start=4941
+  _globals['_OBSERVATIONOUTCOME']._serialized_end=5102
+  _globals['_DEFINEMEASUREREQUEST']._serialized_start=329
+  _globals['_DEFINEMEASUREREQUEST']._serialized_end=407
+  _globals['_DEFINEMEASURERESPONSE']._serialized_start=409
+  _globals['_DEFINEMEASURERESPONSE']._serialized_end=488
+  _globals['_GETMEASUREREQUEST']._serialized_start=490
+  _globals['_GETMEASUREREQUEST']._serialized_end=529
+  _globals['_STRATIFIERGROUPS']._serialized_start=531
+  _globals['_STRATIFIERGROUPS']._serialized_end=631
+  _globals['_GETMEASURERESPONSE']._serialized_start=634
+  _globals['_GETMEASURERESPONSE']._serialized_end=775
+  _globals['_LISTMEASURESREQUEST']._serialized_start=777
+  _globals['_LISTMEASURESREQUEST']._serialized_end=861
+  _globals['_LISTMEASURESRESPONSE']._serialized_start=863
+  _globals['_LISTMEASURESRESPONSE']._serialized_end=986
+  _globals['_GETPROJECTSITESREQUEST']._serialized_start=988
+  _globals['_GETPROJECTSITESREQUEST']._serialized_end=1032
+  _globals['_PROJECTSITE']._serialized_start=1034
+  _globals['_PROJECTSITE']._serialized_end=1156
+  _globals['_GETPROJECTSITESRESPONSE']._serialized_start=1158
+  _globals['_GETPROJECTSITESRESPONSE']._serialized_end=1276
+  _globals['_OBSERVATION']._serialized_start=1279
+  _globals['_OBSERVATION']._serialized_end=1423
+  _globals['_OBSERVATIONRESULT']._serialized_start=1426
+  _globals['_OBSERVATIONRESULT']._serialized_end=1676
+  _globals['_SUBMITOBSERVATIONREQUEST']._serialized_start=1678
+  _globals['_SUBMITOBSERVATIONREQUEST']._serialized_end=1758
+  _globals['_SUBMITOBSERVATIONRESPONSE']._serialized_start=1760
+  _globals['_SUBMITOBSERVATIONRESPONSE']._serialized_end=1842
+  _globals['_SUBMITOBSERVATIONSREQUEST']._serialized_start=1844
+  _globals['_SUBMITOBSERVATIONSREQUEST']._serialized_end=1926
+  _globals['_SUBMITOBSERVATIONSRESPONSE']._serialized_start=1928
+  _globals['_SUBMITOBSERVATIONSRESPONSE']._serialized_end=2012
+  _globals['_CHECKOBSERVATIONSREQUEST']._serialized_start=2014
+  _globals['_CHECKOBSERVATIONSREQUEST']._serialized_end=2095
+  _globals['_OBSERVATIONPROBLEM']._serialized_start=2097
+  _globals['_OBSERVATIONPROBLEM']._serialized_end=2191
+  _globals['_CHECKOBSERVATIONSRESPONSE']._serialized_start=2193
+  _globals['_CHECKOBSERVATIONSRESPONSE']._serialized_end=2278
+  _globals['_SERIESKEY']._serialized_start=2280
+  _globals['_SERIESKEY']._serialized_end=2384
+  _globals['_AGGREGATE']._serialized_start=2387
+  _globals['_AGGREGATE']._serialized_end=2893
+  _globals['_GETAGGREGATEREQUEST']._serialized_start=2895
+  _globals['_GETAGGREGATEREQUEST']._serialized_end=2979
+  _globals['_GETAGGREGATERESPONSE']._serialized_start=2981
+  _globals['_GETAGGREGATERESPONSE']._serialized_end=3053
+  _globals['_GETSERIESREQUEST']._serialized_start=3055
+  _globals['_GETSERIESREQUEST']._serialized_end=3120
+  _globals['_GETSERIESRESPONSE']._serialized_start=3122
+  _globals['_GETSERIESRESPONSE']._serialized_end=3188
+  _globals['_GETBREAKDOWNREQUEST']._serialized_start=3191
+  _globals['_GETBREAKDOWNREQUEST']._serialized_end=3356
+  _globals['_GETBREAKDOWNRESPONSE']._serialized_start=3358
+  _globals['_GETBREAKDOWNRESPONSE']._serialized_end=3473
+  _globals['_GETSPCREQUEST']._serialized_start=3475
+  _globals['_GETSPCREQUEST']._serialized_end=3537
+  _globals['_SPCPOINT']._serialized_start=3540
+  _globals['_SPCPOINT']._serialized_end=3713
+  _globals['_GETSPCRESPONSE']._serialized_start=3716
+  _globals['_GETSPCRESPONSE']._serialized_end=4120
+  _globals['_IMPACTCOMPARATORS']._serialized_start=4122
+  _globals['_IMPACTCOMPARATORS']._serialized_end=4173
+  _globals['_GETIMPACTREQUEST']._serialized_start=4176
+  _globals['_GETIMPACTREQUEST']._serialized_end=4353
+  _globals['_GETIMPACTRESPONSE']._serialized_start=4356
+  _globals['_GETIMPACTRESPONSE']._serialized_end=4577
+  _globals['_GETPOOLEDIMPACTREQUEST']._serialized_start=4580
+  _globals['_GETPOOLEDIMPACTREQUEST']._serialized_end=4713
+  _globals['_GETPOOLEDIMPACTRESPONSE']._serialized_start=4716
+  _globals['_GETPOOLEDIMPACTRESPONSE']._serialized_end=4938
+  _globals['_EVALUATIONSERVICE']._serialized_start=5105
+  _globals['_EVALUATIONSERVICE']._serialized_end=6438
 # @@protoc_insertion_point(module_scope)

@@ -11,7 +11,9 @@ from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from mhin.common.v1 import arc_pb2 as _arc_pb2
 from mhin.common.v1 import page_pb2 as _page_pb2
+from mhin.common.v1 import period_pb2 as _period_pb2
 from mhin.evaluation.v1 import aggregate_events_pb2 as _aggregate_events_pb2
+from mhin.evaluation.v1 import impact_pb2 as _impact_pb2
 from mhin.evaluation.v1 import measure_definition_pb2 as _measure_definition_pb2
 from mhin.evaluation.v1 import measure_pb2 as _measure_pb2
 import builtins as _builtins
@@ -278,22 +280,28 @@ class ProjectSite(_message.Message):
     SITE_ID_FIELD_NUMBER: _builtins.int
     NAME_FIELD_NUMBER: _builtins.int
     ARC_FIELD_NUMBER: _builtins.int
+    GO_LIVE_DATE_FIELD_NUMBER: _builtins.int
     site_id: _builtins.str
     """Site id (project-tracking's)."""
     name: _builtins.str
     """Name of the site."""
     arc: _arc_pb2.Arc.ValueType
     """ARC the site belongs to; it owns the site's observations."""
+    @_builtins.property
+    def go_live_date(self) -> _period_pb2.Date:
+        """Date the project goes (or went) live at the site; unset while not planned."""
+
     def __init__(
         self,
         *,
         site_id: _builtins.str = ...,
         name: _builtins.str = ...,
         arc: _arc_pb2.Arc.ValueType = ...,
+        go_live_date: _period_pb2.Date | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["go_live_date", b"go_live_date"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["arc", b"arc", "name", b"name", "site_id", b"site_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["arc", b"arc", "go_live_date", b"go_live_date", "name", b"name", "site_id", b"site_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1057,3 +1065,201 @@ class GetSpcResponse(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__upper_near_limit) -> _WhichOneofReturnType__upper_near_limit | None: ...
 
 Global___GetSpcResponse: _TypeAlias = GetSpcResponse  # noqa: Y015
+
+@_typing.final
+class ImpactComparators(_message.Message):
+    """ImpactComparators chooses comparator sites for a controlled estimate."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AUTO_FIELD_NUMBER: _builtins.int
+    SITE_IDS_FIELD_NUMBER: _builtins.int
+    auto: _builtins.bool
+    """Choose automatically: the project's other sites with the measure's data that
+    had not gone live by the end of the series.
+    """
+    @_builtins.property
+    def site_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Or name them (sites of the same project)."""
+
+    def __init__(
+        self,
+        *,
+        auto: _builtins.bool = ...,
+        site_ids: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["auto", b"auto", "site_ids", b"site_ids"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ImpactComparators: _TypeAlias = ImpactComparators  # noqa: Y015
+
+@_typing.final
+class GetImpactRequest(_message.Message):
+    """GetImpactRequest is the request of GetImpact."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SERIES_FIELD_NUMBER: _builtins.int
+    OPTIONS_FIELD_NUMBER: _builtins.int
+    COMPARATORS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def series(self) -> Global___SeriesKey:
+        """The series: level LEVEL_SITE, unit = the site id."""
+
+    @_builtins.property
+    def options(self) -> _impact_pb2.ImpactOptions:
+        """Model options."""
+
+    @_builtins.property
+    def comparators(self) -> Global___ImpactComparators:
+        """Comparators for a controlled estimate; unset for none."""
+
+    def __init__(
+        self,
+        *,
+        series: Global___SeriesKey | None = ...,
+        options: _impact_pb2.ImpactOptions | None = ...,
+        comparators: Global___ImpactComparators | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["comparators", b"comparators", "options", b"options", "series", b"series"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["comparators", b"comparators", "options", b"options", "series", b"series"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetImpactRequest: _TypeAlias = GetImpactRequest  # noqa: Y015
+
+@_typing.final
+class GetImpactResponse(_message.Message):
+    """GetImpactResponse is the response of GetImpact."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SERIES_FIELD_NUMBER: _builtins.int
+    WITHHELD_FIELD_NUMBER: _builtins.int
+    WITHHELD_REASON_FIELD_NUMBER: _builtins.int
+    ESTIMATE_FIELD_NUMBER: _builtins.int
+    CONTROLLED_FIELD_NUMBER: _builtins.int
+    withheld: _builtins.bool
+    """True when withheld: a value of the series is suppressed for this caller, so
+    the estimate would disclose it. Nothing else is set then.
+    """
+    withheld_reason: _builtins.str
+    """Why it is withheld."""
+    @_builtins.property
+    def series(self) -> Global___SeriesKey:
+        """The series estimated (unit and stratum canonical)."""
+
+    @_builtins.property
+    def estimate(self) -> _impact_pb2.ImpactEstimate:
+        """The estimate."""
+
+    @_builtins.property
+    def controlled(self) -> _impact_pb2.ControlledImpact:
+        """The controlled estimate, when comparators were asked for."""
+
+    def __init__(
+        self,
+        *,
+        series: Global___SeriesKey | None = ...,
+        withheld: _builtins.bool = ...,
+        withheld_reason: _builtins.str = ...,
+        estimate: _impact_pb2.ImpactEstimate | None = ...,
+        controlled: _impact_pb2.ControlledImpact | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["controlled", b"controlled", "estimate", b"estimate", "series", b"series"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["controlled", b"controlled", "estimate", b"estimate", "series", b"series", "withheld", b"withheld", "withheld_reason", b"withheld_reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetImpactResponse: _TypeAlias = GetImpactResponse  # noqa: Y015
+
+@_typing.final
+class GetPooledImpactRequest(_message.Message):
+    """GetPooledImpactRequest is the request of GetPooledImpact."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    MEASURE_ID_FIELD_NUMBER: _builtins.int
+    STRATUM_FIELD_NUMBER: _builtins.int
+    OPTIONS_FIELD_NUMBER: _builtins.int
+    project_id: _builtins.str
+    """Id of the project."""
+    measure_id: _builtins.str
+    """Id of the measure (one of the project's)."""
+    stratum: _builtins.str
+    """Stratum ("" = all strata combined), e.g. "ethnicity=Black"."""
+    @_builtins.property
+    def options(self) -> _impact_pb2.ImpactOptions:
+        """Model options, used for every site and the pooled model."""
+
+    def __init__(
+        self,
+        *,
+        project_id: _builtins.str = ...,
+        measure_id: _builtins.str = ...,
+        stratum: _builtins.str = ...,
+        options: _impact_pb2.ImpactOptions | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["options", b"options"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["measure_id", b"measure_id", "options", b"options", "project_id", b"project_id", "stratum", b"stratum"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetPooledImpactRequest: _TypeAlias = GetPooledImpactRequest  # noqa: Y015
+
+@_typing.final
+class GetPooledImpactResponse(_message.Message):
+    """GetPooledImpactResponse is the response of GetPooledImpact."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    MEASURE_ID_FIELD_NUMBER: _builtins.int
+    STRATUM_FIELD_NUMBER: _builtins.int
+    WITHHELD_FIELD_NUMBER: _builtins.int
+    WITHHELD_REASON_FIELD_NUMBER: _builtins.int
+    SITES_FIELD_NUMBER: _builtins.int
+    POOLED_FIELD_NUMBER: _builtins.int
+    project_id: _builtins.str
+    """Id of the project."""
+    measure_id: _builtins.str
+    """Id of the measure."""
+    stratum: _builtins.str
+    """Stratum (canonical)."""
+    withheld: _builtins.bool
+    """True when withheld: a value of a site's series is suppressed for this caller."""
+    withheld_reason: _builtins.str
+    """Why it is withheld."""
+    @_builtins.property
+    def sites(self) -> _containers.RepeatedCompositeFieldContainer[_impact_pb2.SiteImpact]:
+        """Every site of the project, with its estimate or why it has none."""
+
+    @_builtins.property
+    def pooled(self) -> _impact_pb2.PooledImpact:
+        """The pooled estimates."""
+
+    def __init__(
+        self,
+        *,
+        project_id: _builtins.str = ...,
+        measure_id: _builtins.str = ...,
+        stratum: _builtins.str = ...,
+        withheld: _builtins.bool = ...,
+        withheld_reason: _builtins.str = ...,
+        sites: _abc.Iterable[_impact_pb2.SiteImpact] | None = ...,
+        pooled: _impact_pb2.PooledImpact | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["pooled", b"pooled"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["measure_id", b"measure_id", "pooled", b"pooled", "project_id", b"project_id", "sites", b"sites", "stratum", b"stratum", "withheld", b"withheld", "withheld_reason", b"withheld_reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetPooledImpactResponse: _TypeAlias = GetPooledImpactResponse  # noqa: Y015
