@@ -171,6 +171,8 @@ class Site(Model):
     project_id: EntityId
     name: str
     arc: Arc
+    go_live: date | None = None
+    """When the project goes (or went) live at the site; None while not planned."""
 
 
 class ProjectSites(Model):
