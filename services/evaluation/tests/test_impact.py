@@ -5,11 +5,13 @@ ImpactEstimated events on their topic."""
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import grpc
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
 from mhin.common.v1 import arc_pb2, period_pb2
 from mhin.evaluation.v1 import (
@@ -19,10 +21,12 @@ from mhin.evaluation.v1 import (
     impact_pb2,
 )
 from mhin.projects.v1 import project_events_pb2, project_pb2
-from mhin_devkit.harness import TopicReader
+from mhin_cli.main import cli
+from mhin_devkit.harness import TEST_SECRET, TopicReader
 from mhin_evaluation.events import IMPACT_TOPIC
 from mhin_measures import its
 from mhin_measures.rates import MeasureType
+from mhin_platform.auth import issue_token
 
 pytestmark = pytest.mark.integration
 
@@ -280,3 +284,45 @@ def test_estimates_are_published_live_and_follow_a_changed_go_live_date(
                           what="Leeds' estimate at its new go-live date")
     again = service.api().GetImpact(impact_request(measure, leeds.id)).estimate
     assert _latest(impact_topic.events, site_key).estimate.level_change == again.level_change
+
+
+def _cli(service, *args: str, role: str = "national_admin"):  # type: ignore[no-untyped-def]
+    env = {"MHIN_TOKEN": issue_token(TEST_SECRET, "cli-test", role, None),
+           "MHIN_EVALUATION_ADDRESS": f"127.0.0.1:{service.runtime.port}"}
+    return CliRunner().invoke(cli, ["evaluation", *args], env=env)
+
+
+def test_the_cli_prints_the_same_numbers_as_json_and_readably(service, staggered):
+    project, measure, _ = staggered
+    oldham = next(s for s in project.sites if s.name == "Oldham").id
+    result = _cli(service, "impact", measure, "--level", "site", "--unit", oldham,
+                  "--change", "level", "--harmonics", "1", "--json")
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.output)
+    response = service.api().GetImpact(impact_request(
+        measure, oldham, change=impact_pb2.IMPACT_CHANGE_LEVEL, harmonics=1))
+    assert printed["level_change"] == {
+        "estimate": response.estimate.level_change.estimate,
+        "ci_low": response.estimate.level_change.ci_low,
+        "ci_high": response.estimate.level_change.ci_high,
+        "p_value": response.estimate.level_change.p_value, "scale": "rate_ratio"}
+    assert printed["slope_change"] is None
+    assert (printed["points_before"], printed["points_after"]) == (9, 15)
+    assert {"model", "dispersion", "autocorrelation"} <= set(printed)
+    assert [p["period"] for p in printed["series"]] == MONTHS
+    assert set(printed["series"][0]) >= {"observed", "fitted", "counterfactual"}
+
+    readable = _cli(service, "impact", measure, "--unit", oldham, "--change", "level",
+                    "--harmonics", "1")
+    assert f"rate ratio {response.estimate.level_change.estimate:.3f}" in readable.output
+    assert "slope change: not fitted" in readable.output
+
+    pooled = _cli(service, "impact-pooled", project.id, measure, "--change", "level", "--json")
+    assert pooled.exit_code == 0, pooled.output
+    found = json.loads(pooled.output)
+    assert {site["name"] for site in found["sites"]} == {"Oldham", "Leeds", "Bolton", "Wigan"}
+    assert set(found["pooled"]["random_effects"]) >= {"level_change", "tau2", "i2"}
+    assert found["pooled"]["site_fixed_effects"]["level_change"]["scale"] == "rate_ratio"
+
+    bad = _cli(service, "impact", measure, "--unit", oldham, "--harmonics", "9")
+    assert bad.exit_code != 0 and "options.harmonics" in bad.output
