@@ -326,3 +326,47 @@ def test_the_cli_prints_the_same_numbers_as_json_and_readably(service, staggered
 
     bad = _cli(service, "impact", measure, "--unit", oldham, "--harmonics", "9")
     assert bad.exit_code != 0 and "options.harmonics" in bad.output
+
+
+def test_pooled_by_ethnic_group_and_the_ratio_between_groups(service, staggered):
+    """Black and White groups' series at each site: the Black group's rate rises 1.5
+    times at go-live, the White group's 1.1 times: the gap narrows by about 1.36."""
+    project, measure, _ = staggered
+    rng = np.random.default_rng(99)
+    live = [s for s in project.sites if s.go_live_date.year]
+    # As evaluation knows them now (an earlier test moved Leeds' go-live date).
+    go_lives = {s.site_id: s.go_live_date for s in service.sites_of(project.id).sites}
+    expected: dict[str, list[its.Estimate]] = {}
+    for group, change in (("Black", 1.5), ("White", 1.1)):
+        stratum = f"ethnicity={group}"
+        for site in live:
+            date = go_lives[site.id]
+            go_live = f"{date.year}-{date.month:02d}"
+            points = []
+            for index, period in enumerate(MONTHS):
+                denominator = float(rng.integers(250, 300))
+                rate = 0.15 * np.exp(0.003 * index) * (change if period >= go_live else 1.0)
+                numerator = float(rng.binomial(int(denominator), rate))
+                points.append(its.Point(period, numerator, denominator))
+                service.publish_aggregate(measure, SITE, site.id, period, numerator,
+                                          denominator, stratum=stratum,
+                                          owner_arc=arc_pb2.Arc.Name(site.arc)[4:])
+            expected.setdefault(group, []).append(its.fit_series(
+                points, go_live, MeasureType.PROPORTION, its.Options()))
+        service.wait_for_aggregate(evaluation_pb2.SeriesKey(
+            measure_id=measure, level=SITE, unit=live[-1].id, stratum=stratum),
+            MONTHS[-1], points[-1].numerator)
+    request = evaluation_pb2.GetPooledImpactRequest(
+        project_id=project.id, measure_id=measure, stratum="ethnicity=black",
+        reference_stratum="ethnicity=White")
+    response = service.api().GetPooledImpact(request)
+    ratio = its.ratio_of_effects(its.random_effects(expected["Black"]).level_change,
+                                 its.random_effects(expected["White"]).level_change)
+    assert (response.stratum, response.reference_stratum) == ("ethnicity=Black",
+                                                              "ethnicity=White")
+    assert response.ratio_to_reference.estimate == pytest.approx(ratio.estimate)
+    assert response.ratio_to_reference.ci_low == pytest.approx(ratio.ci_low)
+    request.reference_stratum = "ethnicity=Martian"
+    error = refused(lambda: service.api().GetPooledImpact(request))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "reference_stratum" in error.details()

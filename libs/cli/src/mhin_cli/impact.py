@@ -175,17 +175,21 @@ def impact(measure_id: str, level: str, unit: str, stratum: str, change: str, ha
 @click.argument("project_id")
 @click.argument("measure_id")
 @click.option("--stratum", default="", help="e.g. 'ethnicity=Black'; default: all strata.")
+@click.option("--reference-stratum", default="",
+              help="Compare with this stratum, e.g. 'ethnicity=White': the ratio of the "
+                   "pooled level changes (does the gap narrow?).")
 @model_options
 @service
 @token_option
 @json_option
-def impact_pooled(project_id: str, measure_id: str, stratum: str, change: str, harmonics: int,
-                  exclude_after: int, address: str, token: str, as_json: bool) -> None:
+def impact_pooled(project_id: str, measure_id: str, stratum: str, reference_stratum: str,
+                  change: str, harmonics: int, exclude_after: int, address: str, token: str,
+                  as_json: bool) -> None:
     """The impact of go-live on MEASURE_ID across PROJECT_ID's sites: each site, a
     random-effects meta-analysis and a model with site fixed effects."""
     request = evaluation_pb2.GetPooledImpactRequest(
         project_id=project_id, measure_id=measure_id, stratum=stratum,
-        options=_options(change, harmonics, exclude_after))
+        options=_options(change, harmonics, exclude_after), reference_stratum=reference_stratum)
     with readable_rpc_errors():
         response = _stub(address, token).GetPooledImpact(request)
     found = pooled_dict(response)
@@ -208,6 +212,9 @@ def impact_pooled(project_id: str, measure_id: str, stratum: str, change: str, h
     click.echo(_effect_line("level change", random["level_change"]))
     click.echo("site fixed effects:")
     click.echo(_effect_line("level change", fixed["level_change"]))
+    if found["ratio_to_reference"] is not None:
+        click.echo(f"against {found['reference_stratum']}:")
+        click.echo(_effect_line("ratio of level changes", found["ratio_to_reference"]))
 
 
 def pooled_dict(response: evaluation_pb2.GetPooledImpactResponse) -> dict[str, Any]:
@@ -233,4 +240,7 @@ def pooled_dict(response: evaluation_pb2.GetPooledImpactResponse) -> dict[str, A
                 "slope_change": effect(fixed.slope_change, fixed.HasField("slope_change")),
                 "dispersion": fixed.dispersion, "points": fixed.points},
         },
+        "reference_stratum": response.reference_stratum or None,
+        "ratio_to_reference": effect(response.ratio_to_reference,
+                                     response.HasField("ratio_to_reference")),
     }

@@ -99,7 +99,7 @@ class EvaluationServicer(evaluation_pb2_grpc.EvaluationServiceServicer):
     def GetPooledImpact(self, request, context):  # noqa: N802
         result = self._impact.pooled_impact(
             current_principal(), request.project_id, request.measure_id, request.stratum,
-            impact_convert.options_from_proto(request.options))
+            impact_convert.options_from_proto(request.options), request.reference_stratum)
         return impact_convert.pooled_to_proto(result)
 
 

@@ -10,6 +10,7 @@ topic, a shared audience) may not see is withheld: it would disclose that value.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -124,9 +125,30 @@ class ImpactApp:
     # ------------------------------------------------------------- a project's sites
 
     def pooled_impact(self, principal: Principal, project_id: str, measure_id: str,
-                      stratum: str, options: its.Options) -> PooledImpact:
+                      stratum: str, options: its.Options,
+                      reference_stratum: str = "") -> PooledImpact:
+        """The pooled estimate of a stratum and, given a reference stratum, the ratio of
+        its level change to the reference's (does the gap between groups narrow?)."""
         with self._db.read() as session:
-            return self._pooled(session, principal, project_id, measure_id, stratum, options)
+            pooled = self._pooled(session, principal, project_id, measure_id, stratum,
+                                  options)
+            if not reference_stratum or pooled.withheld:
+                return pooled
+            try:
+                reference = self._pooled(session, principal, project_id, measure_id,
+                                         reference_stratum, options)
+            except InvalidArgument as exc:
+                raise InvalidArgument("reference_stratum", exc.message) from None
+            except FailedPrecondition as exc:
+                raise FailedPrecondition(f"the reference stratum: {exc}") from None
+        if reference.withheld:
+            raise FailedPrecondition(f"the reference stratum's estimate is withheld: "
+                                     f"{reference.withheld}")
+        assert pooled.random_effects is not None and reference.random_effects is not None
+        ratio = its.ratio_of_effects(pooled.random_effects.level_change,
+                                     reference.random_effects.level_change)
+        return dataclasses.replace(pooled, reference_stratum=reference.stratum,
+                                   ratio_to_reference=ratio)
 
     def _pooled(self, session: Session, principal: Principal, project_id: str, measure_id: str,
                 stratum: str, options: its.Options) -> PooledImpact:

@@ -154,6 +154,9 @@ def pooled_to_proto(result: PooledImpact) -> evaluation_pb2.GetPooledImpactRespo
         return response
     response.sites.extend(_pooled_sites(result))
     response.pooled.CopyFrom(_pooled(result))
+    if result.ratio_to_reference is not None:
+        response.reference_stratum = result.reference_stratum
+        response.ratio_to_reference.CopyFrom(effect_to_proto(result.ratio_to_reference))
     return response
 
 

@@ -67,6 +67,8 @@ class PooledImpact:
     sites: tuple[PooledSite, ...]
     random_effects: its.RandomEffects | None
     site_fixed_effects: its.SiteFixedEffects | None
+    reference_stratum: str = ""
+    ratio_to_reference: its.Effect | None = None
 
 
 def period_of(day: date, measure: Measure) -> Period:

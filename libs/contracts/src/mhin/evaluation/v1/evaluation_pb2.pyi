@@ -1188,12 +1188,17 @@ class GetPooledImpactRequest(_message.Message):
     MEASURE_ID_FIELD_NUMBER: _builtins.int
     STRATUM_FIELD_NUMBER: _builtins.int
     OPTIONS_FIELD_NUMBER: _builtins.int
+    REFERENCE_STRATUM_FIELD_NUMBER: _builtins.int
     project_id: _builtins.str
     """Id of the project."""
     measure_id: _builtins.str
     """Id of the measure (one of the project's)."""
     stratum: _builtins.str
     """Stratum ("" = all strata combined), e.g. "ethnicity=Black"."""
+    reference_stratum: _builtins.str
+    """Another stratum to compare with, e.g. "ethnicity=White": the response has the
+    ratio of this stratum's pooled level change to that one's ("" = none).
+    """
     @_builtins.property
     def options(self) -> _impact_pb2.ImpactOptions:
         """Model options, used for every site and the pooled model."""
@@ -1205,10 +1210,11 @@ class GetPooledImpactRequest(_message.Message):
         measure_id: _builtins.str = ...,
         stratum: _builtins.str = ...,
         options: _impact_pb2.ImpactOptions | None = ...,
+        reference_stratum: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["options", b"options"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["measure_id", b"measure_id", "options", b"options", "project_id", b"project_id", "stratum", b"stratum"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["measure_id", b"measure_id", "options", b"options", "project_id", b"project_id", "reference_stratum", b"reference_stratum", "stratum", b"stratum"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1227,6 +1233,8 @@ class GetPooledImpactResponse(_message.Message):
     WITHHELD_REASON_FIELD_NUMBER: _builtins.int
     SITES_FIELD_NUMBER: _builtins.int
     POOLED_FIELD_NUMBER: _builtins.int
+    REFERENCE_STRATUM_FIELD_NUMBER: _builtins.int
+    RATIO_TO_REFERENCE_FIELD_NUMBER: _builtins.int
     project_id: _builtins.str
     """Id of the project."""
     measure_id: _builtins.str
@@ -1237,6 +1245,8 @@ class GetPooledImpactResponse(_message.Message):
     """True when withheld: a value of a site's series is suppressed for this caller."""
     withheld_reason: _builtins.str
     """Why it is withheld."""
+    reference_stratum: _builtins.str
+    """The reference stratum compared with (canonical); "" when none was asked for."""
     @_builtins.property
     def sites(self) -> _containers.RepeatedCompositeFieldContainer[_impact_pb2.SiteImpact]:
         """Every site of the project, with its estimate or why it has none."""
@@ -1244,6 +1254,13 @@ class GetPooledImpactResponse(_message.Message):
     @_builtins.property
     def pooled(self) -> _impact_pb2.PooledImpact:
         """The pooled estimates."""
+
+    @_builtins.property
+    def ratio_to_reference(self) -> _impact_pb2.ImpactEffect:
+        """Ratio of this stratum's random-effects level change to the reference stratum's
+        (strata are disjoint groups, so independent): below 1 for a rate, this group's
+        rate fell further than the reference's. Unset without a reference.
+        """
 
     def __init__(
         self,
@@ -1255,10 +1272,12 @@ class GetPooledImpactResponse(_message.Message):
         withheld_reason: _builtins.str = ...,
         sites: _abc.Iterable[_impact_pb2.SiteImpact] | None = ...,
         pooled: _impact_pb2.PooledImpact | None = ...,
+        reference_stratum: _builtins.str = ...,
+        ratio_to_reference: _impact_pb2.ImpactEffect | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["pooled", b"pooled"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["pooled", b"pooled", "ratio_to_reference", b"ratio_to_reference"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["measure_id", b"measure_id", "pooled", b"pooled", "project_id", b"project_id", "sites", b"sites", "stratum", b"stratum", "withheld", b"withheld", "withheld_reason", b"withheld_reason"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["measure_id", b"measure_id", "pooled", b"pooled", "project_id", b"project_id", "ratio_to_reference", b"ratio_to_reference", "reference_stratum", b"reference_stratum", "sites", b"sites", "stratum", b"stratum", "withheld", b"withheld", "withheld_reason", b"withheld_reason"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
