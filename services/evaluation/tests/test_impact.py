@@ -370,3 +370,31 @@ def test_pooled_by_ethnic_group_and_the_ratio_between_groups(service, staggered)
     error = refused(lambda: service.api().GetPooledImpact(request))
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "reference_stratum" in error.details()
+
+
+def test_a_sites_spc_chart_is_rebased_at_its_go_live_date(service, staggered):
+    project, measure, series = staggered
+    oldham = next(s for s in project.sites if s.name == "Oldham").id
+    key = evaluation_pb2.SeriesKey(measure_id=measure, level=SITE, unit=oldham)
+    chart = service.api().GetSpc(evaluation_pb2.GetSpcRequest(series=key))
+    assert [(s.start_period, s.points) for s in chart.segments] == [("2023-01", 9),
+                                                                   ("2023-10", 15)]
+    after = [p.numerator / p.denominator * 100 for p in series[oldham][9:]]
+    assert chart.mean == pytest.approx(sum(after) / len(after))  # the latest segment's
+    assert {p.segment for p in chart.points[9:]} == {1} and not chart.screened
+    whole = service.api().GetSpc(evaluation_pb2.GetSpcRequest(series=key, no_rebase=True))
+    assert len(whole.segments) == 1 and whole.segments[0].points == 24
+    fixed = service.api().GetSpc(evaluation_pb2.GetSpcRequest(
+        series=key, rebase_periods=["2023-07"], fix_after_n_points=3, screen_outliers=True))
+    assert [(s.start_period, s.baseline_points) for s in fixed.segments] == [
+        ("2023-01", 3), ("2023-07", 3)]
+    assert fixed.screened and fixed.fix_after_n_points == 3
+    error = refused(lambda: service.api().GetSpc(evaluation_pb2.GetSpcRequest(
+        series=key, rebase_periods=["2023-Q3"])))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "rebase_periods.0" in error.details()
+    error = refused(lambda: service.api().GetSpc(evaluation_pb2.GetSpcRequest(
+        series=key, fix_after_n_points=1)))
+    assert "fix_after_n_points" in error.details()
+    readable = _cli(service, "spc", measure, "--level", "site", "--unit", oldham)
+    assert "from 2023-10: mean" in readable.output and "unscreened" in readable.output

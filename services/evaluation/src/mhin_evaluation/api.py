@@ -12,6 +12,7 @@ from mhin_evaluation.domain import Stratifier
 from mhin_evaluation.impact import ImpactApp
 from mhin_evaluation.impact_domain import SeriesRef
 from mhin_platform.auth import current_principal
+from mhin_platform.errors import InvalidArgument
 from mhin_platform.paging import page_size
 from mhin_platform.protoconv import enum_from_proto
 
@@ -86,7 +87,11 @@ class EvaluationServicer(evaluation_pb2_grpc.EvaluationServiceServicer):
         return response
 
     def GetSpc(self, request, context):  # noqa: N802
-        return convert.spc_to_proto(self._app.spc(current_principal(), _series(request.series)))
+        if request.fix_after_n_points < 0:
+            raise InvalidArgument("fix_after_n_points", "must be 0 (all points) or at least 2")
+        return convert.spc_to_proto(self._app.spc(
+            current_principal(), _series(request.series), list(request.rebase_periods),
+            request.no_rebase, request.fix_after_n_points, request.screen_outliers))
 
     def GetImpact(self, request, context):  # noqa: N802
         key = _series(request.series)

@@ -268,15 +268,28 @@ def spc_to_proto(chart: SpcChart) -> evaluation_pb2.GetSpcResponse:
         points=[_spc_point(point) for point in chart.points],
         limits_reliable=result.limits_reliable,
         verdict=enum_to_proto(chart.verdict, VARIATION),
+        screened=chart.screened,
+        fix_after_n_points=chart.fix_after_n_points,
     )
-    for name in ("mean", "upper_limit", "lower_limit", "upper_near_limit", "lower_near_limit"):
+    for name in _LIMITS:
         if (figure := getattr(result, name)) is not None:
             setattr(response, name, figure)
+    for start, segment in chart.segments:
+        message = response.segments.add(start_period=start, points=len(segment.result.points),
+                                        baseline_points=segment.baseline_points,
+                                        limits_reliable=segment.result.limits_reliable)
+        for name in _LIMITS:
+            if (figure := getattr(segment.result, name)) is not None:
+                setattr(message, name, figure)
     return response
 
 
+_LIMITS = ("mean", "upper_limit", "lower_limit", "upper_near_limit", "lower_near_limit")
+
+
 def _spc_point(point: domain.ChartPoint) -> evaluation_pb2.SpcPoint:
-    message = evaluation_pb2.SpcPoint(period=point.period, suppressed=point.suppressed)
+    message = evaluation_pb2.SpcPoint(period=point.period, suppressed=point.suppressed,
+                                      segment=point.segment)
     if point.value is not None:
         message.value = point.value
     if point.analysed is not None:

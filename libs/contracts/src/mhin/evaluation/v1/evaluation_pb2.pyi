@@ -926,22 +926,120 @@ class GetSpcRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     SERIES_FIELD_NUMBER: _builtins.int
+    REBASE_PERIODS_FIELD_NUMBER: _builtins.int
+    NO_REBASE_FIELD_NUMBER: _builtins.int
+    FIX_AFTER_N_POINTS_FIELD_NUMBER: _builtins.int
+    SCREEN_OUTLIERS_FIELD_NUMBER: _builtins.int
+    no_rebase: _builtins.bool
+    """Chart the series as one, even for a site that has gone live."""
+    fix_after_n_points: _builtins.int
+    """Each segment's mean and limits come from its first N points (a fixed baseline);
+    0 = from all its points. At least 2 when set.
+    """
+    screen_outliers: _builtins.bool
+    """Leave moving ranges above 3.267 x their mean out of the limits (NHSRplotthedots'
+    default); unset = unscreened, as the Making Data Count Excel tool.
+    """
     @_builtins.property
     def series(self) -> Global___SeriesKey:
         """The series."""
+
+    @_builtins.property
+    def rebase_periods(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Rebase the chart: recalculate its mean and limits from each of these periods on
+        (canonical ids, oldest first). Left empty for a site's series, the chart is
+        rebased at the site's go-live period once it has one.
+        """
 
     def __init__(
         self,
         *,
         series: Global___SeriesKey | None = ...,
+        rebase_periods: _abc.Iterable[_builtins.str] | None = ...,
+        no_rebase: _builtins.bool = ...,
+        fix_after_n_points: _builtins.int = ...,
+        screen_outliers: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["series", b"series"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["series", b"series"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["fix_after_n_points", b"fix_after_n_points", "no_rebase", b"no_rebase", "rebase_periods", b"rebase_periods", "screen_outliers", b"screen_outliers", "series", b"series"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetSpcRequest: _TypeAlias = GetSpcRequest  # noqa: Y015
+
+@_typing.final
+class SpcSegment(_message.Message):
+    """SpcSegment is one part of a rebased chart, with its own mean and limits."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    START_PERIOD_FIELD_NUMBER: _builtins.int
+    POINTS_FIELD_NUMBER: _builtins.int
+    BASELINE_POINTS_FIELD_NUMBER: _builtins.int
+    MEAN_FIELD_NUMBER: _builtins.int
+    UPPER_LIMIT_FIELD_NUMBER: _builtins.int
+    LOWER_LIMIT_FIELD_NUMBER: _builtins.int
+    UPPER_NEAR_LIMIT_FIELD_NUMBER: _builtins.int
+    LOWER_NEAR_LIMIT_FIELD_NUMBER: _builtins.int
+    LIMITS_RELIABLE_FIELD_NUMBER: _builtins.int
+    start_period: _builtins.str
+    """Its first period."""
+    points: _builtins.int
+    """Points it has."""
+    baseline_points: _builtins.int
+    """Points its mean and limits come from."""
+    mean: _builtins.float
+    """Centre line."""
+    upper_limit: _builtins.float
+    """Upper process limit."""
+    lower_limit: _builtins.float
+    """Lower process limit."""
+    upper_near_limit: _builtins.float
+    """Upper near limit (2 sigma)."""
+    lower_near_limit: _builtins.float
+    """Lower near limit (2 sigma)."""
+    limits_reliable: _builtins.bool
+    """False with fewer than 15 baseline points (trial limits)."""
+    def __init__(
+        self,
+        *,
+        start_period: _builtins.str = ...,
+        points: _builtins.int = ...,
+        baseline_points: _builtins.int = ...,
+        mean: _builtins.float | None = ...,
+        upper_limit: _builtins.float | None = ...,
+        lower_limit: _builtins.float | None = ...,
+        upper_near_limit: _builtins.float | None = ...,
+        lower_near_limit: _builtins.float | None = ...,
+        limits_reliable: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_lower_limit", b"_lower_limit", "_lower_near_limit", b"_lower_near_limit", "_mean", b"_mean", "_upper_limit", b"_upper_limit", "_upper_near_limit", b"_upper_near_limit", "lower_limit", b"lower_limit", "lower_near_limit", b"lower_near_limit", "mean", b"mean", "upper_limit", b"upper_limit", "upper_near_limit", b"upper_near_limit"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_lower_limit", b"_lower_limit", "_lower_near_limit", b"_lower_near_limit", "_mean", b"_mean", "_upper_limit", b"_upper_limit", "_upper_near_limit", b"_upper_near_limit", "baseline_points", b"baseline_points", "limits_reliable", b"limits_reliable", "lower_limit", b"lower_limit", "lower_near_limit", b"lower_near_limit", "mean", b"mean", "points", b"points", "start_period", b"start_period", "upper_limit", b"upper_limit", "upper_near_limit", b"upper_near_limit"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__lower_limit: _TypeAlias = _typing.Literal["lower_limit"]  # noqa: Y015
+    _WhichOneofArgType__lower_limit: _TypeAlias = _typing.Literal["_lower_limit", b"_lower_limit"]  # noqa: Y015
+    _WhichOneofReturnType__lower_near_limit: _TypeAlias = _typing.Literal["lower_near_limit"]  # noqa: Y015
+    _WhichOneofArgType__lower_near_limit: _TypeAlias = _typing.Literal["_lower_near_limit", b"_lower_near_limit"]  # noqa: Y015
+    _WhichOneofReturnType__mean: _TypeAlias = _typing.Literal["mean"]  # noqa: Y015
+    _WhichOneofArgType__mean: _TypeAlias = _typing.Literal["_mean", b"_mean"]  # noqa: Y015
+    _WhichOneofReturnType__upper_limit: _TypeAlias = _typing.Literal["upper_limit"]  # noqa: Y015
+    _WhichOneofArgType__upper_limit: _TypeAlias = _typing.Literal["_upper_limit", b"_upper_limit"]  # noqa: Y015
+    _WhichOneofReturnType__upper_near_limit: _TypeAlias = _typing.Literal["upper_near_limit"]  # noqa: Y015
+    _WhichOneofArgType__upper_near_limit: _TypeAlias = _typing.Literal["_upper_near_limit", b"_upper_near_limit"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__lower_limit) -> _WhichOneofReturnType__lower_limit | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__lower_near_limit) -> _WhichOneofReturnType__lower_near_limit | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__mean) -> _WhichOneofReturnType__mean | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__upper_limit) -> _WhichOneofReturnType__upper_limit | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__upper_near_limit) -> _WhichOneofReturnType__upper_near_limit | None: ...
+
+Global___SpcSegment: _TypeAlias = SpcSegment  # noqa: Y015
 
 @_typing.final
 class SpcPoint(_message.Message):
@@ -954,6 +1052,7 @@ class SpcPoint(_message.Message):
     SUPPRESSED_FIELD_NUMBER: _builtins.int
     RULES_FIELD_NUMBER: _builtins.int
     VARIATION_FIELD_NUMBER: _builtins.int
+    SEGMENT_FIELD_NUMBER: _builtins.int
     period: _builtins.str
     """Canonical period id."""
     value: _builtins.float
@@ -964,6 +1063,8 @@ class SpcPoint(_message.Message):
     """The value is suppressed for this caller."""
     variation: _aggregate_events_pb2.SpcVariation.ValueType
     """The point's variation; SPC_VARIATION_UNSPECIFIED when it is not a point."""
+    segment: _builtins.int
+    """Index of the chart segment the point belongs to (0 unless rebased)."""
     @_builtins.property
     def rules(self) -> _containers.RepeatedScalarFieldContainer[_aggregate_events_pb2.SpcRule.ValueType]:
         """Special-cause rules that fired at this point."""
@@ -976,10 +1077,11 @@ class SpcPoint(_message.Message):
         suppressed: _builtins.bool = ...,
         rules: _abc.Iterable[_aggregate_events_pb2.SpcRule.ValueType] | None = ...,
         variation: _aggregate_events_pb2.SpcVariation.ValueType = ...,
+        segment: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_value", b"_value", "value", b"value"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_value", b"_value", "period", b"period", "rules", b"rules", "suppressed", b"suppressed", "value", b"value", "variation", b"variation"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_value", b"_value", "period", b"period", "rules", b"rules", "segment", b"segment", "suppressed", b"suppressed", "value", b"value", "variation", b"variation"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__value: _TypeAlias = _typing.Literal["value"]  # noqa: Y015
     _WhichOneofArgType__value: _TypeAlias = _typing.Literal["_value", b"_value"]  # noqa: Y015
@@ -1004,6 +1106,9 @@ class GetSpcResponse(_message.Message):
     LOWER_NEAR_LIMIT_FIELD_NUMBER: _builtins.int
     LIMITS_RELIABLE_FIELD_NUMBER: _builtins.int
     VERDICT_FIELD_NUMBER: _builtins.int
+    SEGMENTS_FIELD_NUMBER: _builtins.int
+    SCREENED_FIELD_NUMBER: _builtins.int
+    FIX_AFTER_N_POINTS_FIELD_NUMBER: _builtins.int
     direction: _measure_pb2.Direction.ValueType
     """The measure's direction of improvement."""
     mean: _builtins.float
@@ -1022,9 +1127,19 @@ class GetSpcResponse(_message.Message):
     """The verdict: the variation of the latest point (what a Making Data Count
     variation icon shows); SPC_VARIATION_UNSPECIFIED without points.
     """
+    screened: _builtins.bool
+    """Whether moving ranges were screened (see GetSpcRequest.screen_outliers)."""
+    fix_after_n_points: _builtins.int
+    """The fixed baseline length used; 0 when limits come from all points."""
     @_builtins.property
     def points(self) -> _containers.RepeatedCompositeFieldContainer[Global___SpcPoint]:
         """Every period of the series, oldest first."""
+
+    @_builtins.property
+    def segments(self) -> _containers.RepeatedCompositeFieldContainer[Global___SpcSegment]:
+        """The chart's segments, oldest first: one unless rebased. The fields above are
+        those of the latest segment.
+        """
 
     def __init__(
         self,
@@ -1038,10 +1153,13 @@ class GetSpcResponse(_message.Message):
         lower_near_limit: _builtins.float | None = ...,
         limits_reliable: _builtins.bool = ...,
         verdict: _aggregate_events_pb2.SpcVariation.ValueType = ...,
+        segments: _abc.Iterable[Global___SpcSegment] | None = ...,
+        screened: _builtins.bool = ...,
+        fix_after_n_points: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_lower_limit", b"_lower_limit", "_lower_near_limit", b"_lower_near_limit", "_mean", b"_mean", "_upper_limit", b"_upper_limit", "_upper_near_limit", b"_upper_near_limit", "lower_limit", b"lower_limit", "lower_near_limit", b"lower_near_limit", "mean", b"mean", "upper_limit", b"upper_limit", "upper_near_limit", b"upper_near_limit"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_lower_limit", b"_lower_limit", "_lower_near_limit", b"_lower_near_limit", "_mean", b"_mean", "_upper_limit", b"_upper_limit", "_upper_near_limit", b"_upper_near_limit", "direction", b"direction", "limits_reliable", b"limits_reliable", "lower_limit", b"lower_limit", "lower_near_limit", b"lower_near_limit", "mean", b"mean", "points", b"points", "upper_limit", b"upper_limit", "upper_near_limit", b"upper_near_limit", "verdict", b"verdict"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_lower_limit", b"_lower_limit", "_lower_near_limit", b"_lower_near_limit", "_mean", b"_mean", "_upper_limit", b"_upper_limit", "_upper_near_limit", b"_upper_near_limit", "direction", b"direction", "fix_after_n_points", b"fix_after_n_points", "limits_reliable", b"limits_reliable", "lower_limit", b"lower_limit", "lower_near_limit", b"lower_near_limit", "mean", b"mean", "points", b"points", "screened", b"screened", "segments", b"segments", "upper_limit", b"upper_limit", "upper_near_limit", b"upper_near_limit", "verdict", b"verdict"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__lower_limit: _TypeAlias = _typing.Literal["lower_limit"]  # noqa: Y015
     _WhichOneofArgType__lower_limit: _TypeAlias = _typing.Literal["_lower_limit", b"_lower_limit"]  # noqa: Y015
