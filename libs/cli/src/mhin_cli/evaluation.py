@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from google.protobuf import json_format
 
 from mhin.common.v1 import arc_pb2
 from mhin.evaluation.v1 import (
@@ -120,6 +121,36 @@ def show_measure(measure_id: str, address: str, token: str, as_json: bool) -> No
     click.echo(f"  better:      {'neither' if direction == 'unspecified' else direction}")
     for stratifier in response.stratifier_groups:
         click.echo(f"  stratum {stratifier.name}: {', '.join(stratifier.groups)}")
+
+
+@measures.command("define")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@service
+@token_option
+@json_option
+def define_measure(path: Path, address: str, token: str, as_json: bool) -> None:
+    """Define a measure from FILE.json: a MeasureDefinition in proto3 JSON, as
+    `mhin evaluation measures show --json` prints it under "measure" (national
+    admins; defined_at and version are the server's and are ignored)."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(f"{path}: not JSON: {exc}") from None
+    if isinstance(document, dict) and isinstance(document.get("measure"), dict):
+        document = document["measure"]  # the whole of `measures show --json`
+    if not isinstance(document, dict):
+        raise click.ClickException(f"{path}: expected a JSON object (a MeasureDefinition)")
+    for server_set in ("defined_at", "definedAt", "version"):
+        document.pop(server_set, None)
+    measure = measure_definition_pb2.MeasureDefinition()
+    try:
+        json_format.ParseDict(document, measure)
+    except json_format.ParseError as exc:
+        raise click.ClickException(f"{path}: not a MeasureDefinition: {exc}") from None
+    with readable_rpc_errors():
+        defined = _stub(address, token).DefineMeasure(
+            evaluation_pb2.DefineMeasureRequest(measure=measure)).measure
+    click.echo(json.dumps(message_dict(defined)) if as_json else _measure_line(defined))
 
 
 @evaluation.command("sites")
