@@ -13,16 +13,17 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
+from google.protobuf.message import Message
 from sqlalchemy.orm import Session
 
 from mhin_evaluation import domain, events, impact_convert, impact_domain, store
 from mhin_evaluation.domain import AggregateRow, Level, Measure, Site
 from mhin_evaluation.impact_domain import (
     NO_COMPARATORS,
-    PROJECT_SCOPE,
     SHARED_AUDIENCE,
     SITE_SCOPE,
     Comparators,
@@ -54,10 +55,14 @@ def _options(options: its.Options, measure: Measure) -> its.Options:
 
 class ImpactApp:
     def __init__(self, database: Database, disclosure_threshold: int = DEFAULT_THRESHOLD,
-                 clock: Callable[[], datetime] = _now) -> None:
+                 clock: Callable[[], datetime] = _now, idle_share: float = 0.0) -> None:
+        """``idle_share``: the live recomputation rests this many times as long as each
+        estimate took (3: it takes at most a quarter of a core), so a burst of marked
+        estimates does not hold up the process's queries and consumers."""
         self._db = database
         self._threshold = disclosure_threshold
         self._clock = clock
+        self._idle_share = idle_share
 
     # ------------------------------------------------------------- one site
 
@@ -151,7 +156,8 @@ class ImpactApp:
                                    ratio_to_reference=ratio)
 
     def _pooled(self, session: Session, principal: Principal, project_id: str, measure_id: str,
-                stratum: str, options: its.Options) -> PooledImpact:
+                stratum: str, options: its.Options,
+                reused: dict[tuple[str, str, str], its.Estimate] | None = None) -> PooledImpact:
         project = store.project_sites(session, project_id)
         if project is None:
             raise NotFound(f"project {project_id!r} is not known to evaluation")
@@ -176,12 +182,15 @@ class ImpactApp:
                 results.append(PooledSite(site, None, f"{label} has no go-live date"))
                 continue
             go_live = impact_domain.period_of(site.go_live, measure).id
-            try:
-                estimate = its.fit_series(impact_domain.points(rows, measure), go_live,
-                                          measure.type, options, measure.multiplier, label)
-            except its.ImpactNotEstimable as exc:
-                results.append(PooledSite(site, None, str(exc)))
-                continue
+            estimate = (reused or {}).get((measure.id, site.id, key.stratum))
+            if estimate is None or estimate.go_live_period != go_live or \
+                    estimate.options != options:
+                try:
+                    estimate = its.fit_series(impact_domain.points(rows, measure), go_live,
+                                              measure.type, options, measure.multiplier, label)
+                except its.ImpactNotEstimable as exc:
+                    results.append(PooledSite(site, None, str(exc)))
+                    continue
             results.append(PooledSite(site, estimate, ""))
             usable.append((site.id, impact_domain.points(rows, measure), go_live))
         estimates = [r.estimate for r in results if r.estimate is not None]
@@ -203,35 +212,59 @@ class ImpactApp:
 
     def recompute_due(self, delay: timedelta, limit: int = 50) -> int:
         """Recompute the estimates whose series changed at least ``delay`` ago (changes
-        within it are taken together) and publish them; how many were recomputed."""
-        now = self._clock()
+        within it are taken together) and publish them; how many were recomputed.
+
+        Each estimate is computed in a read transaction, and the round's are published
+        in one short write transaction, so the consumers' writes never wait for a fit.
+        A change that lands in between leaves the estimate marked (its change counter
+        moved): it is computed again in a later round. Sites' estimates come first, and the
+        project's pooled estimates reuse those computed in the same round."""
         with self._db.read() as session:
-            due = store.due_impacts(session, now - delay, limit)
+            due = store.due_impacts(session, self._clock() - delay, limit)
+        due.sort(key=lambda pending: pending.scope != SITE_SCOPE)
+        reused: dict[tuple[str, str, str], its.Estimate] = {}
+        found = []
         for pending in due:
+            began = time.perf_counter()
+            with self._db.read() as session:
+                found.append(self._estimate_pending(session, pending, reused))
+            pause(self._idle_share * (time.perf_counter() - began))
+        if due:  # one write for the round: the consumers wait for the writer lock once
             with self._db.transaction() as session:
-                self._publish(session, pending)
-                store.finish_impact(session, pending, now)
+                for pending, event in zip(due, found, strict=True):
+                    if event is not None:
+                        events.impact_estimated(session, *event)
+                    store.finish_impact(session, pending, self._clock())
         return len(due)
 
-    def _publish(self, session: Session, pending: store.PendingImpact) -> None:
+    def _estimate_pending(self, session: Session, pending: store.PendingImpact,
+                          reused: dict[tuple[str, str, str], its.Estimate]
+                          ) -> tuple[str, Message] | None:
+        """The event of a marked estimate (for the shared audience, default options),
+        or None when it cannot be estimated: nothing is published for a failed one."""
         options = its.Options()
+        key = impact_convert.impact_key(pending.measure_id, pending.scope, pending.unit,
+                                        pending.stratum)
         try:
             if pending.scope == SITE_SCOPE:
                 result = self._site_impact(session, SHARED_AUDIENCE, SeriesRef(
                     pending.measure_id, Level.SITE, pending.unit, pending.stratum), options,
                     NO_COMPARATORS)
-                events.impact_estimated(session, impact_convert.impact_key(
-                    result.key.measure_id, SITE_SCOPE, result.key.unit, result.key.stratum),
-                    impact_convert.site_event(result, self._clock()))
-            else:
-                pooled = self._pooled(session, SHARED_AUDIENCE, pending.unit, pending.measure_id,
-                                      pending.stratum, options)
-                events.impact_estimated(session, impact_convert.impact_key(
-                    pooled.measure.id, PROJECT_SCOPE, pooled.project_id, pooled.stratum),
-                    impact_convert.pooled_event(pooled, self._clock()))
+                if result.estimate is not None:
+                    reused[pending.measure_id, pending.unit, result.key.stratum] = \
+                        result.estimate
+                return key, impact_convert.site_event(result, self._clock())
+            pooled = self._pooled(session, SHARED_AUDIENCE, pending.unit, pending.measure_id,
+                                  pending.stratum, options, reused)
+            return key, impact_convert.pooled_event(pooled, self._clock())
         except (FailedPrecondition, NotFound, InvalidArgument) as exc:
-            # Not estimable (yet): nothing is published for a failed estimate.
             log.info("impact of %s not published: %s", pending, exc)
+            return None
+
+
+def pause(seconds: float) -> None:
+    if seconds > 0:
+        time.sleep(seconds)
 
 
 def _estimate(rows: Sequence[AggregateRow], go_live: str, measure: Measure,
@@ -281,10 +314,12 @@ class ImpactWorker:
 
     name = "impact recomputation"
 
-    def __init__(self, app: ImpactApp, delay: timedelta, poll_seconds: float = 0.25) -> None:
+    def __init__(self, app: ImpactApp, delay: timedelta, poll_seconds: float = 0.25, *,
+                 enabled: bool = True) -> None:
         self._app = app
         self._delay = delay
         self._poll = poll_seconds
+        self._enabled = enabled
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="impact", daemon=True)
         self._failed = False
@@ -294,11 +329,13 @@ class ImpactWorker:
         return not self._failed
 
     def start(self) -> None:
-        self._thread.start()
+        if self._enabled:
+            self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=30)
+        if self._thread.is_alive():
+            self._thread.join(timeout=30)
 
     def _run(self) -> None:
         try:

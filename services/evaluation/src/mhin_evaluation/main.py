@@ -25,6 +25,8 @@ class EvaluationSettings(ServiceSettings):
     # Changes to one series within this many seconds make one recomputed impact
     # estimate (ImpactEstimated): a busy series is estimated at most once per delay.
     impact_debounce_seconds: float = Field(default=2.0, ge=0, le=3600)
+    # False: no live recomputation (GetImpact still answers; marks wait in the table).
+    impact_live: bool = True
 
 
 def register(server, runtime: ServiceRuntime) -> list[str]:  # type: ignore[no-untyped-def]
@@ -38,11 +40,18 @@ def register(server, runtime: ServiceRuntime) -> list[str]:  # type: ignore[no-u
     return api.register(server, app, impact)
 
 
+IMPACT_IDLE_SHARE = 3.0
+"""The live recomputation rests 3 times as long as each estimate took: at most a
+quarter of a core, so aggregates and queries stay fresh while it runs."""
+
+
 def impact_worker(runtime: ServiceRuntime) -> ImpactWorker:
     settings = runtime.settings
     return ImpactWorker(
-        ImpactApp(runtime.database, settings.disclosure_threshold),  # type: ignore[attr-defined]
-        timedelta(seconds=settings.impact_debounce_seconds))  # type: ignore[attr-defined]
+        ImpactApp(runtime.database, settings.disclosure_threshold,  # type: ignore[attr-defined]
+                  idle_share=IMPACT_IDLE_SHARE),
+        timedelta(seconds=settings.impact_debounce_seconds),  # type: ignore[attr-defined]
+        enabled=settings.impact_live)  # type: ignore[attr-defined]
 
 
 DEFINITION = ServiceDefinition(

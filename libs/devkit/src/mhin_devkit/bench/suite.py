@@ -41,6 +41,8 @@ BENCHMARKS = (
               "query latency as stored rows grow"),
     Benchmark("recovery", "recovery", ("mhin_aggregator",),
               "aggregator recovery time after a restart against changelog size"),
+    Benchmark("impact", "impact", ("mhin_evaluation",),
+              "impact estimates: a 60-period site series and 20 sites pooled, through gRPC"),
 )
 NAMES = tuple(b.name for b in BENCHMARKS)
 
