@@ -222,7 +222,7 @@ def evaluation(tmp_path, start_evaluation) -> Iterator[Evaluation]:  # type: ign
 
 @pytest.fixture(scope="module")
 def module_evaluation(tmp_path_factory, kafka_bootstrap, declared_topics_created
-                      ) -> Iterator[Evaluation]:  # type: ignore[no-untyped-def]
+                      ) -> Iterator[Evaluation]:
     """One service for a whole module, for tests that share their data (impact
     estimates need series of many periods); impact estimates are recomputed 0.2 s
     after a change, so live ones come quickly."""

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
+from typing import Any
 
 import grpc
 import numpy as np
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from mhin.common.v1 import arc_pb2, period_pb2
 from mhin.evaluation.v1 import (
@@ -98,7 +100,7 @@ def staggered(service, impact_topic):
     return project, measure, series
 
 
-def impact_request(measure: str, site: str, **options) -> evaluation_pb2.GetImpactRequest:  # type: ignore[no-untyped-def]
+def impact_request(measure: str, site: str, **options: Any) -> evaluation_pb2.GetImpactRequest:
     comparators = options.pop("comparators", None)
     request = evaluation_pb2.GetImpactRequest(
         series=evaluation_pb2.SeriesKey(measure_id=measure, level=SITE, unit=site),
@@ -108,7 +110,7 @@ def impact_request(measure: str, site: str, **options) -> evaluation_pb2.GetImpa
     return request
 
 
-def refused(call) -> grpc.RpcError:  # type: ignore[no-untyped-def]
+def refused(call: Callable[[], object]) -> grpc.RpcError:
     with pytest.raises(grpc.RpcError) as raised:
         call()
     return raised.value
@@ -254,7 +256,7 @@ def test_estimates_are_published_live_and_follow_a_changed_go_live_date(
     site_key = f"{measure}|site|{leeds.id}|"
     expected = service.api().GetImpact(impact_request(measure, leeds.id)).estimate
 
-    def current(key: str, check) -> bool:  # type: ignore[no-untyped-def]
+    def current(key: str, check: Callable[[impact_events_pb2.ImpactEstimated], bool]) -> bool:
         latest = _latest(impact_topic.events, key)
         return latest is not None and check(latest)
 
@@ -286,7 +288,7 @@ def test_estimates_are_published_live_and_follow_a_changed_go_live_date(
     assert _latest(impact_topic.events, site_key).estimate.level_change == again.level_change
 
 
-def _cli(service, *args: str, role: str = "national_admin"):  # type: ignore[no-untyped-def]
+def _cli(service: Any, *args: str, role: str = "national_admin") -> Result:
     env = {"MHIN_TOKEN": issue_token(TEST_SECRET, "cli-test", role, None),
            "MHIN_EVALUATION_ADDRESS": f"127.0.0.1:{service.runtime.port}"}
     return CliRunner().invoke(cli, ["evaluation", *args], env=env)

@@ -26,6 +26,7 @@ from mhin_evaluation.domain import (
 from mhin_evaluation.main import DEFINITION
 from mhin_evaluation.reference_measures import reference_measures
 from mhin_platform.auth import Principal, Role
+from mhin_platform.events.envelope import new_event
 from mhin_platform.events.outbox import pending_count
 from mhin_platform.protoconv import date_to_proto
 from mhin_platform.reference import Arc
@@ -196,7 +197,10 @@ def test_a_changed_go_live_date_marks_the_sites_series_and_the_projects_estimate
                 site.arc, convert.ARC), go_live_date=date_to_proto(site.go_live))
             for site in (moved, LEEDS)]))
     with database.transaction() as session:
-        events.apply_project(session, None, snapshot)  # type: ignore[arg-type]
+        events.apply_project(session, new_event(topic=events.PROJECT_TOPIC, key="mhin-project-1",
+                                                source="/mhin/project-tracking",
+                                                subject="mhin-project-1", message=snapshot),
+                             snapshot)
         marked = store.due_impacts(session, datetime.now(UTC), 10)
     assert {(p.scope, p.unit, p.stratum) for p in marked} == {
         ("site", "oldham", ""), ("site", "oldham", "ethnicity=Black"),

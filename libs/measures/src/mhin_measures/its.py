@@ -112,11 +112,11 @@ class Options:
         return replace(self, change=change)
 
 
-def _option(kind: type[StrEnum], value: object, name: str):  # type: ignore[no-untyped-def]
+def _option(kind: type[Change], value: object, name: str) -> Change:
     try:
         return kind(value)
     except ValueError:
-        choices = ", ".join(member.value for member in kind)  # type: ignore[attr-defined]
+        choices = ", ".join(member.value for member in kind)
         raise ImpactOptionError(name, f"{value!r} is not one of {choices}") from None
 
 
@@ -490,8 +490,8 @@ def random_effects(estimates: Sequence[Estimate]) -> RandomEffects:
         raise ImpactNotEstimable(f"pooling needs at least 2 sites with an estimate, not "
                                  f"{len(estimates)}")
     level, tau2, i2 = _combine([e.level_change for e in estimates])
-    slopes = [e.slope_change for e in estimates]
-    slope = None if any(s is None for s in slopes) else _combine(slopes)[0]  # type: ignore[arg-type]
+    slopes = [e.slope_change for e in estimates if e.slope_change is not None]
+    slope = _combine(slopes)[0] if len(slopes) == len(estimates) else None
     return RandomEffects(level, slope, tau2, i2, len(estimates))
 
 

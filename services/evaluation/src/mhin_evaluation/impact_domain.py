@@ -10,7 +10,7 @@ from datetime import date
 
 from mhin_evaluation import domain
 from mhin_evaluation.domain import AggregateRow, Level, Measure, Site
-from mhin_measures import its, periods
+from mhin_measures import disclosure, its, periods
 from mhin_measures.periods import GRANULARITY_OF, Period
 from mhin_measures.rates import MeasureType
 from mhin_platform.auth import Principal, Role
@@ -96,7 +96,7 @@ def withheld_reason(rows: Sequence[AggregateRow], measure: Measure, principal: P
             f"{', ...' if len(hidden) > 3 else ''}): the estimate would disclose them")
 
 
-def _suppressed(shown) -> bool:  # type: ignore[no-untyped-def]
+def _suppressed(shown: disclosure.Disclosed) -> bool:
     return bool(shown.numerator_suppressed or shown.denominator_suppressed
                 or shown.value_suppressed)
 

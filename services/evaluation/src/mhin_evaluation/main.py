@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import cast
 
 from pydantic import Field
 
@@ -36,7 +37,7 @@ def register(server, runtime: ServiceRuntime) -> list[str]:  # type: ignore[no-u
     # Seeded here, not by ServiceDefinition.seed, which cannot tell an ARC's instance
     # (which defines no measures) from the national one.
     app.load_reference_measures()
-    impact = ImpactApp(runtime.database, settings.disclosure_threshold)  # type: ignore[attr-defined]
+    impact = ImpactApp(runtime.database, _settings(runtime).disclosure_threshold)
     return api.register(server, app, impact)
 
 
@@ -46,12 +47,14 @@ quarter of a core, so aggregates and queries stay fresh while it runs."""
 
 
 def impact_worker(runtime: ServiceRuntime) -> ImpactWorker:
-    settings = runtime.settings
+    settings = _settings(runtime)
     return ImpactWorker(
-        ImpactApp(runtime.database, settings.disclosure_threshold,  # type: ignore[attr-defined]
-                  idle_share=IMPACT_IDLE_SHARE),
-        timedelta(seconds=settings.impact_debounce_seconds),  # type: ignore[attr-defined]
-        enabled=settings.impact_live)  # type: ignore[attr-defined]
+        ImpactApp(runtime.database, settings.disclosure_threshold, idle_share=IMPACT_IDLE_SHARE),
+        timedelta(seconds=settings.impact_debounce_seconds), enabled=settings.impact_live)
+
+
+def _settings(runtime: ServiceRuntime) -> EvaluationSettings:
+    return cast(EvaluationSettings, runtime.settings)
 
 
 DEFINITION = ServiceDefinition(

@@ -424,4 +424,4 @@ def site_series_keys(session: Session, site_ids: Iterable[str]) -> list[tuple[st
     """(measure, site, stratum) of every site-level series of these sites."""
     query = select(aggregates.c.measure_id, aggregates.c.unit, aggregates.c.stratum).where(
         aggregates.c.level == Level.SITE.name, aggregates.c.unit.in_(set(site_ids))).distinct()
-    return [tuple(row) for row in session.execute(query)]  # type: ignore[misc]
+    return [(row.measure_id, row.unit, row.stratum) for row in session.execute(query)]

@@ -225,7 +225,11 @@ def _measure(context: BenchContext, sizes: Sizes, *, impact_live: bool
         "database_url": f"sqlite:///{folder / 'evaluation.db'}", "auth_secret": TEST_SECRET,
         "log_level": "WARNING", "impact_live": str(impact_live).lower(),
     }, folder / "evaluation.log")  # fmt: skip
-    accepted, rates, p50, p95, p99 = [], [], [], [], []  # type: ignore[var-annotated]
+    accepted: list[float] = []
+    rates: list[float] = []
+    p50: list[float] = []
+    p95: list[float] = []
+    p99: list[float] = []
     with (evaluation, AggregatorWorker(context, folder.name, own_topics=False) as worker,
           grpc.insecure_channel(f"127.0.0.1:{port}") as channel):
         evaluation.start()

@@ -10,10 +10,13 @@ the query: loading the series, disclosure, the statsmodels fits and the response
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, date, datetime
+from typing import Any
 
 import grpc
 import numpy as np
+from google.protobuf.message import Message
 
 from mhin.evaluation.v1 import aggregate_events_pb2, evaluation_pb2, evaluation_pb2_grpc
 from mhin_devkit.bench.context import BenchContext, Sizes
@@ -37,15 +40,16 @@ def _months(count: int) -> list[str]:
 def _seed(database_url: str) -> None:
     rng = np.random.default_rng(1)
     months = _months(PERIODS)
+    go_lives = [date(2022, 1 + n % 12, 1) for n in range(SITES)]
     sites = tuple(Site(id=f"bench-site-{n}", project_id=PROJECT, name=f"Site {n}",
-                       arc=Arc.GREATER_MANCHESTER, go_live=date(2022, 1 + n % 12, 1))
+                       arc=Arc.GREATER_MANCHESTER, go_live=go_lives[n])
                   for n in range(SITES))
     now = datetime.now(UTC)
     rows = []
-    for site in sites:
+    for site, go_live in zip(sites, go_lives, strict=True):
         for index, period in enumerate(months):
             denominator = float(rng.integers(300, 500))
-            after = period >= f"{site.go_live.year}-{site.go_live.month:02d}"  # type: ignore[union-attr]
+            after = period >= f"{go_live.year}-{go_live.month:02d}"
             rate = 0.2 * np.exp(0.003 * index) * (1.2 if after else 1.0)
             rows.append(AggregateRow(
                 measure_id=MEASURE, level=Level.SITE, unit=site.id, period=period, stratum="",
@@ -58,7 +62,8 @@ def _seed(database_url: str) -> None:
             store.put_aggregates(session, rows)
 
 
-def _latencies(call, request, metadata, count: int) -> list[float]:  # type: ignore[no-untyped-def]
+def _latencies(call: Callable[..., Any], request: Message, metadata: tuple,
+               count: int) -> list[float]:
     out = []
     for _ in range(count):
         began = time.perf_counter()
