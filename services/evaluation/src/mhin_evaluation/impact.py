@@ -335,7 +335,7 @@ class ImpactWorker:
     def stop(self) -> None:
         self._stop.set()
         if self._thread.is_alive():
-            self._thread.join(timeout=30)
+            self._thread.join(timeout=5)  # a round in progress ends within its fits
 
     def _run(self) -> None:
         try:
