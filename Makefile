@@ -14,7 +14,7 @@ BUF := node_modules/.bin/buf
 KUSTOMIZE_VERSION := v5.8.2
 KUSTOMIZE := $(CACHE)/bin/kustomize
 
-.PHONY: help venv kustomize kafka-jars kafka-up kafka-down topics proto proto-check lint test run run-arcs bench lock clean
+.PHONY: help venv kustomize kafka-jars kafka-up kafka-down topics proto proto-check lint test run run-arcs run-cluster chaos bench lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -67,6 +67,9 @@ test: venv kafka-jars $(BUF) $(KUSTOMIZE) ## run the whole suite against a real 
 run: kafka-jars ## start the broker and every service; Ctrl-C stops them all
 	$(PY) -m mhin_devkit.supervisor
 
+chaos: venv kafka-jars ## every fault scenario on a three-node cluster and a single broker (make test runs a short profile)
+	MHIN_CHAOS=full $(PY) -m pytest -s tests/e2e/test_cluster_faults.py tests/platform/test_broker_outage.py services/evaluation/tests/test_broker_outage.py
+
 bench: venv kafka-jars ## run the benchmark suite
 	$(PY) -m mhin_devkit.bench
 
@@ -75,7 +78,11 @@ lock: venv ## re-pin requirements.lock from what is installed
 
 clean: ## remove the venv and caches (broker data included)
 	-$(PY) -m mhin_devkit.kafka_broker down
+	-$(PY) -m mhin_devkit.kafka_cluster down
 	rm -rf $(VENV) $(CACHE) node_modules
 
 run-arcs: kafka-jars ## run the national instance and Greater Manchester's and Yorkshire and Humber's own instances
 	$(PY) -m mhin_devkit.supervisor --arcs greater-manchester,yorkshire-and-humber
+
+run-cluster: kafka-jars ## run the platform on a three-node replicated Kafka cluster (RF 3, min ISR 2)
+	$(PY) -m mhin_devkit.supervisor --cluster

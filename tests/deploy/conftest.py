@@ -75,7 +75,7 @@ def listen_variable(spec: ProcessSpec) -> str:
 
 def make_run_variables(spec: ProcessSpec) -> set[str]:
     """The MHIN_* variables `make run` (the supervisor) gives this process."""
-    return {name for name in child_env(spec, "x" * 48) if name.startswith("MHIN_")}
+    return {name for name in child_env(spec, Path("trust.json")) if name.startswith("MHIN_")}
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

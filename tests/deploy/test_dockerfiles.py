@@ -129,7 +129,7 @@ def test_the_ignore_rules_are_read_as_docker_reads_them():
 
 
 def test_nothing_private_or_local_reaches_a_build():
-    for path in (".cache/run/auth-secret", ".venv/bin/python", ".git/config",
+    for path in (".cache/run/auth/mhin-national.key.json", ".venv/bin/python", ".git/config",
                  "needs-intake.db", "services/needs/needs-intake.db", "node_modules/x",
                  "services/needs/src/mhin_needs.egg-info/PKG-INFO"):
         assert excluded_from_context(path), path

@@ -28,7 +28,7 @@ LAYOUTS = ("base", "overlays/production")
 # The oldest Kubernetes the manifests are meant for (gRPC probes are GA since 1.27)
 # and the newest whose schemas kubernetes-validate ships.
 KUBERNETES_VERSIONS = ("1.30", kubernetes_validate.utils.latest_version())
-SECRET_VARIABLES = {"MHIN_AUTH_SECRET", "MHIN_DATABASE_URL"}
+SECRET_VARIABLES = {"MHIN_DATABASE_URL"}
 WRITABLE_PATHS = {"/tmp", "/var/lib/mhin"}
 
 
@@ -147,8 +147,15 @@ def test_only_scratch_volumes_are_writable(manifests, spec):
     pod = find(manifests, "Deployment", spec.name)["spec"]["template"]["spec"]
     volumes = {volume["name"]: volume for volume in pod["volumes"]}
     mounts = container(manifests, spec)["volumeMounts"]
-    assert {mount["mountPath"] for mount in mounts} == WRITABLE_PATHS
-    assert all("emptyDir" in volumes[mount["name"]] for mount in mounts)
+    writable = [mount for mount in mounts if not mount.get("readOnly")]
+    assert {mount["mountPath"] for mount in writable} == WRITABLE_PATHS
+    assert all("emptyDir" in volumes[mount["name"]] for mount in writable)
+    read_only = {mount["mountPath"]: volumes[mount["name"]] for mount in mounts
+                 if mount.get("readOnly")}
+    # a gRPC service reads the token issuers' public keys; nothing else is mounted
+    assert read_only == ({"/etc/mhin/auth": {"name": "auth-trust",
+                                             "configMap": {"name": "mhin-auth-trust"}}}
+                         if spec.grpc_port else {})
 
 
 def test_rolling_updates_keep_every_process_serving(manifests, spec):

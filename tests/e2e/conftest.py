@@ -167,6 +167,7 @@ class StreamProcessors:
     topics, in a consumer group of their own."""
 
     def __init__(self, bootstrap: str, folder: Path, group: str) -> None:
+        self.group = group
         self.log = folder / "stream-processors.log"
         environment = {
             **{key: value for key, value in os.environ.items() if not key.startswith("MHIN_")},
@@ -318,6 +319,23 @@ def platform(kafka_bootstrap, declared_topics_created, tmp_path) -> Iterator[Pla
     try:
         yield running
     finally:
+        running.close()
+
+
+@pytest.fixture
+def platform_on(tmp_path) -> Iterator[Callable[[str], Platform]]:
+    """``platform_on(bootstrap)``: a platform on brokers of the test's choosing (a
+    cluster whose declared topics it created)."""
+    started: list[Platform] = []
+
+    def start(bootstrap: str) -> Platform:
+        folder = tmp_path / f"platform-{len(started)}"
+        folder.mkdir()
+        started.append(Platform(bootstrap, folder))
+        return started[-1]
+
+    yield start
+    for running in started:
         running.close()
 
 

@@ -42,8 +42,8 @@ from mhin.governance.v1 import events_pb2 as governance_events
 from mhin.needs.v1 import needs_pb2
 from mhin.projects.v1 import project_pb2, projects_service_pb2, selection_pb2
 from mhin_cli.main import cli
-from mhin_devkit.harness import TEST_SECRET
-from mhin_platform.auth import issue_token
+from mhin_devkit.harness import TEST_ISSUER
+from mhin_platform.tokens import issue_token
 
 pytestmark = pytest.mark.integration
 
@@ -548,7 +548,7 @@ def impact_is_estimated_for_each_ethnic_group(platform, computed, topics, measur
     those estimates are published withheld."""
     impact = topics["mhin.evaluation.impact"]
     runner = CliRunner()
-    env = {"MHIN_TOKEN": issue_token(TEST_SECRET, "e2e", "national_admin", None),
+    env = {"MHIN_TOKEN": issue_token(TEST_ISSUER, "e2e", "national_admin", None),
            "MHIN_EVALUATION_ADDRESS": platform.address("evaluation")}
 
     def latest(stratum: str) -> impact_events_pb2.ImpactEstimated | None:

@@ -237,3 +237,17 @@ def module_evaluation(tmp_path_factory, kafka_bootstrap, declared_topics_created
                 yield Evaluation(runtime, channel, producer)
     finally:
         producer.close()
+
+
+@pytest.fixture
+def evaluation_on_outage_broker(tmp_path, outage_broker) -> Iterator[Evaluation]:  # type: ignore[no-untyped-def]
+    """The service on a private broker that the test may kill and restart."""
+    bootstrap = outage_broker.bootstrap_servers
+    own_producer = create_producer(bootstrap, client_id="evaluation-outage-tests")
+    try:
+        with running_service(DEFINITION, database_url=f"sqlite:///{tmp_path}/evaluation.db",
+                             kafka_bootstrap=bootstrap, service_name="evaluation") as runtime:
+            with grpc.insecure_channel(f"127.0.0.1:{runtime.port}") as channel:
+                yield Evaluation(runtime, channel, own_producer)
+    finally:
+        own_producer.close(timeout=5)

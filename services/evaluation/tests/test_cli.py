@@ -12,8 +12,8 @@ from click.testing import CliRunner
 from mhin.common.v1 import arc_pb2
 from mhin.evaluation.v1 import aggregate_events_pb2, evaluation_pb2
 from mhin_cli.evaluation import evaluation as evaluation_group
-from mhin_devkit.harness import TEST_SECRET
-from mhin_platform.auth import issue_token
+from mhin_devkit.harness import TEST_ISSUER
+from mhin_platform.tokens import issue_token
 
 pytestmark = pytest.mark.integration
 
@@ -34,7 +34,7 @@ def mhin(evaluation):
     runner = CliRunner()
 
     def run(*args: str, role: str = "national_admin", arc: str | None = None):  # type: ignore[no-untyped-def]
-        env = {"MHIN_TOKEN": issue_token(TEST_SECRET, "cli-test", role, arc),
+        env = {"MHIN_TOKEN": issue_token(TEST_ISSUER, "cli-test", role, arc),
                "MHIN_EVALUATION_ADDRESS": f"127.0.0.1:{evaluation.runtime.port}"}
         return runner.invoke(evaluation_group, list(args), env=env)
 

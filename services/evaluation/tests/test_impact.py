@@ -24,11 +24,11 @@ from mhin.evaluation.v1 import (
 )
 from mhin.projects.v1 import project_events_pb2, project_pb2
 from mhin_cli.main import cli
-from mhin_devkit.harness import TEST_SECRET, TopicReader
+from mhin_devkit.harness import TEST_ISSUER, TopicReader
 from mhin_evaluation.events import IMPACT_TOPIC
 from mhin_measures import its
 from mhin_measures.rates import MeasureType
-from mhin_platform.auth import issue_token
+from mhin_platform.tokens import issue_token
 
 pytestmark = pytest.mark.integration
 
@@ -289,7 +289,7 @@ def test_estimates_are_published_live_and_follow_a_changed_go_live_date(
 
 
 def _cli(service: Any, *args: str, role: str = "national_admin") -> Result:
-    env = {"MHIN_TOKEN": issue_token(TEST_SECRET, "cli-test", role, None),
+    env = {"MHIN_TOKEN": issue_token(TEST_ISSUER, "cli-test", role, None),
            "MHIN_EVALUATION_ADDRESS": f"127.0.0.1:{service.runtime.port}"}
     return CliRunner().invoke(cli, ["evaluation", *args], env=env)
 

@@ -13,6 +13,7 @@ import logging
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from importlib.metadata import packages_distributions, version
@@ -33,6 +34,10 @@ from mhin_platform.settings import ServiceSettings, SettingsError, load_settings
 log = logging.getLogger("mhin.runtime")
 
 WATCHDOG_INTERVAL_SECONDS = 1.0
+# How long stopping waits for the background workers together, and then for the
+# producer to send what it holds: a broker that is down must not hold up an exit.
+WORKERS_STOP_SECONDS = 10.0
+PRODUCER_CLOSE_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -121,9 +126,12 @@ class ServiceRuntime:
         for worker in self.workers:
             worker.stop()
         for consumer in self.consumers:
-            consumer.stop()
-        self.relay.stop()
-        self.producer.close()
+            consumer.request_stop()
+        deadline = time.monotonic() + WORKERS_STOP_SECONDS
+        for consumer in self.consumers:
+            consumer.stop(timeout=max(deadline - time.monotonic(), 0.0))
+        self.relay.stop(timeout=max(deadline - time.monotonic(), 0.0))
+        self.producer.close(timeout=PRODUCER_CLOSE_SECONDS)
         self.database.dispose()
 
     def run(self) -> int:

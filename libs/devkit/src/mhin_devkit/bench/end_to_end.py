@@ -33,7 +33,7 @@ from mhin_devkit.bench.context import BenchContext, BenchError, Sizes
 from mhin_devkit.bench.figures import Figure, at_most, percentile
 from mhin_devkit.bench.process import ServiceProcess
 from mhin_devkit.bench.worker import AggregatorWorker
-from mhin_devkit.harness import TEST_SECRET, caller
+from mhin_devkit.harness import caller, trust_file_for_tests
 from mhin_devkit.kafka_broker import free_port
 from mhin_platform.events.envelope import new_event
 from mhin_platform.events.producer import create_producer, publish
@@ -222,8 +222,9 @@ def _measure(context: BenchContext, sizes: Sizes, *, impact_live: bool
     port = free_port()
     evaluation = ServiceProcess("mhin-evaluation", {
         "kafka_bootstrap_servers": context.bootstrap, "grpc_port": str(port),
-        "database_url": f"sqlite:///{folder / 'evaluation.db'}", "auth_secret": TEST_SECRET,
-        "log_level": "WARNING", "impact_live": str(impact_live).lower(),
+        "database_url": f"sqlite:///{folder / 'evaluation.db'}",
+        "auth_trust": str(trust_file_for_tests()), "log_level": "WARNING",
+        "impact_live": str(impact_live).lower(),
     }, folder / "evaluation.log")  # fmt: skip
     accepted: list[float] = []
     rates: list[float] = []
