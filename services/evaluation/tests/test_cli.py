@@ -153,3 +153,26 @@ def test_aggregates_series_breakdown_and_spc(mhin, evaluation):
     bad_unit = mhin("series", MEASURE, "--level", "arc", "--unit", "Atlantis")
     assert bad_unit.exit_code == 2 and "not one of" in bad_unit.output
 
+
+
+def test_a_measure_is_defined_from_the_json_that_show_prints(mhin, pcref, tmp_path):
+    shown = json.loads(mhin("measures", "show", MEASURE, "--json").stdout)
+    shown["measure"].update(id="pcref-own-measure", title="Our own referrals measure")
+    path = tmp_path / "measure.json"
+    path.write_text(json.dumps(shown))
+    defined = mhin("measures", "define", str(path), "--json")
+    assert defined.exit_code == 0, defined.output
+    measure = json.loads(defined.stdout)
+    assert (measure["id"], measure["version"], measure["stratifiers"]) == (
+        "pcref-own-measure", "1", ["STRATIFIER_ETHNICITY"])  # int64 is a JSON string
+    again = mhin("measures", "show", "pcref-own-measure")
+    assert "Our own referrals measure" in again.stdout
+    as_member = mhin("measures", "define", str(path), role="arc_member", arc="greater-manchester")
+    assert as_member.exit_code == 1 and "PERMISSION_DENIED" in as_member.output
+    path.write_text(json.dumps({"id": "x", "colour": "blue"}))
+    wrong = mhin("measures", "define", str(path))
+    assert wrong.exit_code == 1 and "not a MeasureDefinition" in wrong.output
+    path.write_text(json.dumps({**shown["measure"], "id": "pcref-bad-type",
+                                "type": "MEASURE_TYPE_UNSPECIFIED"}))
+    refused = mhin("measures", "define", str(path))
+    assert refused.exit_code == 1 and "measure.type" in refused.output

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from importlib.metadata import packages_distributions, version
 from pathlib import Path
 from types import FrameType
+from typing import Protocol
 
 import grpc
 
@@ -48,6 +49,20 @@ class ConsumerSpec:
     handlers: Sequence[Handler]
 
 
+class Worker(Protocol):
+    """A background job of a service besides its relay and consumers: started after
+    them, stopped before them, and watched like them."""
+
+    name: str
+
+    @property
+    def healthy(self) -> bool: ...
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
 @dataclass(frozen=True)
 class ServiceDefinition:
     settings_class: type[ServiceSettings]
@@ -57,6 +72,8 @@ class ServiceDefinition:
     consumers: Sequence[ConsumerSpec] = ()
     # Loads reference data; must be idempotent (it runs at every start).
     seed: Callable[[Database], None] | None = None
+    # Builds the service's background workers from the wired runtime.
+    workers: Sequence[Callable[[ServiceRuntime], Worker]] = ()
 
 
 class ServiceRuntime:
@@ -82,6 +99,7 @@ class ServiceRuntime:
         ]
         self.grpc = GrpcService(settings, lambda server: definition.register(server, self),
                                 version=_package_version(definition))
+        self.workers = [build(self) for build in definition.workers]
         self.failed = threading.Event()
         self._stopped = threading.Event()
 
@@ -93,6 +111,8 @@ class ServiceRuntime:
         self.relay.start()
         for consumer in self.consumers:
             consumer.start()
+        for worker in self.workers:
+            worker.start()
         self.grpc.start()
         threading.Thread(target=self._watch, name="watchdog", daemon=True).start()
         return self
@@ -103,6 +123,8 @@ class ServiceRuntime:
             return
         self._stopped.set()
         self.grpc.stop()
+        for worker in self.workers:
+            worker.stop()
         for consumer in self.consumers:
             consumer.request_stop()
         deadline = time.monotonic() + WORKERS_STOP_SECONDS
@@ -128,6 +150,7 @@ class ServiceRuntime:
 
     def _dead_workers(self) -> list[str]:
         dead = [] if self.relay.healthy else ["outbox relay"]
+        dead += [worker.name for worker in self.workers if not worker.healthy]
         return dead + [consumer.name for consumer in self.consumers if not consumer.healthy]
 
     def _watch(self) -> None:
