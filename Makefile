@@ -10,11 +10,13 @@ CACHE := .cache
 PACKAGES := libs/contracts libs/platform libs/measures libs/devkit libs/cli $(patsubst %/pyproject.toml,%,$(wildcard services/*/pyproject.toml))
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES))
 BUF := node_modules/.bin/buf
+# The web dashboard's front end, bundled from npm packages (services/web/frontend/build.mjs)
+WEB_ASSETS := services/web/src/mhin_web/static/build/.built
 # kustomize renders deploy/k8s for the manifest tests; v5.8.2 is the newest that builds with Go 1.26
 KUSTOMIZE_VERSION := v5.8.2
 KUSTOMIZE := $(CACHE)/bin/kustomize
 
-.PHONY: help venv kustomize kafka-jars kafka-up kafka-down topics proto proto-check lint test run run-arcs bench lock clean
+.PHONY: help venv web-assets kustomize kafka-jars kafka-up kafka-down topics proto proto-check lint test run run-arcs run-cluster chaos bench lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -31,6 +33,11 @@ venv: $(VENV)/.installed ## create .venv and install every package of the worksp
 $(BUF): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
+
+$(WEB_ASSETS): $(BUF) $(wildcard services/web/frontend/*)
+	node services/web/frontend/build.mjs
+
+web-assets: $(WEB_ASSETS) ## bundle the web dashboard's JavaScript and CSS from node_modules
 
 $(KUSTOMIZE):
 	GOBIN=$(abspath $(CACHE)/bin) GOTOOLCHAIN=local go install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
@@ -61,13 +68,16 @@ lint: venv $(BUF) ## buf lint, buf breaking against main, ruff
 	$(PY) -m mhin_devkit.protogen breaking
 	$(VENV)/bin/ruff check libs services tests
 
-test: venv kafka-jars $(BUF) $(KUSTOMIZE) ## run the whole suite against a real broker and real databases
+test: venv kafka-jars $(BUF) $(WEB_ASSETS) $(KUSTOMIZE) ## run the whole suite against a real broker and real databases
 	$(PY) -m pytest
 
-run: kafka-jars ## start the broker and every service; Ctrl-C stops them all
+run: kafka-jars $(WEB_ASSETS) ## start the broker and every service; Ctrl-C stops them all
 	$(PY) -m mhin_devkit.supervisor
 
-bench: venv kafka-jars ## run the benchmark suite
+chaos: venv kafka-jars ## every fault scenario on a three-node cluster and a single broker (make test runs a short profile)
+	MHIN_CHAOS=full $(PY) -m pytest -s tests/e2e/test_cluster_faults.py tests/platform/test_broker_outage.py services/evaluation/tests/test_broker_outage.py
+
+bench: venv kafka-jars $(WEB_ASSETS) ## run the benchmark suite
 	$(PY) -m mhin_devkit.bench
 
 lock: venv ## re-pin requirements.lock from what is installed
@@ -75,7 +85,11 @@ lock: venv ## re-pin requirements.lock from what is installed
 
 clean: ## remove the venv and caches (broker data included)
 	-$(PY) -m mhin_devkit.kafka_broker down
-	rm -rf $(VENV) $(CACHE) node_modules
+	-$(PY) -m mhin_devkit.kafka_cluster down
+	rm -rf $(VENV) $(CACHE) node_modules services/web/src/mhin_web/static/build
 
-run-arcs: kafka-jars ## run the national instance and Greater Manchester's and Yorkshire and Humber's own instances
+run-arcs: kafka-jars $(WEB_ASSETS) ## run the national instance and Greater Manchester's and Yorkshire and Humber's own instances
 	$(PY) -m mhin_devkit.supervisor --arcs greater-manchester,yorkshire-and-humber
+
+run-cluster: kafka-jars $(WEB_ASSETS) ## run the platform on a three-node replicated Kafka cluster (RF 3, min ISR 2)
+	$(PY) -m mhin_devkit.supervisor --cluster

@@ -30,7 +30,7 @@ ENV PATH=/opt/mhin/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     MHIN_SERVICE_NAME=stream-processors \
-    MHIN_GRPC_HOST=0.0.0.0 \
+    MHIN_METRICS_HOST=0.0.0.0 \
     MHIN_METRICS_PORT=9456 \
     MHIN_DATA_DIR=/var/lib/mhin
 WORKDIR /var/lib/mhin

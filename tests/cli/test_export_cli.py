@@ -18,13 +18,13 @@ from mhin.needs.v1 import needs_pb2
 from mhin_catalogue.main import DEFINITION as CATALOGUE
 from mhin_cli.export import record_row, write_table
 from mhin_cli.main import cli
-from mhin_devkit.harness import TEST_SECRET, running_service
+from mhin_devkit.harness import TEST_ISSUER, running_service
 from mhin_needs.main import DEFINITION as NEEDS
-from mhin_platform.auth import issue_token
 from mhin_platform.reference import REFERENCE_SOLUTIONS
+from mhin_platform.tokens import issue_token
 
 EXAMPLE = Path(__file__).parents[2] / "docs" / "examples" / "scoping-exercise.csv"
-TOKEN = {"MHIN_TOKEN": issue_token(TEST_SECRET, "cli-test", "national_admin")}
+TOKEN = {"MHIN_TOKEN": issue_token(TEST_ISSUER, "cli-test", "national_admin")}
 
 
 def rows_of(text: str) -> list[dict[str, str]]:

@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from mhin_cli.main import cli
-from mhin_devkit.harness import TEST_SECRET, running_service
+from mhin_devkit.harness import TEST_ISSUER, running_service
 from mhin_needs.main import DEFINITION
-from mhin_platform.auth import issue_token
+from mhin_platform.tokens import issue_token
 
 pytestmark = pytest.mark.integration
 
@@ -22,7 +22,7 @@ EXAMPLE = Path(__file__).parents[2] / "docs" / "examples" / "scoping-exercise.cs
 def mhin(tmp_path, kafka_bootstrap, declared_topics_created):
     with running_service(DEFINITION, database_url=f"sqlite:///{tmp_path}/needs.db",
                          kafka_bootstrap=kafka_bootstrap) as runtime:
-        env = {"MHIN_TOKEN": issue_token(TEST_SECRET, "cli-test", "national_admin"),
+        env = {"MHIN_TOKEN": issue_token(TEST_ISSUER, "cli-test", "national_admin"),
                "MHIN_NEEDS_INTAKE_ADDRESS": f"127.0.0.1:{runtime.port}"}
         runner = CliRunner()
         yield lambda *args: runner.invoke(cli, list(args), env=env)

@@ -10,18 +10,26 @@ from google.protobuf.wrappers_pb2 import StringValue
 
 from mhin_cli.client import connect, readable_rpc_errors
 from mhin_cli.main import cli
-from mhin_platform.auth import Principal, Role, current_principal, verify_token
+from mhin_devkit.harness import TEST_ARC_ISSUERS, TEST_ISSUER, trust_file_for_tests
+from mhin_platform.auth import Principal, Role, current_principal
 from mhin_platform.grpc import GrpcService
 from mhin_platform.reference import Arc
 from mhin_platform.settings import ServiceSettings, load_settings
+from mhin_platform.tokens import SigningKey, TokenVerifier, Trust
 
-SECRET = "test-secret-with-at-least-32-bytes!!"
 WHOAMI = "mhin.test.v1.WhoAmI"
 
 
+def verify_token(token):
+    return TokenVerifier(Trust.load(trust_file_for_tests())).verify(token)
+
+
 @pytest.fixture
-def runner(monkeypatch):
-    monkeypatch.setenv("MHIN_AUTH_SECRET", SECRET)
+def runner(monkeypatch, tmp_path):
+    key_file = tmp_path / "national.key.json"
+    TEST_ISSUER.save(key_file)
+    monkeypatch.setenv("MHIN_AUTH_SIGNING_KEY", str(key_file))
+    monkeypatch.setenv("MHIN_AUTH_TRUST", str(trust_file_for_tests()))
     return CliRunner()
 
 
@@ -34,13 +42,14 @@ def issue(runner, *args):
 def test_issued_token_verifies(runner):
     token = issue(runner, "--role", "arc_member", "--arc", "SOUTH_LONDON", "--subject", "alice")
 
-    assert verify_token(SECRET, token) == Principal("alice", Role.ARC_MEMBER, Arc.SOUTH_LONDON)
+    assert verify_token(token) == Principal("alice", Role.ARC_MEMBER, Arc.SOUTH_LONDON)
 
 
 def test_json_output_shows_the_claims(runner):
     output = json.loads(issue(runner, "--role", "viewer", "--subject", "bob", "--json"))
 
-    assert verify_token(SECRET, output["token"]).subject == "bob"
+    assert verify_token(output["token"]).subject == "bob"
+    assert output["issuer"] == TEST_ISSUER.issuer
     assert output["role"] == "viewer"
     assert output["arc"] is None
 
@@ -52,12 +61,46 @@ def test_arc_member_without_arc_is_a_usage_error(runner):
     assert "needs an ARC" in result.output
 
 
-def test_missing_secret_names_the_variable(monkeypatch):
-    monkeypatch.delenv("MHIN_AUTH_SECRET", raising=False)
+def test_missing_signing_key_names_the_variable(monkeypatch):
+    monkeypatch.delenv("MHIN_AUTH_SIGNING_KEY", raising=False)
     result = CliRunner().invoke(cli, ["token", "issue", "--role", "viewer", "--subject", "a"])
 
     assert result.exit_code == 1
-    assert "MHIN_AUTH_SECRET" in result.output
+    assert "MHIN_AUTH_SIGNING_KEY" in result.output
+
+
+def test_an_arc_issuer_key_signs_only_its_own_arcs_members(runner, monkeypatch, tmp_path):
+    key_file = tmp_path / "gm.key.json"
+    TEST_ARC_ISSUERS[Arc.GREATER_MANCHESTER].save(key_file)
+    monkeypatch.setenv("MHIN_AUTH_SIGNING_KEY", str(key_file))
+    own = issue(runner, "--role", "arc_member", "--arc", "greater-manchester", "--subject", "g")
+    assert verify_token(own).arc is Arc.GREATER_MANCHESTER
+    for claim in (["--role", "national_admin"], ["--role", "arc_member", "--arc", "WEST"]):
+        result = runner.invoke(cli, ["token", "issue", *claim, "--subject", "g"])
+        assert result.exit_code == 2
+        assert "signs only GREATER_MANCHESTER's members and viewers" in result.output
+
+
+def test_new_issuers_are_published_for_services_and_rotate(tmp_path, monkeypatch):
+    runner, public = CliRunner(), tmp_path / "public"
+    for name, arc, key in (("national", None, "n1"), ("gm", "greater-manchester", "g1"),
+                           ("national", None, "n2")):
+        result = runner.invoke(cli, ["token", "new-issuer", str(public), "--issuer", name,
+                                     "--key", str(tmp_path / f"{key}.key.json"),
+                                     *(["--arc", arc] if arc else [])])
+        assert result.exit_code == 0, result.output
+    trust = Trust.load(public / "trust.json")
+    assert [(entry.issuer, entry.arc) for entry in trust.issuers] == [
+        ("national", None), ("gm", Arc.GREATER_MANCHESTER)]
+    verifier = TokenVerifier(trust)
+    monkeypatch.setenv("MHIN_AUTH_TRUST", str(public / "trust.json"))
+    for key in ("n1", "n2"):  # the first key and its successor are both published
+        monkeypatch.setenv("MHIN_AUTH_SIGNING_KEY", str(tmp_path / f"{key}.key.json"))
+        token = issue(runner, "--role", "national_admin", "--subject", key)
+        assert verifier.verify(token).subject == key
+    again = runner.invoke(cli, ["token", "new-issuer", str(public), "--issuer", "x",
+                                "--key", str(tmp_path / "n1.key.json")])
+    assert again.exit_code == 1 and "never overwritten" in again.output
 
 
 def test_inspect_shows_whom_a_token_names(runner):
@@ -68,13 +111,15 @@ def test_inspect_shows_whom_a_token_names(runner):
     assert json.loads(result.output)["subject"] == "ada"
 
 
-def test_inspect_rejects_a_token_signed_with_another_secret(runner, monkeypatch):
+def test_inspect_rejects_a_token_signed_with_another_key(runner, monkeypatch, tmp_path):
+    impostor = tmp_path / "impostor.key.json"
+    SigningKey.generate(TEST_ISSUER.issuer).save(impostor)  # same issuer name, other key
+    monkeypatch.setenv("MHIN_AUTH_SIGNING_KEY", str(impostor))
     token = issue(runner, "--role", "viewer", "--subject", "a")
-    monkeypatch.setenv("MHIN_AUTH_SECRET", "another-secret-of-at-least-32-bytes")
     result = runner.invoke(cli, ["token", "inspect", token])
 
     assert result.exit_code == 1
-    assert "bad signature" in result.output
+    assert "which issuer 'mhin-test-national' does not publish" in result.output
 
 
 @pytest.fixture
@@ -91,7 +136,8 @@ def whoami_service():
         )
         return [WHOAMI]
 
-    settings = load_settings(ServiceSettings, auth_secret=SECRET, grpc_port=0, metrics_port=0)
+    settings = load_settings(ServiceSettings, auth_trust=trust_file_for_tests(), grpc_port=0,
+                             metrics_port=0)
     service = GrpcService(settings, register).start()
     yield f"127.0.0.1:{service.port}"
     service.stop(grace=0)

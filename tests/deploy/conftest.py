@@ -69,13 +69,20 @@ def workspace_closure(package: Package) -> set[str]:
 def listen_variable(spec: ProcessSpec) -> str:
     """What a container sets to 0.0.0.0 so that probes and Prometheus reach its ports
     (`make run` keeps the loopback default): a gRPC service's metrics listen where its
-    gRPC server does."""
-    return "MHIN_GRPC_HOST" if spec.grpc_port else "MHIN_METRICS_HOST"
+    gRPC server does, the web dashboard's where its HTTP server does."""
+    if spec.grpc_port:
+        return "MHIN_GRPC_HOST"
+    return "MHIN_HTTP_HOST" if spec.http_port else "MHIN_METRICS_HOST"
+
+
+def served_ports(spec: ProcessSpec) -> set[int]:
+    """Every port the process listens on."""
+    return {port for port in (spec.grpc_port, spec.http_port, spec.metrics_port) if port}
 
 
 def make_run_variables(spec: ProcessSpec) -> set[str]:
     """The MHIN_* variables `make run` (the supervisor) gives this process."""
-    return {name for name in child_env(spec, "x" * 48) if name.startswith("MHIN_")}
+    return {name for name in child_env(spec, Path("trust.json")) if name.startswith("MHIN_")}
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -97,6 +104,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def deployed_variables(spec: ProcessSpec) -> set[str]:
     """The MHIN_* variables every deployment of ``spec`` sets, no more, no fewer."""
     return make_run_variables(spec) | DEPLOYMENT_ONLY_VARIABLES | {listen_variable(spec)}
+
+
+@pytest.fixture
+def ports(spec: ProcessSpec) -> set[int]:
+    """Every port ``spec``'s process listens on."""
+    return served_ports(spec)
 
 
 @pytest.fixture

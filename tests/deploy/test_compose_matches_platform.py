@@ -24,7 +24,9 @@ from mhin_platform.processes import PLATFORM
 
 REPO = Path(__file__).resolve().parents[2]
 INFRASTRUCTURE = {"kafka", "topics", "postgres"}
-SECRET_VARIABLES = {"MHIN_AUTH_SECRET", "MHIN_DATABASE_URL"}
+SECRET_VARIABLES = {"MHIN_DATABASE_URL"}
+# What only a gRPC service is given.
+GRPC_ONLY_VARIABLES = {"MHIN_AUTH_TRUST", "MHIN_DATABASE_URL"}
 
 
 def service(compose: dict, name: str) -> dict:
@@ -49,8 +51,8 @@ def test_each_image_is_tagged_with_its_package_version(compose, spec, package):
     assert service(compose, spec.name)["image"] == f"mhin/{spec.name}:{package.version}"
 
 
-def test_each_process_publishes_its_ports_on_loopback_only(compose, spec):
-    expected = {f"127.0.0.1:{port}:{port}" for port in (spec.grpc_port, spec.metrics_port) if port}
+def test_each_process_publishes_its_ports_on_loopback_only(compose, spec, ports):
+    expected = {f"127.0.0.1:{port}:{port}" for port in ports}
     assert set(service(compose, spec.name)["ports"]) == expected
 
 
@@ -68,7 +70,6 @@ def test_each_process_gets_the_variables_make_run_gives_it(compose, spec, deploy
 
 def test_secrets_come_from_the_operators_environment(compose, grpc_service):
     environment = service(compose, grpc_service.name)["environment"]
-    assert re.fullmatch(r"\$\{MHIN_AUTH_SECRET(:-)?\}", environment["MHIN_AUTH_SECRET"])
     password = urlsplit(environment["MHIN_DATABASE_URL"]).password
     assert re.fullmatch(r"\$\{POSTGRES_PASSWORD(:-)?\}", password)
 
@@ -80,10 +81,23 @@ def test_each_process_reaches_the_broker_on_its_compose_listener(compose, spec):
     assert bootstrap.split(":")[0] == "kafka"
 
 
-def test_processes_without_grpc_get_neither_a_database_nor_the_token_secret(compose):
+def test_processes_without_grpc_get_neither_a_database_nor_token_keys(compose):
     for spec in PLATFORM:
         if not spec.grpc_port:
-            assert not set(service(compose, spec.name)["environment"]) & SECRET_VARIABLES
+            assert not set(service(compose, spec.name)["environment"]) & GRPC_ONLY_VARIABLES
+            mounts = service(compose, spec.name).get("volumes", [])
+            assert not [mount for mount in mounts if "/etc/mhin/auth" in mount]
+
+
+def test_grpc_services_read_the_issuers_public_keys_only(compose, grpc_service):
+    """The trust folder is mounted read-only, from the public half of what make run
+    makes (never the private signing keys beside it)."""
+    definition = service(compose, grpc_service.name)
+    trust = definition["environment"]["MHIN_AUTH_TRUST"]
+    (mount,) = definition["volumes"]
+    source, target, mode = mount.rsplit(":", 2)
+    assert (target, mode) == (str(Path(trust).parent), "ro")
+    assert source.endswith("/.cache/run/auth/public}")
 
 
 def test_each_service_has_its_own_database_created_at_first_start(compose, grpc_service):
@@ -114,11 +128,13 @@ def test_each_process_runs_locked_down(compose, spec):
     assert "no-new-privileges:true" in entry["security_opt"]
 
 
-def test_health_is_grpc_health_or_for_stream_processors_their_metrics(compose, spec):
+def test_health_is_grpc_health_the_web_its_healthz_the_stream_processors_metrics(compose, spec):
     probe = health_command(compose, spec.name)
-    uses = "MHIN_GRPC_PORT" if spec.grpc_port else "MHIN_METRICS_PORT"
+    uses = ("MHIN_GRPC_PORT" if spec.grpc_port else
+            "MHIN_HTTP_PORT" if spec.http_port else "MHIN_METRICS_PORT")
     assert uses in probe[-1]
     assert ("grpc_health" in probe[-1]) == bool(spec.grpc_port)
+    assert ("/healthz" in probe[-1]) == bool(spec.http_port)
 
 
 def test_infrastructure_images_are_pinned_to_exact_versions(compose):

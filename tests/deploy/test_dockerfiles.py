@@ -129,7 +129,7 @@ def test_the_ignore_rules_are_read_as_docker_reads_them():
 
 
 def test_nothing_private_or_local_reaches_a_build():
-    for path in (".cache/run/auth-secret", ".venv/bin/python", ".git/config",
+    for path in (".cache/run/auth/mhin-national.key.json", ".venv/bin/python", ".git/config",
                  "needs-intake.db", "services/needs/needs-intake.db", "node_modules/x",
                  "services/needs/src/mhin_needs.egg-info/PKG-INFO"):
         assert excluded_from_context(path), path
@@ -174,16 +174,17 @@ def test_the_runtime_runs_as_a_numeric_non_root_user(spec):
     assert uid.isdigit() and int(uid) > 0 and (not gid or int(gid) > 0), users[-1]
 
 
-def test_the_runtime_exposes_and_runs_the_process(spec):
+def test_the_runtime_exposes_and_runs_the_process(spec, ports, listens_on):
     runtime = dockerfile(spec.name)[-1]
     exposed = {int(port) for arguments in runtime.arguments("EXPOSE") for port in arguments.split()}
-    assert exposed == {port for port in (spec.grpc_port, spec.metrics_port) if port}
+    assert exposed == ports
     assert json.loads(runtime.arguments("CMD")[-1]) == [spec.command]
     variables = env(runtime)
     assert variables["MHIN_SERVICE_NAME"] == spec.name
-    assert variables["MHIN_GRPC_HOST"] == "0.0.0.0"
+    assert variables[listens_on] == "0.0.0.0"
     assert variables["MHIN_METRICS_PORT"] == str(spec.metrics_port)
     assert variables.get("MHIN_GRPC_PORT") == (str(spec.grpc_port) if spec.grpc_port else None)
+    assert variables.get("MHIN_HTTP_PORT") == (str(spec.http_port) if spec.http_port else None)
 
 
 def test_the_image_installs_its_own_workspace_packages_and_no_others(spec, package,

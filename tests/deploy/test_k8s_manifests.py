@@ -28,7 +28,7 @@ LAYOUTS = ("base", "overlays/production")
 # The oldest Kubernetes the manifests are meant for (gRPC probes are GA since 1.27)
 # and the newest whose schemas kubernetes-validate ships.
 KUBERNETES_VERSIONS = ("1.30", kubernetes_validate.utils.latest_version())
-SECRET_VARIABLES = {"MHIN_AUTH_SECRET", "MHIN_DATABASE_URL"}
+SECRET_VARIABLES = {"MHIN_DATABASE_URL"}
 WRITABLE_PATHS = {"/tmp", "/var/lib/mhin"}
 
 
@@ -94,17 +94,19 @@ def test_each_process_runs_its_command_on_its_ports(manifests, spec):
     process = container(manifests, spec)
     assert process["command"] == [spec.command]
     ports = {port["name"]: port["containerPort"] for port in process["ports"]}
-    expected = {"grpc": spec.grpc_port, "metrics": spec.metrics_port}
+    expected = {"grpc": spec.grpc_port, "http": spec.http_port, "metrics": spec.metrics_port}
     assert ports == {name: port for name, port in expected.items() if port}
 
 
-def test_probes_use_native_grpc_health_on_the_grpc_port(manifests, spec):
+def test_probes_use_grpc_health_the_web_its_healthz_the_rest_metrics(manifests, spec):
     process = container(manifests, spec)
     for kind in ("startupProbe", "readinessProbe", "livenessProbe"):
         probe = process[kind]
         if spec.grpc_port:
             assert probe["grpc"]["port"] == spec.grpc_port, kind
             assert probe["grpc"].get("service", "") == "", kind  # the server as a whole
+        elif spec.http_port:  # the web dashboard: 200 once it follows the topics
+            assert probe["httpGet"] == {"path": "/healthz", "port": "http"}, kind
         else:  # stream processors: no gRPC server, their metrics endpoint answers
             assert probe["httpGet"] == {"path": "/metrics", "port": "metrics"}, kind
 
@@ -147,8 +149,15 @@ def test_only_scratch_volumes_are_writable(manifests, spec):
     pod = find(manifests, "Deployment", spec.name)["spec"]["template"]["spec"]
     volumes = {volume["name"]: volume for volume in pod["volumes"]}
     mounts = container(manifests, spec)["volumeMounts"]
-    assert {mount["mountPath"] for mount in mounts} == WRITABLE_PATHS
-    assert all("emptyDir" in volumes[mount["name"]] for mount in mounts)
+    writable = [mount for mount in mounts if not mount.get("readOnly")]
+    assert {mount["mountPath"] for mount in writable} == WRITABLE_PATHS
+    assert all("emptyDir" in volumes[mount["name"]] for mount in writable)
+    read_only = {mount["mountPath"]: volumes[mount["name"]] for mount in mounts
+                 if mount.get("readOnly")}
+    # a gRPC service reads the token issuers' public keys; nothing else is mounted
+    assert read_only == ({"/etc/mhin/auth": {"name": "auth-trust",
+                                             "configMap": {"name": "mhin-auth-trust"}}}
+                         if spec.grpc_port else {})
 
 
 def test_rolling_updates_keep_every_process_serving(manifests, spec):

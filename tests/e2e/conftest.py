@@ -167,6 +167,7 @@ class StreamProcessors:
     topics, in a consumer group of their own."""
 
     def __init__(self, bootstrap: str, folder: Path, group: str) -> None:
+        self.group = group
         self.log = folder / "stream-processors.log"
         environment = {
             **{key: value for key, value in os.environ.items() if not key.startswith("MHIN_")},
@@ -321,6 +322,35 @@ def platform(kafka_bootstrap, declared_topics_created, tmp_path) -> Iterator[Pla
         running.close()
 
 
+@pytest.fixture(scope="module")
+def module_platform(kafka_bootstrap, declared_topics_created,
+                    tmp_path_factory) -> Iterator[Platform]:
+    """One platform for a whole module, for suites whose tests share seeded data
+    (the browser tests): started once, as expensive as it is."""
+    running = Platform(kafka_bootstrap, tmp_path_factory.mktemp("platform"))
+    try:
+        yield running
+    finally:
+        running.close()
+
+
+@pytest.fixture
+def platform_on(tmp_path) -> Iterator[Callable[[str], Platform]]:
+    """``platform_on(bootstrap)``: a platform on brokers of the test's choosing (a
+    cluster whose declared topics it created)."""
+    started: list[Platform] = []
+
+    def start(bootstrap: str) -> Platform:
+        folder = tmp_path / f"platform-{len(started)}"
+        folder.mkdir()
+        started.append(Platform(bootstrap, folder))
+        return started[-1]
+
+    yield start
+    for running in started:
+        running.close()
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -465,7 +495,7 @@ class Selection:
         return found().decode(selection_events_pb2.SelectionFinalised)
 
 
-@pytest.fixture(name="eventually")
+@pytest.fixture(name="eventually", scope="session")
 def eventually_fixture() -> Callable[..., Any]:
     """``eventually(check, what, timeout=60)`` for the test modules."""
     return eventually

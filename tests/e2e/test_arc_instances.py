@@ -33,10 +33,10 @@ from mhin.evaluation.v1 import (
 from mhin.needs.v1 import needs_pb2
 from mhin.projects.v1 import projects_service_pb2
 from mhin_cli.main import cli
-from mhin_devkit.harness import TEST_SECRET
-from mhin_platform.auth import issue_token
+from mhin_devkit.harness import TEST_ISSUER
 from mhin_platform.processes import arc_layout
 from mhin_platform.reference import Arc
+from mhin_platform.tokens import issue_token
 
 pytestmark = pytest.mark.integration
 
@@ -245,7 +245,7 @@ def the_national_instance_refuses_it_too(platform, measure_id: str, site_id: str
 def gm_submits_with_the_cli(platform, measure_id: str, site_id: str) -> None:
     """Greater Manchester's member points `mhin` at its own instance with --address."""
     numerator, denominator = FIGURES[GM]
-    token = issue_token(TEST_SECRET, "gm-analyst", "arc_member", "greater-manchester")
+    token = issue_token(TEST_ISSUER, "gm-analyst", "arc_member", "greater-manchester")
     result = CliRunner().invoke(cli, [
         "evaluation", "observations", "submit", "--measure", measure_id, "--site", site_id,
         "--period", PERIOD, "--numerator", str(numerator), "--denominator", str(denominator),

@@ -13,28 +13,37 @@ from project events, a measure is defined and each ARC submits 18 months of
 observations by ethnicity, the last 8 months rising -> the stream processors' sums
 come back up the hierarchy site -> ARC -> project -> national, small numbers are
 withheld from everyone outside the owning ARC, and SPC reports the rise as special
-cause of improvement.
+cause of improvement -> the sites go live in turn (project-tracking's go-live dates
+reach evaluation) and a pooled impact estimate for each ethnic group arrives on the
+impact topic, the same as `mhin evaluation impact-pooled` prints; the small groups'
+estimates are withheld on the shared topic.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
 from functools import partial
 
 import grpc
 import pytest
+from click.testing import CliRunner
 
 from mhin.catalogue.v1 import catalogue_pb2, prioritisation_pb2
-from mhin.common.v1 import arc_pb2, organisation_pb2, priority_area_pb2
+from mhin.common.v1 import arc_pb2, organisation_pb2, period_pb2, priority_area_pb2
 from mhin.evaluation.v1 import (
     aggregate_events_pb2,
     evaluation_pb2,
+    impact_events_pb2,
     measure_definition_pb2,
     measure_pb2,
 )
 from mhin.governance.v1 import events_pb2 as governance_events
 from mhin.needs.v1 import needs_pb2
 from mhin.projects.v1 import project_pb2, projects_service_pb2, selection_pb2
+from mhin_cli.main import cli
+from mhin_devkit.harness import TEST_ISSUER
+from mhin_platform.tokens import issue_token
 
 pytestmark = pytest.mark.integration
 
@@ -53,7 +62,7 @@ TOPICS = (
     "mhin.projects.selection", "mhin.governance.meeting", "mhin.governance.decision",
     "mhin.projects.project", "mhin.evaluation.measure", "mhin.evaluation.observation",
     "mhin.evaluation.aggregate-restricted", "mhin.evaluation.aggregate",
-    "mhin.evaluation.spc-signal",
+    "mhin.evaluation.spc-signal", "mhin.evaluation.impact",
 )
 AGGREGATE_WAIT_SECONDS = 120.0  # the stream processors' process starts and joins its group
 
@@ -75,6 +84,8 @@ REFERRALS = {"White": 60, "Asian": 24, "Black": 16, "Mixed": 4, "Other": 3}
 PERIODS = [f"{2024 + month // 12}-{month % 12 + 1:02d}" for month in range(18)]
 LATEST = PERIODS[-1]
 THRESHOLD = 5  # counts of 1 to 4 are withheld outside the owning ARC
+# The sites go live in turn (a stepped wedge): (year, month, day).
+GO_LIVE = {"Oldham": (2024, 7, 1), "Bolton": (2024, 10, 14), "Leeds": (2025, 1, 6)}
 
 
 def share_seen_within_four_weeks(month: int) -> float:
@@ -94,6 +105,7 @@ def test_the_mhin_story_from_unmet_needs_to_special_cause_of_improvement(
     the_round_ranks_the_solution_first(platform, topics, solution)
     project = the_executive_selects_both_arcs(platform, selection, topics, solution)
     sites = evaluation_learns_the_sites(platform, eventually, project)
+    sites = the_sites_go_live(platform, eventually, project)
     measure = a_measure_is_defined(platform, topics, project)
     cells = each_arc_submits_its_observations(platform, topics, measure, sites)
 
@@ -114,6 +126,7 @@ def test_the_mhin_story_from_unmet_needs_to_special_cause_of_improvement(
     spc_reports_special_cause_of_improvement(platform, computed, topics, measure, project,
                                              cells)
     the_shared_aggregates_carry_no_small_number(topics, measure, project, cells)
+    impact_is_estimated_for_each_ethnic_group(platform, computed, topics, measure, project)
 
 
 # ----------------------------------------------------------------- needs and solutions
@@ -290,6 +303,28 @@ def evaluation_learns_the_sites(platform, eventually, project
     assert sorted((s.site_id, s.arc) for s in sites.sites) == sorted(
         (s.id, s.arc) for s in project.sites)
     return {site.name: site for site in sites.sites}
+
+
+def the_sites_go_live(platform, eventually, project) -> dict[str, evaluation_pb2.ProjectSite]:
+    """Project-tracking records each site's go-live date; evaluation learns them."""
+    projects = platform.api("projects")
+    for site in project.sites:
+        year, month, day = GO_LIVE[site.name]
+        projects.UpdateSite(projects_service_pb2.UpdateSiteRequest(
+            project_id=project.id, site_id=site.id, site=projects_service_pb2.SiteDraft(
+                name=site.name, organisation_name=site.organisation_name,
+                organisation_type=site.organisation_type, arc=site.arc,
+                go_live_date=period_pb2.Date(year=year, month=month, day=day))))
+
+    def dated():
+        found = platform.api("evaluation", "viewer").GetProjectSites(
+            evaluation_pb2.GetProjectSitesRequest(project_id=project.id))
+        known = {s.name: (s.go_live_date.year, s.go_live_date.month, s.go_live_date.day)
+                 for s in found.sites}
+        return found if known == GO_LIVE else None
+
+    found = eventually(dated, "evaluation knows every site's go-live date")
+    return {site.name: site for site in found.sites}
 
 
 def a_measure_is_defined(platform, topics, project) -> measure_definition_pb2.MeasureDefinition:
@@ -506,3 +541,60 @@ def the_shared_aggregates_carry_no_small_number(topics, measure, project, cells)
             update = event.decode(aggregate_events_pb2.AggregateUpdated)
             figures = (update.numerator, update.denominator, update.denominator - update.numerator)
             assert update.suppressed or not any(is_small(f) for f in figures), update
+
+
+# ----------------------------------------------------------------- impact
+
+
+def impact_is_estimated_for_each_ethnic_group(platform, computed, topics, measure,
+                                              project) -> None:
+    """The pooled estimate of each ethnic group arrives on the impact topic and the CLI
+    prints the same numbers. The shared topic may not disclose a small number: the
+    Mixed and Other groups' counts are small, and by the last months so is the number
+    of Black referrals not seen within four weeks (3 of 16 at Oldham and Leeds), so
+    those estimates are published withheld."""
+    impact = topics["mhin.evaluation.impact"]
+    runner = CliRunner()
+    env = {"MHIN_TOKEN": issue_token(TEST_ISSUER, "e2e", "national_admin", None),
+           "MHIN_EVALUATION_ADDRESS": platform.address("evaluation")}
+
+    def latest(stratum: str) -> impact_events_pb2.ImpactEstimated | None:
+        key = f"{measure.id}|project|{project.id}|{stratum}"
+        found = [e for e in impact.events if e.key == key]
+        return found[-1].decode(impact_events_pb2.ImpactEstimated) if found else None
+
+    def printed(stratum: str) -> dict:
+        result = runner.invoke(cli, ["evaluation", "impact-pooled", project.id, measure.id,
+                                     "--stratum", stratum, "--json"], env=env)
+        assert result.exit_code == 0, result.output
+        return json.loads(result.output)
+
+    for group in ("White", "Asian"):
+        stratum = f"ethnicity={group}"
+
+        def agrees(stratum=stratum):
+            impact.settle(0.5)  # read what has come
+            event = latest(stratum)
+            if event is None or event.withheld or len(event.sites) != 3:
+                return None
+            cli_view = printed(stratum)
+            same = (cli_view["pooled"]["random_effects"]["level_change"]["estimate"]
+                    == event.pooled.random_effects.level_change.estimate)
+            return (event, cli_view) if same else None
+
+        event, cli_view = computed(agrees, f"the pooled impact estimate for {stratum}")
+        assert event.scope == impact_events_pb2.IMPACT_SCOPE_PROJECT
+        assert event.pooled.random_effects.sites == 3
+        assert {s["name"] for s in cli_view["sites"] if s["estimate"]} == set(GO_LIVE)
+        fixed = cli_view["pooled"]["site_fixed_effects"]["level_change"]
+        assert fixed == {"estimate": event.pooled.site_fixed_effects.level_change.estimate,
+                         "ci_low": event.pooled.site_fixed_effects.level_change.ci_low,
+                         "ci_high": event.pooled.site_fixed_effects.level_change.ci_high,
+                         "p_value": event.pooled.site_fixed_effects.level_change.p_value,
+                         "scale": "rate_ratio"}
+    for small in ("Black", "Mixed", "Other"):
+        stratum = f"ethnicity={small}"
+        event = computed(lambda stratum=stratum: impact.settle(0.5) is not None
+                         and latest(stratum), f"the impact event for {stratum}")
+        assert event.withheld and not event.HasField("pooled"), stratum
+        assert not printed(stratum)["withheld"], "a national admin sees it in full"

@@ -28,14 +28,16 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import BaseModel, Field
 
-from mhin_platform.auth import Role, current_principal, issue_token, require_write
+from mhin_devkit.harness import TEST_ISSUER, trust_file_for_tests
+from mhin_platform.auth import Role, current_principal, require_write
 from mhin_platform.errors import InvalidArgument, NotFound
 from mhin_platform.grpc import CORRELATION_ID_METADATA_KEY, FIELD_METADATA_KEY, GrpcService
 from mhin_platform.logging import configure_logging
 from mhin_platform.reference import Arc
 from mhin_platform.settings import ServiceSettings, load_settings
+from mhin_platform.tokens import SigningKey, issue_token
 
-SECRET = "test-secret-with-at-least-32-bytes!!"
+TRUST = str(trust_file_for_tests())
 SERVICE = "mhin.test.v1.Probe"
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
@@ -111,15 +113,15 @@ def _settings(**overrides) -> ServiceSettings:
     return load_settings(
         ServiceSettings,
         service_name="probe",
-        auth_secret=SECRET,
+        auth_trust=TRUST,
         grpc_host="127.0.0.1",
         grpc_port=0,
         **overrides,
     )
 
 
-def _bearer(role=Role.ARC_MEMBER, arc=Arc.SOUTH_LONDON, subject="alice", secret=SECRET):
-    return (("authorization", f"Bearer {issue_token(secret, subject, role, arc)}"),)
+def _bearer(role=Role.ARC_MEMBER, arc=Arc.SOUTH_LONDON, subject="alice", key=TEST_ISSUER):
+    return (("authorization", f"Bearer {issue_token(key, subject, role, arc)}"),)
 
 
 ALICE = _bearer()
@@ -196,11 +198,12 @@ def test_call_without_token_is_unauthenticated(stubs):
 
 
 def test_token_with_bad_signature_is_unauthenticated(stubs):
-    forged = _bearer(role=Role.NATIONAL_ADMIN, arc=None, secret="x" * 32)
+    impostor = SigningKey.generate(TEST_ISSUER.issuer)  # the issuer's name, not its key
+    forged = _bearer(role=Role.NATIONAL_ADMIN, arc=None, key=impostor)
     error = _rpc_error(stubs.echo, StringValue(value="hi"), metadata=forged)
 
     assert error.code() is grpc.StatusCode.UNAUTHENTICATED
-    assert "bad signature" in error.details()
+    assert "does not publish" in error.details()
 
 
 def test_valid_token_reaches_the_handler_as_the_current_principal(stubs):
@@ -326,7 +329,7 @@ SERVICE_MAIN = (
 def test_service_process_stops_gracefully_on_sigterm():
     port = _free_port()
     env = {name: value for name, value in os.environ.items() if not name.startswith("MHIN_")}
-    env |= {"MHIN_AUTH_SECRET": SECRET, "MHIN_GRPC_PORT": str(port), "MHIN_SERVICE_NAME": "probe"}
+    env |= {"MHIN_AUTH_TRUST": TRUST, "MHIN_GRPC_PORT": str(port), "MHIN_SERVICE_NAME": "probe"}
     process = subprocess.Popen(
         [sys.executable, "-c", SERVICE_MAIN], env=env, stderr=subprocess.PIPE, text=True
     )

@@ -17,7 +17,13 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import ConfigResource, ConfigResourceType
 from kafka.errors import KafkaTimeoutError
 
-from mhin_devkit.kafka_broker import BrokerError, LocalBroker, free_port
+from mhin_devkit.kafka_broker import (
+    BrokerError,
+    LocalBroker,
+    bootstrap_addresses,
+    broker_answers,
+    free_port,
+)
 from mhin_platform.events.topics import (
     TopicMismatchError,
     TopicSpec,
@@ -234,3 +240,16 @@ def test_the_launcher_refuses_a_port_in_use(tmp_path):
         with pytest.raises(BrokerError, match=f"127.0.0.1:{port} is already in use"):
             LocalBroker().start(port, free_port(), data_dir=tmp_path / "data",
                                 log_file=tmp_path / "broker.log", timeout=5)
+
+
+def test_several_bootstrap_servers_are_read_as_pairs():
+    assert bootstrap_addresses("a:9092, b.example:9093,[::1]:9094") == [
+        ("a", 9092), ("b.example", 9093), ("::1", 9094)]
+    with pytest.raises(ValueError, match="'b' is not host:port"):
+        bootstrap_addresses("a:9092,b")
+
+
+def test_a_broker_answers_when_one_of_several_bootstrap_servers_does(kafka_bootstrap):
+    nobody = f"127.0.0.1:{free_port()}"
+    assert broker_answers(f"{nobody},{kafka_bootstrap}")
+    assert not broker_answers(nobody, timeout=1.0)

@@ -24,6 +24,7 @@ SERVICES = {
     "governance",
     "evaluation",
     "stream-processors",
+    "web",
 }
 
 VALID = {

@@ -9,6 +9,7 @@ import random
 
 import pytest
 
+from mhin_measures import spc
 from mhin_measures.spc import (
     LIMIT_FACTOR,
     MIN_POINTS_FOR_LIMITS,
@@ -375,3 +376,51 @@ def test_analyse_finds_exactly_the_rules_as_worded_on_random_series(seed):
         assert [point.variation for point in points] == [
             variation_as_worded(fired, direction) for fired in expected
         ], xs
+
+
+# ----------------------------------------------------------------- rebased charts
+
+
+def test_a_rebased_chart_has_each_segments_own_mean_and_limits():
+    before = [10, 11, 10, 12, 11, 10, 11, 12, 10, 11]
+    after = [15, 16, 15, 17, 16, 15, 16, 17]
+    whole = spc.analyse(before + after)
+    assert any(spc.SpcRule.SHIFT in p.rules for p in whole.points)
+    segments = spc.analyse_segments(before + after, rebase_at=[len(before)])
+    assert [s.start for s in segments] == [0, 10]
+    first, second = (s.result for s in segments)
+    assert first.mean == pytest.approx(sum(before) / len(before))
+    assert second.mean == pytest.approx(sum(after) / len(after))
+    # Within its own segment the step is no shift, and the first point after the
+    # rebase has no moving range: ranges never span a rebase.
+    assert all(not p.rules for s in segments for p in s.result.points)
+    assert second.points[0].index == 10 and second.points[0].moving_range is None
+    assert second.mean_moving_range == pytest.approx(
+        sum(abs(b - a) for a, b in zip(after, after[1:], strict=False)) / (len(after) - 1))
+
+
+def test_a_fixed_baseline_judges_later_points_against_the_first_n():
+    values = [10, 11, 10, 12, 11, 10, 11, 12, 10, 11, 13, 14, 15, 16, 17, 18, 19]
+    (fixed,) = spc.analyse_segments(values, fix_after_n_points=10)
+    assert fixed.baseline_points == 10
+    assert fixed.result.mean == pytest.approx(10.8)
+    assert spc.SpcRule.POINT_BEYOND_LIMIT in fixed.result.points[-1].rules
+    assert not fixed.result.limits_reliable  # 10 baseline points: trial limits
+
+
+def test_moving_range_screening_leaves_out_the_outlying_ranges():
+    values = [10, 11, 10, 11, 10, 11, 10, 40, 10, 11, 10, 11]
+    (plain,) = spc.analyse_segments(values)
+    (screened,) = spc.analyse_segments(values, screen_outliers=True)
+    assert plain.result.mean_moving_range == pytest.approx(spc.analyse(values).mean_moving_range)
+    assert screened.result.mean_moving_range < plain.result.mean_moving_range
+    assert screened.result.mean_moving_range == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(("options", "named"), [
+    ({"rebase_at": [0]}, "rebase_at"), ({"rebase_at": [5, 3]}, "rebase_at"),
+    ({"rebase_at": [12]}, "rebase_at"), ({"fix_after_n_points": 1}, "fix_after_n_points"),
+])
+def test_bad_rebase_options_name_the_option(options, named):
+    with pytest.raises(ValueError, match=named):
+        spc.analyse_segments([1.0] * 12, **options)

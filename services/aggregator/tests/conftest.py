@@ -21,7 +21,6 @@ from kafka.structs import OffsetAndMetadata
 from mhin_aggregator.checker import Report, check, lag
 from mhin_aggregator.settings import OBSERVATION_TOPIC, AggregatorSettings
 from mhin_aggregator.synthetic import Observation
-from mhin_devkit.harness import TEST_SECRET
 from mhin_platform.events.envelope import Event
 from mhin_platform.events.producer import create_producer, publish
 from mhin_platform.events.topics import ensure_topics
@@ -41,7 +40,6 @@ class WorkerRun:
             "MHIN_TOPIC_PREFIX": prefix,
             "MHIN_CONSUMER_GROUP": prefix + "stream-processors",
             "MHIN_INSTANCE_ID": "worker-1",
-            "MHIN_AUTH_SECRET": TEST_SECRET,
             "MHIN_DATA_DIR": str(folder / "data"),
             "MHIN_LOG_LEVEL": "INFO",
             "MHIN_BATCH_SIZE": "500",

@@ -16,7 +16,7 @@ import pytest_asyncio
 from mhin.evaluation.v1.aggregate_events_pb2 import AggregateUpdated
 from mhin_aggregator.checker import read_topic
 from mhin_aggregator.synthetic import Observation
-from mhin_devkit.harness import TEST_SECRET, TopicReader
+from mhin_devkit.harness import TopicReader
 from mhin_measures.rates import MeasureType
 from mhin_measures.spc import Direction
 from mhin_platform.events.dead_letter import REASON_HEADER
@@ -41,7 +41,6 @@ def worker_modules(kafka_bootstrap, tmp_path_factory):
         "MHIN_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
         "MHIN_TOPIC_PREFIX": prefix,
         "MHIN_CONSUMER_GROUP": prefix + "group",
-        "MHIN_AUTH_SECRET": TEST_SECRET,
         "MHIN_DATA_DIR": str(tmp_path_factory.mktemp("faust")),
         "MHIN_SPC_INTERVAL_MS": "0",
     }

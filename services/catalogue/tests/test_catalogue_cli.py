@@ -15,8 +15,8 @@ from mhin.catalogue.v1 import prioritisation_pb2, prioritisation_pb2_grpc
 from mhin.common.v1 import priority_area_pb2
 from mhin_catalogue.reference import REFERENCE_SOLUTIONS
 from mhin_cli.catalogue import TableError, prioritise, read_round_table, solutions
-from mhin_devkit.harness import TEST_SECRET, TopicReader, caller
-from mhin_platform.auth import issue_token
+from mhin_devkit.harness import TEST_ISSUER, TopicReader, caller
+from mhin_platform.tokens import issue_token
 
 EXAMPLE = Path(__file__).parents[1] / "examples" / "illustrative-round.csv"
 # Illustrative scores with the MHIN weights: PCREF (70, 90, 95, 65, 70) totals
@@ -39,7 +39,7 @@ def cli(start_catalogue):
     runner = CliRunner()
 
     def run(command, *args, role="national_admin", arc=None):
-        token = issue_token(TEST_SECRET, "cli-tester", role, arc)
+        token = issue_token(TEST_ISSUER, "cli-tester", role, arc)
         return runner.invoke(command, [*args, "--address", f"127.0.0.1:{runtime.port}",
                                        "--token", token])
     run.port = runtime.port

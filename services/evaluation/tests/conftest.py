@@ -218,3 +218,36 @@ def evaluation(tmp_path, start_evaluation) -> Iterator[Evaluation]:  # type: ign
     instance = f"evaluation-test-{uuid.uuid4().hex[:8]}"
     with start_evaluation(f"sqlite:///{tmp_path}/evaluation.db", instance) as service:
         yield service
+
+
+@pytest.fixture(scope="module")
+def module_evaluation(tmp_path_factory, kafka_bootstrap, declared_topics_created
+                      ) -> Iterator[Evaluation]:
+    """One service for a whole module, for tests that share their data (impact
+    estimates need series of many periods); impact estimates are recomputed 0.2 s
+    after a change, so live ones come quickly."""
+    database = tmp_path_factory.mktemp("evaluation") / "evaluation.db"
+    producer = create_producer(kafka_bootstrap, client_id="evaluation-module-tests")
+    try:
+        with running_service(DEFINITION, database_url=f"sqlite:///{database}",
+                             kafka_bootstrap=kafka_bootstrap,
+                             service_name=f"evaluation-test-{uuid.uuid4().hex[:8]}",
+                             impact_debounce_seconds=0.2) as runtime:
+            with grpc.insecure_channel(f"127.0.0.1:{runtime.port}") as channel:
+                yield Evaluation(runtime, channel, producer)
+    finally:
+        producer.close()
+
+
+@pytest.fixture
+def evaluation_on_outage_broker(tmp_path, outage_broker) -> Iterator[Evaluation]:  # type: ignore[no-untyped-def]
+    """The service on a private broker that the test may kill and restart."""
+    bootstrap = outage_broker.bootstrap_servers
+    own_producer = create_producer(bootstrap, client_id="evaluation-outage-tests")
+    try:
+        with running_service(DEFINITION, database_url=f"sqlite:///{tmp_path}/evaluation.db",
+                             kafka_bootstrap=bootstrap, service_name="evaluation") as runtime:
+            with grpc.insecure_channel(f"127.0.0.1:{runtime.port}") as channel:
+                yield Evaluation(runtime, channel, own_producer)
+    finally:
+        own_producer.close(timeout=5)

@@ -12,8 +12,8 @@ from click.testing import CliRunner
 from mhin.common.v1 import arc_pb2
 from mhin.evaluation.v1 import aggregate_events_pb2, evaluation_pb2
 from mhin_cli.evaluation import evaluation as evaluation_group
-from mhin_devkit.harness import TEST_SECRET
-from mhin_platform.auth import issue_token
+from mhin_devkit.harness import TEST_ISSUER
+from mhin_platform.tokens import issue_token
 
 pytestmark = pytest.mark.integration
 
@@ -34,7 +34,7 @@ def mhin(evaluation):
     runner = CliRunner()
 
     def run(*args: str, role: str = "national_admin", arc: str | None = None):  # type: ignore[no-untyped-def]
-        env = {"MHIN_TOKEN": issue_token(TEST_SECRET, "cli-test", role, arc),
+        env = {"MHIN_TOKEN": issue_token(TEST_ISSUER, "cli-test", role, arc),
                "MHIN_EVALUATION_ADDRESS": f"127.0.0.1:{evaluation.runtime.port}"}
         return runner.invoke(evaluation_group, list(args), env=env)
 
@@ -159,3 +159,26 @@ def test_aggregates_series_breakdown_and_spc(mhin, evaluation):
     bad_unit = mhin("series", MEASURE, "--level", "arc", "--unit", "Atlantis")
     assert bad_unit.exit_code == 2 and "not one of" in bad_unit.output
 
+
+
+def test_a_measure_is_defined_from_the_json_that_show_prints(mhin, pcref, tmp_path):
+    shown = json.loads(mhin("measures", "show", MEASURE, "--json").stdout)
+    shown["measure"].update(id="pcref-own-measure", title="Our own referrals measure")
+    path = tmp_path / "measure.json"
+    path.write_text(json.dumps(shown))
+    defined = mhin("measures", "define", str(path), "--json")
+    assert defined.exit_code == 0, defined.output
+    measure = json.loads(defined.stdout)
+    assert (measure["id"], measure["version"], measure["stratifiers"]) == (
+        "pcref-own-measure", "1", ["STRATIFIER_ETHNICITY"])  # int64 is a JSON string
+    again = mhin("measures", "show", "pcref-own-measure")
+    assert "Our own referrals measure" in again.stdout
+    as_member = mhin("measures", "define", str(path), role="arc_member", arc="greater-manchester")
+    assert as_member.exit_code == 1 and "PERMISSION_DENIED" in as_member.output
+    path.write_text(json.dumps({"id": "x", "colour": "blue"}))
+    wrong = mhin("measures", "define", str(path))
+    assert wrong.exit_code == 1 and "not a MeasureDefinition" in wrong.output
+    path.write_text(json.dumps({**shown["measure"], "id": "pcref-bad-type",
+                                "type": "MEASURE_TYPE_UNSPECIFIED"}))
+    refused = mhin("measures", "define", str(path))
+    assert refused.exit_code == 1 and "measure.type" in refused.output

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from mhin.evaluation.v1 import measure_events_pb2
+from mhin.projects.v1 import project_events_pb2, project_pb2
 from mhin_devkit.harness import migrated_database
 from mhin_evaluation import convert, domain, events, store
 from mhin_evaluation.app import EvaluationApp, SeriesKey
@@ -25,7 +26,9 @@ from mhin_evaluation.domain import (
 from mhin_evaluation.main import DEFINITION
 from mhin_evaluation.reference_measures import reference_measures
 from mhin_platform.auth import Principal, Role
+from mhin_platform.events.envelope import new_event
 from mhin_platform.events.outbox import pending_count
+from mhin_platform.protoconv import date_to_proto
 from mhin_platform.reference import Arc
 
 pytestmark = pytest.mark.integration
@@ -154,3 +157,52 @@ def test_a_bulk_load_stores_observations_and_aggregates_as_the_queries_read_them
     assert breakdown.total is not None and breakdown.total.row.numerator == 3  # the last wins
     assert [(g.row.stratum, g.row.numerator) for g in breakdown.groups] == [
         ("ethnicity=Black", 2)]
+
+
+def test_impact_marks_count_changes_and_a_change_during_a_recomputation_survives(database):
+    key = ("pcref-minority-referrals", "site", "oldham", "ethnicity=Black")
+    with database.transaction() as session:
+        store.mark_impacts(session, [key, key], NOW)  # one key, however often it is named
+    with database.transaction() as session:
+        store.mark_impacts(session, [key], NOW + timedelta(seconds=5))
+    with database.read() as session:
+        assert store.due_impacts(session, NOW - timedelta(seconds=1), 10) == []
+        [due] = store.due_impacts(session, NOW, 10)  # it keeps its first change's time
+    assert (due.unit, due.generation) == ("oldham", 2)
+    with database.transaction() as session:  # another change while it was computed...
+        store.mark_impacts(session, [key], NOW + timedelta(seconds=6))
+    with database.transaction() as session:
+        store.finish_impact(session, due, NOW + timedelta(seconds=7))
+    with database.read() as session:  # ...so it waits again, from when it was finished
+        [again] = store.due_impacts(session, NOW + timedelta(seconds=7), 10)
+    assert again.generation == 3
+    with database.transaction() as session:
+        store.finish_impact(session, again, NOW + timedelta(seconds=8))
+    with database.read() as session:
+        assert store.due_impacts(session, NOW + timedelta(days=1), 10) == []
+
+
+def test_a_changed_go_live_date_marks_the_sites_series_and_the_projects_estimates(app,
+                                                                                   database):
+    rows = [AggregateRow(measure_id="pcref-minority-referrals", level=Level.SITE, unit="oldham",
+                         period="2026-01", stratum=stratum, owner_arc=Arc.GREATER_MANCHESTER,
+                         numerator=3, denominator=40, observation_count=1, computed_at=NOW)
+            for stratum in ("", "ethnicity=Black")]
+    with database.transaction() as session:
+        store.put_aggregates(session, rows)
+    moved = OLDHAM.model_copy(update={"go_live": NOW.date()})
+    snapshot = project_events_pb2.ProjectSiteUpdated(project=project_pb2.Project(
+        id="mhin-project-1", version=2, sites=[
+            project_pb2.Site(id=site.id, name=site.name, arc=convert.enum_to_proto(
+                site.arc, convert.ARC), go_live_date=date_to_proto(site.go_live))
+            for site in (moved, LEEDS)]))
+    with database.transaction() as session:
+        events.apply_project(session, new_event(topic=events.PROJECT_TOPIC, key="mhin-project-1",
+                                                source="/mhin/project-tracking",
+                                                subject="mhin-project-1", message=snapshot),
+                             snapshot)
+        marked = store.due_impacts(session, datetime.now(UTC), 10)
+    assert {(p.scope, p.unit, p.stratum) for p in marked} == {
+        ("site", "oldham", ""), ("site", "oldham", "ethnicity=Black"),
+        ("project", "mhin-project-1", ""), ("project", "mhin-project-1", "ethnicity=Black")}
+    assert app.project_sites("mhin-project-1").sites[1].go_live == NOW.date()

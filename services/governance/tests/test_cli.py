@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from mhin_cli.governance import governance
-from mhin_devkit.harness import TEST_SECRET
-from mhin_platform.auth import issue_token
+from mhin_devkit.harness import TEST_ISSUER
+from mhin_platform.tokens import issue_token
 
 pytestmark = pytest.mark.integration
 
@@ -21,7 +21,7 @@ TODAY = datetime.now(UTC).date().isoformat()
 def mhin(start_governance):
     """``mhin("meetings", "list", ...)``: the CLI group run as a national admin."""
     with start_governance(saga=False) as running:
-        env = {"MHIN_TOKEN": issue_token(TEST_SECRET, "cli-test", "national_admin"),
+        env = {"MHIN_TOKEN": issue_token(TEST_ISSUER, "cli-test", "national_admin"),
                "MHIN_GOVERNANCE_ADDRESS": running.address}
         runner = CliRunner()
         yield lambda *args: runner.invoke(governance, list(args), env=env)

@@ -12,8 +12,8 @@ from click.testing import CliRunner
 
 from mhin.common.v1 import priority_area_pb2
 from mhin_cli.projects import calls, projects
-from mhin_devkit.harness import TEST_SECRET
-from mhin_platform.auth import issue_token
+from mhin_devkit.harness import TEST_ISSUER
+from mhin_platform.tokens import issue_token
 
 pytestmark = pytest.mark.integration
 
@@ -26,7 +26,7 @@ def mhin(module_runtime):
     runner = CliRunner()
 
     def run(*args, role="national_admin", arc=None):
-        env = {"MHIN_TOKEN": issue_token(TEST_SECRET, "cli-test", role, arc),
+        env = {"MHIN_TOKEN": issue_token(TEST_ISSUER, "cli-test", role, arc),
                "MHIN_PROJECT_TRACKING_ADDRESS": address}
         group = {"calls": calls, "projects": projects}[args[0]]
         return runner.invoke(group, list(args[1:]), env=env)

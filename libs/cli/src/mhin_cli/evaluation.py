@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from google.protobuf import json_format
 
 from mhin.common.v1 import arc_pb2
 from mhin.evaluation.v1 import (
@@ -120,6 +121,36 @@ def show_measure(measure_id: str, address: str, token: str, as_json: bool) -> No
     click.echo(f"  better:      {'neither' if direction == 'unspecified' else direction}")
     for stratifier in response.stratifier_groups:
         click.echo(f"  stratum {stratifier.name}: {', '.join(stratifier.groups)}")
+
+
+@measures.command("define")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@service
+@token_option
+@json_option
+def define_measure(path: Path, address: str, token: str, as_json: bool) -> None:
+    """Define a measure from FILE.json: a MeasureDefinition in proto3 JSON, as
+    `mhin evaluation measures show --json` prints it under "measure" (national
+    admins; defined_at and version are the server's and are ignored)."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(f"{path}: not JSON: {exc}") from None
+    if isinstance(document, dict) and isinstance(document.get("measure"), dict):
+        document = document["measure"]  # the whole of `measures show --json`
+    if not isinstance(document, dict):
+        raise click.ClickException(f"{path}: expected a JSON object (a MeasureDefinition)")
+    for server_set in ("defined_at", "definedAt", "version"):
+        document.pop(server_set, None)
+    measure = measure_definition_pb2.MeasureDefinition()
+    try:
+        json_format.ParseDict(document, measure)
+    except json_format.ParseError as exc:
+        raise click.ClickException(f"{path}: not a MeasureDefinition: {exc}") from None
+    with readable_rpc_errors():
+        defined = _stub(address, token).DefineMeasure(
+            evaluation_pb2.DefineMeasureRequest(measure=measure)).measure
+    click.echo(json.dumps(message_dict(defined)) if as_json else _measure_line(defined))
 
 
 @evaluation.command("sites")
@@ -424,13 +455,26 @@ def breakdown(measure_id: str, level: str, unit: str, period: str, stratifier: s
 @evaluation.command("spc")
 @series_options
 @click.option("--stratum", default="", help="Default: all strata combined.")
+@click.option("--rebase", "rebase_periods", multiple=True,
+              help="Recalculate the limits from this period on (repeatable). Default for a "
+                   "site: at its go-live period once it has one.")
+@click.option("--no-rebase", is_flag=True, help="One set of limits, even for a live site.")
+@click.option("--fix-after", "fix_after_n_points", type=int, default=0,
+              help="Limits from each segment's first N points only (a fixed baseline).")
+@click.option("--screen-outliers", is_flag=True,
+              help="Leave out moving ranges above 3.267 x their mean (NHSRplotthedots' "
+                   "default; the MDC Excel tool does not screen).")
 @service
 @token_option
 @json_option
-def spc(measure_id: str, level: str, unit: str, stratum: str, address: str, token: str,
-        as_json: bool) -> None:
+def spc(measure_id: str, level: str, unit: str, stratum: str, rebase_periods: tuple[str, ...],
+        no_rebase: bool, fix_after_n_points: int, screen_outliers: bool, address: str,
+        token: str, as_json: bool) -> None:
     """The XmR chart of a series with Making Data Count rules, and its verdict."""
-    request = evaluation_pb2.GetSpcRequest(series=series_key(measure_id, level, unit, stratum))
+    request = evaluation_pb2.GetSpcRequest(
+        series=series_key(measure_id, level, unit, stratum), rebase_periods=rebase_periods,
+        no_rebase=no_rebase, fix_after_n_points=fix_after_n_points,
+        screen_outliers=screen_outliers)
     with readable_rpc_errors():
         chart = _stub(address, token).GetSpc(request)
     if as_json:
@@ -442,9 +486,15 @@ def spc(measure_id: str, level: str, unit: str, stratum: str, address: str, toke
         rules = ", ".join(_name(aggregate_events_pb2.SpcRule, r, "SPC_RULE_").lower()
                           for r in point.rules)
         click.echo(f"{point.period:<8} {value:>12}  {rules}")
+    for segment in chart.segments if len(chart.segments) > 1 else ():
+        if segment.HasField("upper_limit"):
+            click.echo(f"from {segment.start_period}: mean {segment.mean:g}, limits "
+                       f"{segment.lower_limit:g} to {segment.upper_limit:g}")
     if chart.HasField("upper_limit"):
         reliable = "" if chart.limits_reliable else " (trial limits: fewer than 15 points)"
         click.echo(f"mean {chart.mean:g}, limits {chart.lower_limit:g} to "
                    f"{chart.upper_limit:g}{reliable}")
+    click.echo("moving ranges " + ("screened (above 3.267 x their mean left out)"
+                                   if chart.screened else "unscreened (as the MDC Excel tool)"))
     verdict = _name(aggregate_events_pb2.SpcVariation, chart.verdict, "SPC_VARIATION_")
     click.echo(f"verdict: {verdict.lower().replace('_', ' ')}")

@@ -5,20 +5,49 @@ collects events off real topics."""
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import grpc
 from kafka import KafkaConsumer, TopicPartition
 
-from mhin_platform.auth import Role, issue_token
+from mhin_devkit.kafka_broker import repo_root
+from mhin_platform.auth import Role
 from mhin_platform.db import Database, upgrade
 from mhin_platform.events.envelope import Event, event_from_record
+from mhin_platform.reference import Arc
 from mhin_platform.runtime import ServiceDefinition, ServiceRuntime
 from mhin_platform.settings import load_settings
+from mhin_platform.tokens import SigningKey, Trust, TrustedIssuer, issue_token, write_jwks
 
-TEST_SECRET = "test-only-secret-for-mhin-platform-tests"
+# Test-only issuers: their private keys come from seeds written here, so nothing but
+# the tests' own trust file may ever trust them.
+TEST_ISSUER = SigningKey.from_seed("mhin-test-national", b"mhin tests: the national issuer")
+TEST_ARC_ISSUERS = {
+    arc: SigningKey.from_seed(f"mhin-test-{arc.name.lower()}", f"mhin tests: {arc.name}".encode(),
+                              arc)
+    for arc in (Arc.GREATER_MANCHESTER, Arc.YORKSHIRE_AND_HUMBER)
+}
+
+
+def trust_file_for_tests() -> Path:
+    """A trust file (and JWKS) accepting the test issuers, under .cache/test-auth."""
+    folder = repo_root() / ".cache" / "test-auth"
+    issuers = [TEST_ISSUER, *TEST_ARC_ISSUERS.values()]
+    for key in issuers:
+        jwks = folder / f"{key.issuer}.jwks.json"
+        if not jwks.exists():
+            write_jwks(jwks, [key])
+    trust_file = folder / "trust.json"
+    if not trust_file.exists():
+        staging = folder / f"trust.{uuid.uuid4().hex}.json"
+        Trust(tuple(TrustedIssuer(key.issuer, f"{key.issuer}.jwks.json", key.arc)
+                    for key in issuers)).save(staging)
+        staging.replace(trust_file)
+    return trust_file
 
 
 @contextmanager
@@ -30,7 +59,7 @@ def running_service(
         "database_url": database_url,
         "kafka_bootstrap_servers": kafka_bootstrap,
         "grpc_port": 0,
-        "auth_secret": TEST_SECRET,
+        "auth_trust": trust_file_for_tests(),
         "shutdown_grace_seconds": 1.0,
         **settings,
     }
@@ -56,7 +85,7 @@ def migrated_database(definition: ServiceDefinition, database_url: str) -> Itera
 
 def bearer(role: Role | str, arc: str | None = None, subject: str = "tester") -> tuple:
     """gRPC call metadata carrying a token for ``role`` (and ``arc``)."""
-    token = issue_token(TEST_SECRET, subject, role, arc)
+    token = issue_token(TEST_ISSUER, subject, role, arc)
     return (("authorization", f"Bearer {token}"),)
 
 

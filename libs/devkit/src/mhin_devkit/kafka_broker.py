@@ -194,11 +194,24 @@ def port_is_open(host: str, port: int, timeout: float = 0.5) -> bool:
         return False
 
 
+def bootstrap_addresses(bootstrap_servers: str) -> list[tuple[str, int]]:
+    """``"a:9092,b:9093"`` as ``[("a", 9092), ("b", 9093)]``; a pair without a port or
+    with one that is not a number is refused, naming it."""
+    addresses = []
+    for server in bootstrap_servers.split(","):
+        host, _, port = server.strip().rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(f"bootstrap server {server.strip()!r} is not host:port")
+        addresses.append((host.strip("[]"), int(port)))
+    return addresses
+
+
 def broker_answers(bootstrap_servers: str, timeout: float = 5.0) -> bool:
     """True when a Kafka broker at ``bootstrap_servers`` answers a metadata request
-    listing at least one broker (kafka-python negotiates API versions first)."""
-    host, _, port = bootstrap_servers.rpartition(":")
-    if not port_is_open(host, int(port), timeout=min(timeout, 1.0)):
+    listing at least one broker (kafka-python negotiates API versions first). With
+    several ``host:port`` pairs (comma-separated), any one that answers will do."""
+    if not any(port_is_open(host, port, timeout=min(timeout, 1.0))
+               for host, port in bootstrap_addresses(bootstrap_servers)):
         return False
     from kafka import KafkaAdminClient  # imported late: `jars` and `down` do not need it
     from kafka.errors import KafkaError
@@ -385,6 +398,23 @@ class LocalBroker:
         ``detach`` puts the broker in its own session so it outlives this process
         (``make kafka-up``); otherwise it is bound to this process.
         """
+        began = time.monotonic()
+        self.launch(port, controller_port, data_dir, log_file, detach=detach)
+        self.wait_until_ready(began + timeout)
+        self.startup_seconds = time.monotonic() - began
+        return self
+
+    def launch(
+        self,
+        port: int,
+        controller_port: int,
+        data_dir: Path | str | None = None,
+        log_file: Path | str | None = None,
+        *,
+        detach: bool = False,
+    ) -> None:
+        """Format (if needed) and start the broker process without waiting for it (the
+        nodes of a cluster must all be running before any can answer)."""
         if self.process is not None and self.process.poll() is None:
             raise BrokerError(f"this broker is already running (pid {self.process.pid})")
         self.port, self.controller_port = port, controller_port
@@ -396,7 +426,6 @@ class LocalBroker:
             if port_is_open(self.host, busy):
                 raise BrokerError(f"{self.host}:{busy} is already in use by another process")
 
-        began = time.monotonic()
         java = find_java()
         if self.jars is None:
             self.jars = ensure_jars()
@@ -420,11 +449,9 @@ class LocalBroker:
                 preexec_fn=_die_with_parent if (self.die_with_parent and not detach) else None,
             )
         self.pid = self.process.pid
-        self._wait_until_ready(began + timeout)
-        self.startup_seconds = time.monotonic() - began
-        return self
 
-    def _wait_until_ready(self, deadline: float) -> None:
+    def wait_until_ready(self, deadline: float) -> None:
+        """Return once the broker answers; BrokerError if it dies or ``deadline`` passes."""
         assert self.process is not None and self.log_file is not None
         while True:
             code = self.process.poll()
@@ -458,6 +485,20 @@ class LocalBroker:
         elif self.pid is not None and _alive(self.pid):
             _terminate_pid(self.pid, timeout)
         self.pid = None
+
+    def kill(self) -> None:
+        """SIGKILL the broker, as a crash would, and wait until it is gone."""
+        if self.process is None:
+            raise BrokerError("this broker was not started by this process")
+        self.process.kill()
+        self.process.wait(30)
+
+    def restart(self, *, timeout: float = 90.0) -> LocalBroker:
+        """Start the broker again on the same ports and data (after :meth:`kill`)."""
+        if self.port is None or self.controller_port is None or self.data_dir is None:
+            raise BrokerError("the broker has not been started")
+        return self.start(self.port, self.controller_port, self.data_dir, self.log_file,
+                          timeout=timeout)
 
     def __enter__(self) -> LocalBroker:
         return self

@@ -15,6 +15,10 @@ It never skips: when no broker can be had the tests fail with the reason.
 factory: ``new_topic(partitions=1, dlq=False)`` creates a fresh, uniquely named
 topic for one test (and its ``.dlq`` when asked) and returns its name; the topics are
 deleted after the test.
+
+``outage_broker`` (function) is a private broker of the test's own, which the test may
+kill and restart (``broker.kill()``, ``broker.restart()``) to stage an outage without
+touching the session's broker.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ import pytest
 
 from mhin_devkit.kafka_broker import BrokerError, LocalBroker, free_port, wait_for_broker
 
-__all__ = ["kafka_bootstrap", "declared_topics_created", "new_topic"]
+__all__ = ["kafka_bootstrap", "declared_topics_created", "new_topic", "outage_broker"]
 
 KAFKA_IMAGE = "apache/kafka:4.4.0"  # the same broker as deploy/kafka/pom.xml
 STARTUP_TIMEOUT_S = 120.0
@@ -210,3 +214,22 @@ def new_topic(
                 admin.delete_topics(created, raise_errors=False)
             finally:
                 admin.close()
+
+
+@pytest.fixture
+def outage_broker(tmp_path: Path) -> Iterator[LocalBroker]:
+    """A broker of this test's own, with the declared topics, that it may kill."""
+    from mhin_platform.events.topics import ensure_topics
+
+    broker = LocalBroker(die_with_parent=True)
+    try:
+        broker.start(free_port(), free_port(), data_dir=tmp_path / "broker",
+                     log_file=tmp_path / "broker.log", timeout=STARTUP_TIMEOUT_S)
+        ensure_topics(broker.bootstrap_servers, replication_factor=1)
+    except BrokerError as exc:
+        broker.stop()
+        pytest.fail(f"could not start a private Kafka broker: {exc}", pytrace=False)
+    try:
+        yield broker
+    finally:
+        broker.stop()

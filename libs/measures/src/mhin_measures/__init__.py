@@ -6,6 +6,8 @@
   observation checks.
 - :mod:`mhin_measures.disclosure`: small-number suppression, who sees data in full.
 - :mod:`mhin_measures.spc`: XmR charts with Making Data Count rules.
+- :mod:`mhin_measures.its`: impact estimation: interrupted time series, controlled,
+  pooled across sites and by stratum (statsmodels; the ``its`` extra).
 - :mod:`mhin_measures.proto`: conversion to and from the protobuf contracts (the
   only module that imports protobuf).
 

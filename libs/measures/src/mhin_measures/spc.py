@@ -42,6 +42,14 @@ with fewer than MIN_POINTS_FOR_LIMITS points ``limits_reliable`` is False: they 
 trial limits that move with each new point. MDC guidance asks for at least 15
 points before limits are treated as meaningful (NHSRplotthedots warns below 12).
 
+Rebased charts (``analyse_segments``), as NHSRplotthedots' ``rebase`` and Making Data
+Count practice after a deliberate change: the series is cut at each rebase point and
+each segment has its own mean and limits, with the rules applied within it. Options:
+``fix_after_n_points`` takes a segment's mean and limits from its first N points (a
+fixed baseline); ``screen_outliers`` leaves moving ranges above 3.267 x their mean
+out of the limits (NHSRplotthedots screens by default, the MDC Excel tool does not:
+here the default is the Excel tool's, unscreened).
+
 Values are compared to the mean and the limits with a relative tolerance of 1e-9,
 so that a value meant to be on the mean or a limit is not pushed off it by
 floating-point rounding. Undefined values (a rate over a zero denominator) are not
@@ -132,14 +140,71 @@ def analyse(values: Sequence[float], direction: Direction | None = None) -> SpcR
     zeros) classed by ``direction`` (None: no better direction). ValueError for a
     value that is not a finite number."""
     xs = [_finite(value, index) for index, value in enumerate(values)]
+    return _analyse(xs, direction, 0, None, screen_outliers=False)
+
+
+SCREEN_FACTOR = 3.267
+"""Moving-range screening: ranges above 3.267 x the mean moving range (its upper
+range limit) are left out of the mean moving range, as NHSRplotthedots'
+``screen_outliers = TRUE`` does. The MDC Excel tools do not screen; neither do we
+unless asked."""
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One part of a rebased chart: its own mean, limits and rules."""
+
+    start: int
+    """Index of its first point in the whole series."""
+    baseline_points: int
+    """Points the mean and limits come from (all, or the first fix_after_n_points)."""
+    result: SpcResult
+    """Its analysis; point indexes are those of the whole series."""
+
+
+def analyse_segments(values: Sequence[float], direction: Direction | None = None, *,
+                     rebase_at: Sequence[int] = (), fix_after_n_points: int | None = None,
+                     screen_outliers: bool = False) -> tuple[Segment, ...]:
+    """A rebased XmR chart (NHSRplotthedots' ``rebase``): the series is cut before
+    each index of ``rebase_at`` and each segment has its own mean and limits; the
+    rules apply within a segment (a run or a moving range never spans a rebase).
+    ``fix_after_n_points``: each segment's mean and limits come from its first N
+    points only (a fixed baseline the later points are judged against).
+    ``screen_outliers``: moving ranges above SCREEN_FACTOR x their mean are left out
+    of the limits. ValueError naming the option for a bad one."""
+    xs = [_finite(value, index) for index, value in enumerate(values)]
+    cuts = list(rebase_at)
+    if any(not 0 < cut < len(xs) for cut in cuts) or cuts != sorted(set(cuts)):
+        raise ValueError(f"rebase_at: {cuts} must be increasing indexes inside the series "
+                         f"of {len(xs)} points")
+    if fix_after_n_points is not None and fix_after_n_points < 2:
+        raise ValueError(f"fix_after_n_points: needs at least 2 points (a moving range), "
+                         f"not {fix_after_n_points}")
+    bounds = [0, *cuts, len(xs)]
+    return tuple(
+        Segment(start, min(end - start, fix_after_n_points or end - start),
+                _analyse(xs[start:end], direction, start, fix_after_n_points,
+                         screen_outliers=screen_outliers))
+        for start, end in zip(bounds, bounds[1:], strict=False) if end > start
+    )
+
+
+def _analyse(xs: list[float], direction: Direction | None, offset: int,
+             fix_after_n_points: int | None, *, screen_outliers: bool) -> SpcResult:
     if not xs:
         return SpcResult(None, None, None, None, None, None, False, ())
-    mean = math.fsum(xs) / len(xs)
+    baseline = xs[:fix_after_n_points] if fix_after_n_points else xs
+    mean = math.fsum(baseline) / len(baseline)
     ranges = [abs(current - previous) for previous, current in zip(xs, xs[1:], strict=False)]
-    mean_range = math.fsum(ranges) / len(ranges) if ranges else None
+    baseline_ranges = ranges[:len(baseline) - 1]
+    mean_range = math.fsum(baseline_ranges) / len(baseline_ranges) if baseline_ranges else None
+    if screen_outliers and mean_range is not None:
+        kept = [r for r in baseline_ranges if r <= SCREEN_FACTOR * mean_range]
+        mean_range = math.fsum(kept) / len(kept) if kept else mean_range
     limits = None if mean_range is None else _Limits.around(mean, mean_range)
     points = tuple(
-        SpcPoint(index, x, ranges[index - 1] if index else None, *_classified(signs, direction))
+        SpcPoint(offset + index, x, ranges[index - 1] if index else None,
+                 *_classified(signs, direction))
         for index, (x, signs) in enumerate(zip(xs, _fire_rules(xs, mean, limits), strict=True))
     )
     return SpcResult(
@@ -149,7 +214,7 @@ def analyse(values: Sequence[float], direction: Direction | None = None) -> SpcR
         lower_limit=limits.lower if limits else None,
         upper_near_limit=limits.upper_near if limits else None,
         lower_near_limit=limits.lower_near if limits else None,
-        limits_reliable=len(xs) >= MIN_POINTS_FOR_LIMITS,
+        limits_reliable=len(baseline) >= MIN_POINTS_FOR_LIMITS,
         points=points,
     )
 

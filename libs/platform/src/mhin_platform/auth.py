@@ -1,7 +1,7 @@
-"""Bearer tokens naming a role and an ARC, and the write rule built on them.
+"""Who calls (a subject with a role and an ARC) and the write rules built on that.
 
-A token is an HS256 JWT signed with ``settings.auth_secret``. The gRPC auth
-interceptor verifies it on every call and binds the caller to ``principal_var``;
+The gRPC auth interceptor verifies the caller's bearer token (see
+:mod:`mhin_platform.tokens`) on every call and binds the caller to ``principal_var``;
 servicer code reads it with :func:`current_principal` and guards writes with
 :func:`require_write` (an ARC instance writes only its own ARC's data).
 """
@@ -10,17 +10,10 @@ from __future__ import annotations
 
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-
-import jwt
 
 from mhin_platform.errors import PermissionDenied, Unauthenticated
 from mhin_platform.reference import Arc
-
-ISSUER = "mhin"
-ALGORITHM = "HS256"
-DEFAULT_TTL = timedelta(hours=12)
 
 
 class Role(StrEnum):
@@ -61,63 +54,6 @@ def current_principal() -> Principal:
     if principal is None:
         raise Unauthenticated("no authenticated caller for this call")
     return principal
-
-
-def issue_token(
-    secret: str,
-    subject: str,
-    role: Role | str,
-    arc: Arc | str | None = None,
-    ttl: timedelta = DEFAULT_TTL,
-) -> str:
-    """Sign a token for ``subject``; ``arc`` may be a code, name or slug (see
-    ``Arc.parse``). Raises ValueError for an invalid principal."""
-    principal = Principal(subject, Role(role), _parse_arc(arc))
-    now = datetime.now(UTC)
-    claims = {
-        "iss": ISSUER,
-        "sub": principal.subject,
-        "role": principal.role.value,
-        "iat": now,
-        "exp": now + ttl,
-    }
-    if principal.arc is not None:
-        claims["arc"] = principal.arc.name
-    return jwt.encode(claims, secret, algorithm=ALGORITHM)
-
-
-def _parse_arc(arc: Arc | str | None) -> Arc | None:
-    return None if arc is None else Arc.parse(arc)
-
-
-# Checked in order: InvalidSignatureError is a DecodeError, so it must come first.
-_REJECTIONS: tuple[tuple[type[jwt.InvalidTokenError], str], ...] = (
-    (jwt.ExpiredSignatureError, "has expired"),
-    (jwt.InvalidSignatureError, "has a bad signature (signed with another secret?)"),
-    (jwt.InvalidIssuerError, f"was not issued by {ISSUER!r}"),
-    (jwt.DecodeError, "is malformed"),
-)
-
-
-def verify_token(secret: str, token: str) -> Principal:
-    """Check signature, issuer and expiry; raise Unauthenticated saying what is wrong."""
-    try:
-        claims = jwt.decode(
-            token,
-            secret,
-            algorithms=[ALGORITHM],
-            issuer=ISSUER,
-            options={"require": ["iss", "sub", "iat", "exp"]},
-        )
-    except jwt.InvalidTokenError as exc:
-        reason = next(
-            (text for kind, text in _REJECTIONS if isinstance(exc, kind)), f"is invalid: {exc}"
-        )
-        raise Unauthenticated(f"bearer token {reason}") from None
-    try:
-        return Principal(claims["sub"], Role(claims.get("role")), _parse_arc(claims.get("arc")))
-    except ValueError as exc:
-        raise Unauthenticated(f"bearer token names an invalid principal: {exc}") from None
 
 
 def can_write_arc(principal: Principal, arc: Arc) -> bool:

@@ -16,6 +16,8 @@ class ProcessSpec:
     grpc_port: int | None
     metrics_port: int
     env: dict[str, str] = field(default_factory=dict)
+    # An HTTP server people open in a browser (the web dashboard), if any.
+    http_port: int | None = None
 
     @property
     def address_variable(self) -> str:
@@ -30,6 +32,7 @@ PLATFORM = (
     ProcessSpec("governance", "mhin-governance", 50054, 9454),
     ProcessSpec("evaluation", "mhin-evaluation", 50055, 9455),
     ProcessSpec("stream-processors", "mhin-aggregator", None, 9456),
+    ProcessSpec("web", "mhin-web", None, 9457, http_port=8080),
 )
 
 # Services that hold ARC data, of which each ARC can run its own instance.

@@ -13,11 +13,13 @@ import logging
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from importlib.metadata import packages_distributions, version
 from pathlib import Path
 from types import FrameType
+from typing import Protocol
 
 import grpc
 
@@ -32,6 +34,10 @@ from mhin_platform.settings import ServiceSettings, SettingsError, load_settings
 log = logging.getLogger("mhin.runtime")
 
 WATCHDOG_INTERVAL_SECONDS = 1.0
+# How long stopping waits for the background workers together, and then for the
+# producer to send what it holds: a broker that is down must not hold up an exit.
+WORKERS_STOP_SECONDS = 10.0
+PRODUCER_CLOSE_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,20 @@ class ConsumerSpec:
     handlers: Sequence[Handler]
 
 
+class Worker(Protocol):
+    """A background job of a service besides its relay and consumers: started after
+    them, stopped before them, and watched like them."""
+
+    name: str
+
+    @property
+    def healthy(self) -> bool: ...
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
 @dataclass(frozen=True)
 class ServiceDefinition:
     settings_class: type[ServiceSettings]
@@ -52,6 +72,8 @@ class ServiceDefinition:
     consumers: Sequence[ConsumerSpec] = ()
     # Loads reference data; must be idempotent (it runs at every start).
     seed: Callable[[Database], None] | None = None
+    # Builds the service's background workers from the wired runtime.
+    workers: Sequence[Callable[[ServiceRuntime], Worker]] = ()
 
 
 class ServiceRuntime:
@@ -77,6 +99,7 @@ class ServiceRuntime:
         ]
         self.grpc = GrpcService(settings, lambda server: definition.register(server, self),
                                 version=_package_version(definition))
+        self.workers = [build(self) for build in definition.workers]
         self.failed = threading.Event()
         self._stopped = threading.Event()
 
@@ -88,6 +111,8 @@ class ServiceRuntime:
         self.relay.start()
         for consumer in self.consumers:
             consumer.start()
+        for worker in self.workers:
+            worker.start()
         self.grpc.start()
         threading.Thread(target=self._watch, name="watchdog", daemon=True).start()
         return self
@@ -98,10 +123,15 @@ class ServiceRuntime:
             return
         self._stopped.set()
         self.grpc.stop()
+        for worker in self.workers:
+            worker.stop()
         for consumer in self.consumers:
-            consumer.stop()
-        self.relay.stop()
-        self.producer.close()
+            consumer.request_stop()
+        deadline = time.monotonic() + WORKERS_STOP_SECONDS
+        for consumer in self.consumers:
+            consumer.stop(timeout=max(deadline - time.monotonic(), 0.0))
+        self.relay.stop(timeout=max(deadline - time.monotonic(), 0.0))
+        self.producer.close(timeout=PRODUCER_CLOSE_SECONDS)
         self.database.dispose()
 
     def run(self) -> int:
@@ -120,6 +150,7 @@ class ServiceRuntime:
 
     def _dead_workers(self) -> list[str]:
         dead = [] if self.relay.healthy else ["outbox relay"]
+        dead += [worker.name for worker in self.workers if not worker.healthy]
         return dead + [consumer.name for consumer in self.consumers if not consumer.healthy]
 
     def _watch(self) -> None:

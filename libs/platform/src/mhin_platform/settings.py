@@ -9,13 +9,15 @@ variable, so a misconfigured process stops at once with a line an operator can a
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, TypeVar
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from mhin_platform.processes import parse_arcs
 from mhin_platform.reference import Arc
+from mhin_platform.tokens import Trust
 
 ENV_PREFIX = "MHIN_"
 
@@ -36,15 +38,15 @@ class ProcessSettings(BaseSettings):
 
 
 class ServiceSettings(ProcessSettings):
-    """A gRPC service's settings (its database, its port, the token secret); the
+    """A gRPC service's settings (its database, its port, the tokens it trusts); the
     services extend this class. Its metrics endpoint listens on ``grpc_host`` too."""
 
     database_url: str = Field(default="sqlite:///mhin.db", min_length=1)
     grpc_host: str = "127.0.0.1"
     grpc_port: int = Field(default=50050, ge=0, le=65535)
-    auth_secret: SecretStr = Field(
-        min_length=32,
-        description="HMAC secret that signs bearer tokens; never committed, `make run` makes one",
+    auth_trust: Path = Field(
+        description="trust file: the token issuers accepted and their public keys (JWKS); "
+                    "`make run` makes one",
     )
     shutdown_grace_seconds: float = Field(default=10.0, ge=0)
     instance_arc: Arc | None = Field(
@@ -55,6 +57,12 @@ class ServiceSettings(ProcessSettings):
         default=frozenset(),
         description="set on a national instance: these ARCs' data goes to their own instances",
     )
+
+    @field_validator("auth_trust")
+    @classmethod
+    def _trust_is_readable(cls, value: Path) -> Path:
+        Trust.load(value)  # its ValueError says what is wrong with the file
+        return value
 
     @field_validator("instance_arc", mode="before")
     @classmethod
@@ -85,7 +93,6 @@ def _describe(cls: type[ProcessSettings], error: dict) -> str:  # type: ignore[t
     variable = f"{ENV_PREFIX}{field}".upper()
     if error["type"] == "missing":
         return f"{variable}: is required but not set"
-    annotation = cls.model_fields[field].annotation if field in cls.model_fields else None
-    if annotation is SecretStr or "url" in field:
+    if "url" in field:
         return f"{variable}: {error['msg']} (value hidden)"
     return f"{variable}: {error['msg']} (got {error.get('input')!r})"

@@ -2,22 +2,34 @@
 
 A batch of observations changes thousands of aggregates, each published twice.
 Sent one by one (faust's ``Topic.send``, or aiokafka's ``send``), a record costs
-tens of microseconds, much of it aiokafka's pure-Python murmur2 partitioner; built
-straight into one record batch per topic partition it costs a few. So records are
-partitioned by CRC-32 of their key (any stable function keeps a key in one
-partition, which is all compaction needs) and each batch is delivered with one
-request per partition.
+tens of microseconds; built straight into one record batch per topic partition it
+costs a few, and each batch is delivered with one request per partition. Records go
+to the partition Kafka's default partitioner gives their key (murmur2), as every
+other client writing the same key would choose, so a compacted topic never holds one
+key on two partitions. aiokafka's murmur2 is pure Python, so each key's partition is
+remembered: the same aggregates are published again and again.
 """
 
 from __future__ import annotations
 
 import asyncio
-import zlib
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.partitioner import murmur2
 from mode import Service
+
+
+@lru_cache(maxsize=1 << 18)
+def _key_hash(key: bytes) -> int:
+    return murmur2(key) & 0x7FFFFFFF
+
+
+def default_partition(key: bytes, partitions: int) -> int:
+    """The partition Kafka's default partitioner puts ``key`` in."""
+    return _key_hash(key) % partitions
 
 
 class BatchPublisher(Service):
@@ -62,7 +74,8 @@ class BatchPublisher(Service):
         """Queue a record for the next :meth:`send`, in ``partition`` or by its key
         (``prepare`` must then know the topic)."""
         if partition is None:
-            partition = zlib.crc32(key or b"") % self._partitions[topic]
+            # A keyless record (the dead letter of one) has no partition to keep to.
+            partition = 0 if key is None else default_partition(key, self._partitions[topic])
         slot = (topic, partition)
         batch = self._open.get(slot)
         if batch is None:

@@ -6,10 +6,13 @@ from __future__ import annotations
 import grpc
 
 from mhin.evaluation.v1 import evaluation_pb2, evaluation_pb2_grpc
-from mhin_evaluation import convert
+from mhin_evaluation import convert, impact_convert
 from mhin_evaluation.app import EvaluationApp, SeriesKey
 from mhin_evaluation.domain import Stratifier
+from mhin_evaluation.impact import ImpactApp
+from mhin_evaluation.impact_domain import SeriesRef
 from mhin_platform.auth import current_principal
+from mhin_platform.errors import InvalidArgument
 from mhin_platform.paging import page_size
 from mhin_platform.protoconv import enum_from_proto
 
@@ -17,8 +20,9 @@ SERVICE_NAME = evaluation_pb2.DESCRIPTOR.services_by_name["EvaluationService"].f
 
 
 class EvaluationServicer(evaluation_pb2_grpc.EvaluationServiceServicer):
-    def __init__(self, app: EvaluationApp) -> None:
+    def __init__(self, app: EvaluationApp, impact: ImpactApp) -> None:
         self._app = app
+        self._impact = impact
 
     def DefineMeasure(self, request, context):  # noqa: N802
         draft = convert.measure_draft_from_proto(request.measure)
@@ -83,7 +87,25 @@ class EvaluationServicer(evaluation_pb2_grpc.EvaluationServiceServicer):
         return response
 
     def GetSpc(self, request, context):  # noqa: N802
-        return convert.spc_to_proto(self._app.spc(current_principal(), _series(request.series)))
+        if request.fix_after_n_points < 0:
+            raise InvalidArgument("fix_after_n_points", "must be 0 (all points) or at least 2")
+        return convert.spc_to_proto(self._app.spc(
+            current_principal(), _series(request.series), list(request.rebase_periods),
+            request.no_rebase, request.fix_after_n_points, request.screen_outliers))
+
+    def GetImpact(self, request, context):  # noqa: N802
+        key = _series(request.series)
+        result = self._impact.site_impact(
+            current_principal(), SeriesRef(key.measure_id, key.level, key.unit, key.stratum),
+            impact_convert.options_from_proto(request.options),
+            impact_convert.comparators_from_proto(request.comparators))
+        return impact_convert.site_impact_to_proto(result)
+
+    def GetPooledImpact(self, request, context):  # noqa: N802
+        result = self._impact.pooled_impact(
+            current_principal(), request.project_id, request.measure_id, request.stratum,
+            impact_convert.options_from_proto(request.options), request.reference_stratum)
+        return impact_convert.pooled_to_proto(result)
 
 
 def _drafts(observations) -> list:  # type: ignore[no-untyped-def]
@@ -96,6 +118,7 @@ def _series(message: evaluation_pb2.SeriesKey) -> SeriesKey:
                      message.unit, message.stratum)
 
 
-def register(server: grpc.Server, app: EvaluationApp) -> list[str]:
-    evaluation_pb2_grpc.add_EvaluationServiceServicer_to_server(EvaluationServicer(app), server)
+def register(server: grpc.Server, app: EvaluationApp, impact: ImpactApp) -> list[str]:
+    evaluation_pb2_grpc.add_EvaluationServiceServicer_to_server(
+        EvaluationServicer(app, impact), server)
     return [SERVICE_NAME]

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
-from mhin_evaluation import domain, events, store, suppression
+from mhin_evaluation import domain, events, impact_domain, store, suppression
 from mhin_evaluation.domain import (
     AggregateKey,
     AggregateView,
@@ -240,9 +240,27 @@ class EvaluationApp:
             groups=[self._view(rows[s], measure, principal, marks) for s in wanted if s in rows],
         )
 
-    def spc(self, principal: Principal, key: SeriesKey) -> SpcChart:
+    def spc(self, principal: Principal, key: SeriesKey, rebase_periods: Sequence[str] = (),
+            no_rebase: bool = False, fix_after_n_points: int = 0,
+            screen_outliers: bool = False) -> SpcChart:
+        """The XmR chart of a series; a site's is rebased at its go-live period once it
+        has one, unless told other rebase periods or none."""
         measure, views = self.series(principal, key)
-        return domain.spc_chart(views, measure)
+        for index, period in enumerate(rebase_periods):
+            try:
+                periods.validate_period(period, measure.frequency)
+            except ValueError as exc:
+                raise InvalidArgument(f"rebase_periods.{index}", str(exc)) from None
+        if no_rebase:
+            rebase_periods = ()
+        elif not rebase_periods and key.level is Level.SITE:
+            with self._db.read() as session:
+                site = store.sites_by_id(session, [key.unit.strip()]).get(key.unit.strip())
+            if site is not None and site.go_live is not None:
+                rebase_periods = (impact_domain.period_of(site.go_live, measure).id,)
+        return domain.spc_chart(views, measure, rebase_periods=rebase_periods,
+                                fix_after_n_points=fix_after_n_points,
+                                screen_outliers=screen_outliers)
 
     def _patterns(self, session: Session, principal: Principal, measure: Measure,
                   periods: Sequence[str]) -> dict[tuple[str, CellKey], Marks]:

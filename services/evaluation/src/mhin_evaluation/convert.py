@@ -34,7 +34,14 @@ from mhin_measures.periods import Frequency
 from mhin_measures.rates import MeasureType
 from mhin_measures.spc import Direction
 from mhin_platform.errors import InvalidArgument
-from mhin_platform.protoconv import enum_from_proto, enum_to_proto, from_timestamp, timestamp
+from mhin_platform.protoconv import (
+    date_from_proto,
+    date_to_proto,
+    enum_from_proto,
+    enum_to_proto,
+    from_timestamp,
+    timestamp,
+)
 from mhin_platform.reference import Arc
 from mhin_platform.validation import build
 
@@ -140,7 +147,9 @@ def project_sites_from_proto(project: project_pb2.Project) -> ProjectSites:
     dead-letters the event) when it cannot be used."""
     sites = [
         {"id": site.id, "project_id": project.id, "name": site.name,
-         "arc": enum_from_proto(Arc, ARC, site.arc, f"project.sites.{index}.arc")}
+         "arc": enum_from_proto(Arc, ARC, site.arc, f"project.sites.{index}.arc"),
+         "go_live": date_from_proto(site.go_live_date, f"project.sites.{index}.go_live_date",
+                                    required=False)}
         for index, site in enumerate(project.sites)
     ]
     return build(ProjectSites, {"project_id": project.id, "version": project.version,
@@ -152,7 +161,8 @@ def project_sites_to_proto(snapshot: ProjectSites) -> evaluation_pb2.GetProjectS
         project_id=snapshot.project_id,
         project_version=snapshot.version,
         sites=[evaluation_pb2.ProjectSite(site_id=site.id, name=site.name,
-                                          arc=enum_to_proto(site.arc, ARC))
+                                          arc=enum_to_proto(site.arc, ARC),
+                                          go_live_date=date_to_proto(site.go_live))
                for site in snapshot.sites],
     )
 
@@ -260,16 +270,29 @@ def spc_to_proto(chart: SpcChart) -> evaluation_pb2.GetSpcResponse:
         points=[_spc_point(point) for point in chart.points],
         limits_reliable=result.limits_reliable,
         verdict=enum_to_proto(chart.verdict, VARIATION),
+        screened=chart.screened,
+        fix_after_n_points=chart.fix_after_n_points,
     )
-    for name in ("mean", "upper_limit", "lower_limit", "upper_near_limit", "lower_near_limit"):
+    for name in _LIMITS:
         if (figure := getattr(result, name)) is not None:
             setattr(response, name, figure)
+    for start, segment in chart.segments:
+        message = response.segments.add(start_period=start, points=len(segment.result.points),
+                                        baseline_points=segment.baseline_points,
+                                        limits_reliable=segment.result.limits_reliable)
+        for name in _LIMITS:
+            if (figure := getattr(segment.result, name)) is not None:
+                setattr(message, name, figure)
     return response
+
+
+_LIMITS = ("mean", "upper_limit", "lower_limit", "upper_near_limit", "lower_near_limit")
 
 
 def _spc_point(point: domain.ChartPoint) -> evaluation_pb2.SpcPoint:
     message = evaluation_pb2.SpcPoint(period=point.period, suppressed=point.suppressed,
-                                      secondary_suppressed=point.secondary)
+                                      secondary_suppressed=point.secondary,
+                                      segment=point.segment)
     if point.value is not None:
         message.value = point.value
     if point.analysed is not None:

@@ -4,6 +4,7 @@ definitions, observations and the aggregates read model."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
@@ -171,6 +172,8 @@ class Site(Model):
     project_id: EntityId
     name: str
     arc: Arc
+    go_live: date | None = None
+    """When the project goes (or went) live at the site; None while not planned."""
 
 
 class ProjectSites(Model):
@@ -373,6 +376,7 @@ class ChartPoint:
     value: float | None
     suppressed: bool
     analysed: spc.SpcPoint | None
+    segment: int = 0
     secondary: bool = False
     """Suppressed only by complementary suppression."""
 
@@ -382,6 +386,11 @@ class SpcChart:
     direction: Direction | None
     points: tuple[ChartPoint, ...]
     result: spc.SpcResult
+    """The latest segment's analysis (the whole chart's unless rebased)."""
+    segments: tuple[tuple[str, spc.Segment], ...] = ()
+    """Each segment with its first period, oldest first."""
+    screened: bool = False
+    fix_after_n_points: int = 0
 
     @property
     def verdict(self) -> spc.Variation | None:
@@ -389,17 +398,44 @@ class SpcChart:
         return self.result.points[-1].variation if self.result.points else None
 
 
-def spc_chart(views: list[AggregateView], measure: Measure) -> SpcChart:
+def spc_chart(views: list[AggregateView], measure: Measure, *,
+              rebase_periods: Sequence[str] = (), fix_after_n_points: int = 0,
+              screen_outliers: bool = False) -> SpcChart:
     """An XmR chart of what the caller may see: suppressed and undefined values are
-    not points, so the limits never carry what a caller may not see."""
+    not points, so the limits never carry what a caller may not see. Rebased at each
+    of ``rebase_periods`` (the first point at or after it starts a segment with its
+    own mean and limits; one before the first point or beyond the last changes
+    nothing), each segment's limits from its first ``fix_after_n_points`` points
+    when set, moving ranges screened when ``screen_outliers``."""
     ordered = series_order(views)
-    values = [item.shown.value for item in ordered if item.shown.value is not None]
-    result = spc.analyse(values, measure.direction)
-    analysed = iter(result.points)
-    points = tuple(
-        ChartPoint(item.row.period, item.shown.value, item.shown.value_suppressed,
-                   None if item.shown.value is None else next(analysed),
-                   item.shown.value_secondary)
-        for item in ordered
-    )
-    return SpcChart(measure.direction, points, result)
+    charted = [item for item in ordered if item.shown.value is not None]
+    values = [item.shown.value for item in charted]
+    cuts = sorted({index for index in (_first_at_or_after(charted, period)
+                                       for period in rebase_periods)
+                   if 0 < index < len(values)})
+    try:
+        segments = spc.analyse_segments(values, measure.direction, rebase_at=cuts,
+                                        fix_after_n_points=fix_after_n_points or None,
+                                        screen_outliers=screen_outliers)
+    except ValueError as exc:
+        field, _, message = str(exc).partition(": ")
+        raise InvalidArgument(field, message) from None
+    result = segments[-1].result if segments else spc.analyse([], measure.direction)
+    analysed = iter([(number, point) for number, segment in enumerate(segments)
+                     for point in segment.result.points])
+    points = []
+    for item in ordered:
+        number, point = next(analysed) if item.shown.value is not None else (None, None)
+        points.append(ChartPoint(item.row.period, item.shown.value, item.shown.value_suppressed,
+                                 point, number if number is not None else
+                                 (points[-1].segment if points else 0),
+                                 item.shown.value_secondary))
+    return SpcChart(measure.direction, tuple(points), result,
+                    tuple((charted[segment.start].row.period, segment) for segment in segments),
+                    screen_outliers, fix_after_n_points)
+
+
+def _first_at_or_after(charted: list[AggregateView], period: str) -> int:
+    start = periods.parse_period(period)
+    return next((index for index, item in enumerate(charted)
+                 if periods.parse_period(item.row.period) >= start), len(charted))

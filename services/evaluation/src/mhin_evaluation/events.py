@@ -10,6 +10,7 @@ and the stream processors' unsuppressed aggregates."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from google.protobuf.message import Message
 from sqlalchemy.orm import Session
@@ -28,6 +29,7 @@ MEASURE_TOPIC = "mhin.evaluation.measure"
 OBSERVATION_TOPIC = "mhin.evaluation.observation"
 PROJECT_TOPIC = "mhin.projects.project"
 AGGREGATE_TOPIC = "mhin.evaluation.aggregate-restricted"
+IMPACT_TOPIC = "mhin.evaluation.impact"
 SOURCE = f"/mhin/{SERVICE_NAME}"
 
 
@@ -69,12 +71,29 @@ def _observation_event(observation: Observation, measure: Measure) -> Event:
 # ----------------------------------------------------------------- read models
 
 
+def impact_estimated(session: Session, key: str, message: Message) -> None:
+    add_to_outbox(session, new_event(topic=IMPACT_TOPIC, key=key, source=SOURCE, subject=key,
+                                     message=message))
+
+
 def apply_project(session: Session, event: Event, message: Message) -> None:
-    """Keep a project's sites at the highest version seen (events may come again or late)."""
+    """Keep a project's sites at the highest version seen (events may come again or late);
+    a site whose go-live date changed has its impact estimates recomputed."""
     snapshot = convert.project_sites_from_proto(message.project)  # type: ignore[attr-defined]
     known = store.project_version(session, snapshot.project_id)
     if domain.is_newer(snapshot, known):
+        before = store.project_sites(session, snapshot.project_id)
+        go_live_before = {site.id: site.go_live for site in (before.sites if before else ())}
         store.replace_project(session, snapshot, known)
+        moved = [site.id for site in snapshot.sites
+                 if site.go_live != go_live_before.get(site.id)]
+        if moved:
+            series = store.site_series_keys(session, moved)
+            store.mark_impacts(session, [
+                *((measure, "site", site, stratum) for measure, site, stratum in series),
+                *((measure, "project", snapshot.project_id, stratum)
+                  for measure, _, stratum in series),
+            ], datetime.now(UTC))
 
 
 def apply_measure(session: Session, event: Event, message: Message) -> None:
@@ -89,7 +108,16 @@ def apply_measure(session: Session, event: Event, message: Message) -> None:
 
 
 def apply_aggregate(session: Session, event: Event, message: Message) -> None:
-    store.put_aggregate(session, convert.aggregate_row_from_proto(message))  # type: ignore[arg-type]
+    """Keep the aggregate; a site's changed series has its impact estimates (the
+    site's and its project's pooled one) recomputed."""
+    row = convert.aggregate_row_from_proto(message)  # type: ignore[arg-type]
+    store.put_aggregate(session, row)
+    if row.level is domain.Level.SITE:
+        site = store.sites_by_id(session, [row.unit]).get(row.unit)
+        keys = [(row.measure_id, "site", row.unit, row.stratum)]
+        if site is not None:
+            keys.append((row.measure_id, "project", site.project_id, row.stratum))
+        store.mark_impacts(session, keys, datetime.now(UTC))
 
 
 def _project_event_classes() -> list[type[Message]]:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
+from typing import cast
 
 from pydantic import Field
 
 from mhin_evaluation import SERVICE_NAME, api, events
 from mhin_evaluation.app import EvaluationApp
+from mhin_evaluation.impact import ImpactApp, ImpactWorker
 from mhin_measures.disclosure import DEFAULT_THRESHOLD
 from mhin_platform.runtime import ServiceDefinition, ServiceRuntime, run_service
 from mhin_platform.settings import ServiceSettings
@@ -20,6 +23,11 @@ class EvaluationSettings(ServiceSettings):
     # Counts from 1 to this - 1 are suppressed for callers outside the owning ARC; keep
     # it equal to the stream processors' threshold (MHIN_DISCLOSURE_THRESHOLD for both).
     disclosure_threshold: int = Field(default=DEFAULT_THRESHOLD, ge=1)
+    # Changes to one series within this many seconds make one recomputed impact
+    # estimate (ImpactEstimated): a busy series is estimated at most once per delay.
+    impact_debounce_seconds: float = Field(default=2.0, ge=0, le=3600)
+    # False: no live recomputation (GetImpact still answers; marks wait in the table).
+    impact_live: bool = True
 
 
 def register(server, runtime: ServiceRuntime) -> list[str]:  # type: ignore[no-untyped-def]
@@ -29,7 +37,24 @@ def register(server, runtime: ServiceRuntime) -> list[str]:  # type: ignore[no-u
     # Seeded here, not by ServiceDefinition.seed, which cannot tell an ARC's instance
     # (which defines no measures) from the national one.
     app.load_reference_measures()
-    return api.register(server, app)
+    impact = ImpactApp(runtime.database, _settings(runtime).disclosure_threshold)
+    return api.register(server, app, impact)
+
+
+IMPACT_IDLE_SHARE = 3.0
+"""The live recomputation rests 3 times as long as each estimate took: at most a
+quarter of a core, so aggregates and queries stay fresh while it runs."""
+
+
+def impact_worker(runtime: ServiceRuntime) -> ImpactWorker:
+    settings = _settings(runtime)
+    return ImpactWorker(
+        ImpactApp(runtime.database, settings.disclosure_threshold, idle_share=IMPACT_IDLE_SHARE),
+        timedelta(seconds=settings.impact_debounce_seconds), enabled=settings.impact_live)
+
+
+def _settings(runtime: ServiceRuntime) -> EvaluationSettings:
+    return cast(EvaluationSettings, runtime.settings)
 
 
 DEFINITION = ServiceDefinition(
@@ -37,6 +62,7 @@ DEFINITION = ServiceDefinition(
     migrations=Path(__file__).parent / "migrations" / "versions",
     register=register,
     consumers=events.CONSUMERS,
+    workers=[impact_worker],
 )
 
 

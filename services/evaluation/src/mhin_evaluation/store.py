@@ -5,11 +5,13 @@ services' events: project sites and aggregates."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 
 from sqlalchemy import (
     Column,
+    Date,
     DateTime,
     Double,
     Integer,
@@ -65,6 +67,7 @@ sites = Table(
     Column("project_id", String(64), nullable=False, index=True),
     Column("name", String(200), nullable=False),
     Column("arc", String(40), nullable=False),
+    Column("go_live", Date, nullable=True),
 )
 
 observations = Table(
@@ -151,7 +154,7 @@ def replace_project(session: Session, snapshot: ProjectSites, known_version: int
     if snapshot.sites:
         session.execute(insert(sites), [
             {"id": site.id, "project_id": site.project_id, "name": site.name,
-             "arc": site.arc.name}
+             "arc": site.arc.name, "go_live": site.go_live}
             for site in snapshot.sites
         ])
 
@@ -173,7 +176,8 @@ def sites_by_id(session: Session, ids: Iterable[str]) -> dict[str, Site]:
 
 
 def _site(row) -> Site:  # type: ignore[no-untyped-def]
-    return Site(id=row.id, project_id=row.project_id, name=row.name, arc=Arc[row.arc])
+    return Site(id=row.id, project_id=row.project_id, name=row.name, arc=Arc[row.arc],
+                go_live=row.go_live)
 
 
 # ----------------------------------------------------------------- observations
@@ -361,3 +365,72 @@ def replace_measure(session: Session, measure: Measure) -> None:
     """A newer version of a measure an ARC instance learnt from the measure topic."""
     session.execute(update(measures).where(measures.c.id == measure.id).values(
         project_id=measure.project_id, document=measure.model_dump_json()))
+
+
+# ----------------------------------------------------------------- impact recomputation
+
+# Series whose impact estimate is to be recomputed: marked by the consumers as an
+# aggregate or a go-live date changes, taken by the recomputation worker once due.
+impact_pending = Table(
+    "impact_pending",
+    metadata,
+    Column("measure_id", String(64), primary_key=True),
+    Column("scope", String(10), primary_key=True),
+    Column("unit", String(64), primary_key=True),
+    Column("stratum", String(200), primary_key=True),
+    Column("changed_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("generation", Integer, nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class PendingImpact:
+    measure_id: str
+    scope: str
+    unit: str
+    stratum: str
+    generation: int
+
+
+def mark_impacts(session: Session, keys: Iterable[tuple[str, str, str, str]],
+                 changed_at: datetime) -> None:
+    """Ask for these estimates to be recomputed: their series changed at
+    ``changed_at``. A key already waiting keeps its time (changes close together make
+    one estimate) and counts one more change, so the worker knows a change came while
+    it computed."""
+    rows = [{"measure_id": m, "scope": s, "unit": u, "stratum": st, "changed_at": changed_at,
+             "generation": 1} for m, s, u, st in dict.fromkeys(keys)]
+    if not rows:
+        return
+    insert_of = {"sqlite": sqlite_insert,
+                 "postgresql": postgresql_insert}[session.get_bind().dialect.name]
+    statement = insert_of(impact_pending)
+    session.execute(statement.on_conflict_do_update(
+        index_elements=["measure_id", "scope", "unit", "stratum"],
+        set_={"generation": impact_pending.c.generation + 1}), rows)
+
+
+def due_impacts(session: Session, changed_by: datetime, limit: int) -> list[PendingImpact]:
+    """The estimates waiting since ``changed_by`` or earlier, the longest-waiting first."""
+    query = (select(impact_pending).where(impact_pending.c.changed_at <= changed_by)
+             .order_by(impact_pending.c.changed_at).limit(limit))
+    return [PendingImpact(row.measure_id, row.scope, row.unit, row.stratum, row.generation)
+            for row in session.execute(query)]
+
+
+def finish_impact(session: Session, done: PendingImpact, now: datetime) -> None:
+    """Done with ``done``: forget it, unless another change came meanwhile; then it
+    waits again as changed ``now`` (so a busy series is estimated once per delay)."""
+    where = [impact_pending.c[name] == getattr(done, name)
+             for name in ("measure_id", "scope", "unit", "stratum")]
+    gone = session.execute(delete(impact_pending).where(
+        *where, impact_pending.c.generation == done.generation)).rowcount
+    if not gone:
+        session.execute(update(impact_pending).where(*where).values(changed_at=now))
+
+
+def site_series_keys(session: Session, site_ids: Iterable[str]) -> list[tuple[str, str, str]]:
+    """(measure, site, stratum) of every site-level series of these sites."""
+    query = select(aggregates.c.measure_id, aggregates.c.unit, aggregates.c.stratum).where(
+        aggregates.c.level == Level.SITE.name, aggregates.c.unit.in_(set(site_ids))).distinct()
+    return [(row.measure_id, row.unit, row.stratum) for row in session.execute(query)]

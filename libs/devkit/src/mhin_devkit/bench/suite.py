@@ -41,6 +41,10 @@ BENCHMARKS = (
               "query latency as stored rows grow"),
     Benchmark("recovery", "recovery", ("mhin_aggregator",),
               "aggregator recovery time after a restart against changelog size"),
+    Benchmark("web", "web", ("mhin_web", "mhin_evaluation", "mhin_projects", "mhin_aggregator"),
+              "the dashboard: page load in Chromium, live updates to 100 pages, memory"),
+    Benchmark("impact", "impact", ("mhin_evaluation",),
+              "impact estimates: a 60-period site series and 20 sites pooled, through gRPC"),
 )
 NAMES = tuple(b.name for b in BENCHMARKS)
 

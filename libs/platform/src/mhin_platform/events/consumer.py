@@ -7,6 +7,11 @@ that cannot be decoded or fails validation goes to ``<topic>.dlq`` with the reas
 and the consumer moves on. Any other failure (the database is down, a bug) is
 retried, then stops the consumer loudly: offsets are committed only after a
 record's effect is committed, so nothing is skipped.
+
+The broker being unreachable is never fatal: connecting, polling, dead-lettering and
+committing are retried with backoff until it answers again. A commit that fails only
+means the records since the last one are delivered again, which the processed-events
+table makes harmless.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from typing import Any, TypeVar
 
 from google.protobuf.message import Message
 from kafka import KafkaConsumer, KafkaProducer
-from kafka.errors import CommitFailedError, RebalanceInProgressError
+from kafka.errors import KafkaError
 from pydantic import ValidationError
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
@@ -31,7 +36,7 @@ from mhin_platform.db import Database
 from mhin_platform.errors import InvalidArgument
 from mhin_platform.events.dead_letter import dead_letter_headers, dead_letter_topic
 from mhin_platform.events.envelope import EnvelopeError, Event, event_from_record
-from mhin_platform.events.producer import SEND_TIMEOUT_SECONDS
+from mhin_platform.events.producer import RECONNECT_BACKOFF_MAX_MS, SEND_TIMEOUT_SECONDS
 from mhin_platform.events.tables import processed_events
 
 log = logging.getLogger(__name__)
@@ -40,6 +45,13 @@ Apply = Callable[[Session, Event, Message], None]
 T = TypeVar("T")
 # What makes a record unprocessable for ever (it goes to the dead-letter topic).
 _UNPROCESSABLE = (EnvelopeError, InvalidArgument, ValidationError)
+# Waits between tries while the broker is unreachable: doubling up to the maximum.
+BROKER_BACKOFF_SECONDS = (0.5, 10.0)
+# Leaving the group on close is best effort: a broker that is down must not hold it up.
+CLOSE_TIMEOUT_MS = 3_000
+# A commit the broker does not answer in this time is given up (not fatal: the next
+# one covers the same records), so the loop goes on polling instead of blocking.
+COMMIT_TIMEOUT_MS = 5_000
 
 
 @dataclass(frozen=True)
@@ -61,8 +73,8 @@ class Outcome(enum.Enum):
     IGNORED = "ignored"  # an event type this consumer has no handler for
 
 
-class ConsumerFailed(RuntimeError):
-    """The consumer stopped because a record could not be applied after retries."""
+class ConsumerStopping(Exception):
+    """Raised out of a wait for the broker when the consumer is asked to stop."""
 
 
 class EventConsumer:
@@ -184,18 +196,24 @@ class EventConsumer:
             client_id=self.name,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
+            reconnect_backoff_max_ms=RECONNECT_BACKOFF_MAX_MS,
         )
         consumer.subscribe(self._topics)
         # Have the topics' metadata before the group forms: kafka-python 3.0 can
         # otherwise be assigned partitions it never starts fetching.
         for topic in self._topics:
             if not consumer.partitions_for_topic(topic):
+                consumer.close(autocommit=False, timeout_ms=CLOSE_TIMEOUT_MS)
                 raise RuntimeError(f"topic {topic!r} does not exist (topics are declared)")
         return consumer
 
     def poll_once(self, consumer: KafkaConsumer) -> int:
         """Process one poll's worth of records, then commit their offsets."""
-        batches = consumer.poll(timeout_ms=self._poll_timeout_ms)
+        try:
+            batches = consumer.poll(timeout_ms=self._poll_timeout_ms)
+        except KafkaError as exc:
+            self._wait_for_broker("polling", exc, attempt=1)
+            return 0
         records = [record for batch in batches.values() for record in batch]
         count = len(records)
         if count > 1:
@@ -204,43 +222,74 @@ class EventConsumer:
             self._process_with_retries(records[0])
         if count:
             try:
-                consumer.commit()
-            except (CommitFailedError, RebalanceInProgressError) as exc:
-                # The partitions moved on; whoever owns them now gets these records
-                # again, and the processed-events table makes that harmless.
-                log.warning("offset commit skipped during a rebalance: %s", exc,
-                            extra={"consumer": self.name})
+                consumer.commit(timeout_ms=COMMIT_TIMEOUT_MS)
+            except KafkaError as exc:
+                # A rebalance moved the partitions, or the broker is unreachable: the
+                # records since the last commit come again (to this consumer or the
+                # partitions' new owner) and are recognised as processed.
+                log.warning("offset commit failed (%s: %s); the next commit covers these "
+                            "records", type(exc).__name__, exc, extra={"consumer": self.name})
         return count
 
     def _process_with_retries(self, record) -> Outcome:  # type: ignore[no-untyped-def]
         return self._with_retries(self.process, record)
 
     def _with_retries(self, apply: Callable[[Any], T], records: Any) -> T:
-        """``apply(records)``, retried with backoff on failures that may pass (the
-        database was busy or down); the last failure propagates and stops the consumer."""
-        for attempt in range(1, self._max_attempts + 1):
+        """``apply(records)``, retried with backoff on failures that may pass. While the
+        broker is unreachable (a dead letter cannot be sent) it is retried until the
+        broker answers or the consumer stops; any other failure (the database is down)
+        is retried ``max_attempts`` times, then propagates and stops the consumer."""
+        attempt = broker_attempt = 0
+        while True:
             try:
                 return apply(records)
+            except KafkaError as exc:
+                broker_attempt += 1
+                self._wait_for_broker("dead-lettering", exc, broker_attempt)
             except Exception:
+                attempt += 1
                 if attempt == self._max_attempts:
                     raise
                 log.exception("applying events failed; retrying",
                               extra={"consumer": self.name, "attempt": attempt})
                 time.sleep(min(0.1 * 2**attempt, 5.0))
-        raise AssertionError("unreachable")
+
+    def _wait_for_broker(self, doing: str, exc: BaseException, attempt: int) -> None:
+        """Back off after a broker failure; raises ConsumerStopping if asked to stop."""
+        first, most = BROKER_BACKOFF_SECONDS
+        delay = min(first * 2 ** (attempt - 1), most)
+        log.error("%s failed, the broker is unreachable (%s: %s); retrying in %.1fs",
+                  doing, type(exc).__name__, exc, delay,
+                  extra={"consumer": self.name, "attempt": attempt})
+        if self._stopping.wait(delay):
+            raise ConsumerStopping(self.name)
+
+    def _connect(self) -> KafkaConsumer:
+        """A subscribed Kafka consumer, waiting for the broker as long as it takes."""
+        attempt = 0
+        while True:
+            try:
+                return self._create_kafka_consumer()
+            except KafkaError as exc:
+                attempt += 1
+                self._wait_for_broker("connecting", exc, attempt)
 
     def run(self) -> None:
         """Consume until ``stop``; a record that cannot be applied stops it loudly."""
-        consumer = self._create_kafka_consumer()
+        consumer: KafkaConsumer | None = None
         try:
+            consumer = self._connect()
             while not self._stopping.is_set():
                 self.poll_once(consumer)
+        except ConsumerStopping:
+            pass
         except BaseException as exc:
             self.failure = exc
             log.exception("consumer %s stopped: events are not being applied", self.name)
             raise
         finally:
-            consumer.close(autocommit=False)
+            if consumer is not None:
+                consumer.close(autocommit=False, timeout_ms=CLOSE_TIMEOUT_MS)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run_quietly, name=self.name, daemon=True)
@@ -252,8 +301,13 @@ class EventConsumer:
         except BaseException:  # already logged and kept in self.failure
             pass
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def request_stop(self) -> None:
+        """Ask the loop to stop after the poll in flight (see :meth:`stop`)."""
         self._stopping.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop and wait at most ``timeout`` seconds for the loop to end."""
+        self.request_stop()
         if self._thread is not None:
             self._thread.join(timeout)
 

@@ -8,6 +8,9 @@ from kafka.producer.future import FutureRecordMetadata
 from mhin_platform.events.envelope import Event
 
 DELIVERY_TIMEOUT_MS = 30_000
+# Clients retry a lost broker at most this far apart (kafka-python's default is 30 s),
+# so a short outage ends for them about when the broker is back.
+RECONNECT_BACKOFF_MAX_MS = 2_000
 # How long a caller waits for acks: the producer's own delivery timeout, plus margin.
 SEND_TIMEOUT_SECONDS = DELIVERY_TIMEOUT_MS / 1000 + 5
 
@@ -24,6 +27,7 @@ def create_producer(bootstrap_servers: str, *, client_id: str, linger_ms: int = 
         retries=2**31 - 1,
         request_timeout_ms=10_000,
         delivery_timeout_ms=DELIVERY_TIMEOUT_MS,
+        reconnect_backoff_max_ms=RECONNECT_BACKOFF_MAX_MS,
     )
 
 

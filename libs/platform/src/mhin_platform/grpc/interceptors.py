@@ -33,7 +33,6 @@ from mhin_platform.auth import (
     arcs_with_own_instance_var,
     instance_arc_var,
     principal_var,
-    verify_token,
 )
 from mhin_platform.errors import (
     AlreadyExists,
@@ -48,6 +47,7 @@ from mhin_platform.logging import correlation_id_var
 from mhin_platform.metrics import GRPC_CALL_SECONDS, GRPC_CALLS
 from mhin_platform.reference import Arc
 from mhin_platform.settings import ServiceSettings
+from mhin_platform.tokens import TokenVerifier, Trust
 
 FIELD_METADATA_KEY = "mhin-field"
 CORRELATION_ID_METADATA_KEY = "x-correlation-id"
@@ -71,8 +71,8 @@ def server_interceptors(settings: ServiceSettings) -> list[grpc.ServerIntercepto
         LoggingInterceptor(),
         MetricsInterceptor(),
         ErrorMappingInterceptor(),
-        AuthInterceptor(settings.auth_secret.get_secret_value(), settings.instance_arc,
-                        settings.arcs_with_own_instance),
+        AuthInterceptor(TokenVerifier(Trust.load(settings.auth_trust), settings.service_name),
+                        settings.instance_arc, settings.arcs_with_own_instance),
     ]
 
 
@@ -101,9 +101,9 @@ class CallScopeInterceptor(grpc.ServerInterceptor):
 class AuthInterceptor(CallScopeInterceptor):
     """Verifies the bearer token and binds the caller to ``principal_var``."""
 
-    def __init__(self, secret: str, instance_arc: Arc | None = None,
+    def __init__(self, verifier: TokenVerifier, instance_arc: Arc | None = None,
                  arcs_with_own_instance: frozenset[Arc] = frozenset()) -> None:
-        self._secret = secret
+        self._verifier = verifier
         self._instance_arc = instance_arc
         self._arcs_with_own_instance = arcs_with_own_instance
 
@@ -115,7 +115,7 @@ class AuthInterceptor(CallScopeInterceptor):
         arcs_with_own_instance_var.set(self._arcs_with_own_instance)
         if _service_of(details.method) not in _UNAUTHENTICATED_SERVICES:
             token = _bearer_token(dict(details.invocation_metadata))
-            principal_var.set(verify_token(self._secret, token))
+            principal_var.set(self._verifier.verify(token))
         yield
 
 

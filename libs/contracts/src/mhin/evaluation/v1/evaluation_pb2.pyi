@@ -11,7 +11,9 @@ from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from mhin.common.v1 import arc_pb2 as _arc_pb2
 from mhin.common.v1 import page_pb2 as _page_pb2
+from mhin.common.v1 import period_pb2 as _period_pb2
 from mhin.evaluation.v1 import aggregate_events_pb2 as _aggregate_events_pb2
+from mhin.evaluation.v1 import impact_pb2 as _impact_pb2
 from mhin.evaluation.v1 import measure_definition_pb2 as _measure_definition_pb2
 from mhin.evaluation.v1 import measure_pb2 as _measure_pb2
 import builtins as _builtins
@@ -278,22 +280,28 @@ class ProjectSite(_message.Message):
     SITE_ID_FIELD_NUMBER: _builtins.int
     NAME_FIELD_NUMBER: _builtins.int
     ARC_FIELD_NUMBER: _builtins.int
+    GO_LIVE_DATE_FIELD_NUMBER: _builtins.int
     site_id: _builtins.str
     """Site id (project-tracking's)."""
     name: _builtins.str
     """Name of the site."""
     arc: _arc_pb2.Arc.ValueType
     """ARC the site belongs to; it owns the site's observations."""
+    @_builtins.property
+    def go_live_date(self) -> _period_pb2.Date:
+        """Date the project goes (or went) live at the site; unset while not planned."""
+
     def __init__(
         self,
         *,
         site_id: _builtins.str = ...,
         name: _builtins.str = ...,
         arc: _arc_pb2.Arc.ValueType = ...,
+        go_live_date: _period_pb2.Date | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["go_live_date", b"go_live_date"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["arc", b"arc", "name", b"name", "site_id", b"site_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["arc", b"arc", "go_live_date", b"go_live_date", "name", b"name", "site_id", b"site_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -931,22 +939,120 @@ class GetSpcRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     SERIES_FIELD_NUMBER: _builtins.int
+    REBASE_PERIODS_FIELD_NUMBER: _builtins.int
+    NO_REBASE_FIELD_NUMBER: _builtins.int
+    FIX_AFTER_N_POINTS_FIELD_NUMBER: _builtins.int
+    SCREEN_OUTLIERS_FIELD_NUMBER: _builtins.int
+    no_rebase: _builtins.bool
+    """Chart the series as one, even for a site that has gone live."""
+    fix_after_n_points: _builtins.int
+    """Each segment's mean and limits come from its first N points (a fixed baseline);
+    0 = from all its points. At least 2 when set.
+    """
+    screen_outliers: _builtins.bool
+    """Leave moving ranges above 3.267 x their mean out of the limits (NHSRplotthedots'
+    default); unset = unscreened, as the Making Data Count Excel tool.
+    """
     @_builtins.property
     def series(self) -> Global___SeriesKey:
         """The series."""
+
+    @_builtins.property
+    def rebase_periods(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Rebase the chart: recalculate its mean and limits from each of these periods on
+        (canonical ids, oldest first). Left empty for a site's series, the chart is
+        rebased at the site's go-live period once it has one.
+        """
 
     def __init__(
         self,
         *,
         series: Global___SeriesKey | None = ...,
+        rebase_periods: _abc.Iterable[_builtins.str] | None = ...,
+        no_rebase: _builtins.bool = ...,
+        fix_after_n_points: _builtins.int = ...,
+        screen_outliers: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["series", b"series"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["series", b"series"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["fix_after_n_points", b"fix_after_n_points", "no_rebase", b"no_rebase", "rebase_periods", b"rebase_periods", "screen_outliers", b"screen_outliers", "series", b"series"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetSpcRequest: _TypeAlias = GetSpcRequest  # noqa: Y015
+
+@_typing.final
+class SpcSegment(_message.Message):
+    """SpcSegment is one part of a rebased chart, with its own mean and limits."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    START_PERIOD_FIELD_NUMBER: _builtins.int
+    POINTS_FIELD_NUMBER: _builtins.int
+    BASELINE_POINTS_FIELD_NUMBER: _builtins.int
+    MEAN_FIELD_NUMBER: _builtins.int
+    UPPER_LIMIT_FIELD_NUMBER: _builtins.int
+    LOWER_LIMIT_FIELD_NUMBER: _builtins.int
+    UPPER_NEAR_LIMIT_FIELD_NUMBER: _builtins.int
+    LOWER_NEAR_LIMIT_FIELD_NUMBER: _builtins.int
+    LIMITS_RELIABLE_FIELD_NUMBER: _builtins.int
+    start_period: _builtins.str
+    """Its first period."""
+    points: _builtins.int
+    """Points it has."""
+    baseline_points: _builtins.int
+    """Points its mean and limits come from."""
+    mean: _builtins.float
+    """Centre line."""
+    upper_limit: _builtins.float
+    """Upper process limit."""
+    lower_limit: _builtins.float
+    """Lower process limit."""
+    upper_near_limit: _builtins.float
+    """Upper near limit (2 sigma)."""
+    lower_near_limit: _builtins.float
+    """Lower near limit (2 sigma)."""
+    limits_reliable: _builtins.bool
+    """False with fewer than 15 baseline points (trial limits)."""
+    def __init__(
+        self,
+        *,
+        start_period: _builtins.str = ...,
+        points: _builtins.int = ...,
+        baseline_points: _builtins.int = ...,
+        mean: _builtins.float | None = ...,
+        upper_limit: _builtins.float | None = ...,
+        lower_limit: _builtins.float | None = ...,
+        upper_near_limit: _builtins.float | None = ...,
+        lower_near_limit: _builtins.float | None = ...,
+        limits_reliable: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_lower_limit", b"_lower_limit", "_lower_near_limit", b"_lower_near_limit", "_mean", b"_mean", "_upper_limit", b"_upper_limit", "_upper_near_limit", b"_upper_near_limit", "lower_limit", b"lower_limit", "lower_near_limit", b"lower_near_limit", "mean", b"mean", "upper_limit", b"upper_limit", "upper_near_limit", b"upper_near_limit"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_lower_limit", b"_lower_limit", "_lower_near_limit", b"_lower_near_limit", "_mean", b"_mean", "_upper_limit", b"_upper_limit", "_upper_near_limit", b"_upper_near_limit", "baseline_points", b"baseline_points", "limits_reliable", b"limits_reliable", "lower_limit", b"lower_limit", "lower_near_limit", b"lower_near_limit", "mean", b"mean", "points", b"points", "start_period", b"start_period", "upper_limit", b"upper_limit", "upper_near_limit", b"upper_near_limit"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__lower_limit: _TypeAlias = _typing.Literal["lower_limit"]  # noqa: Y015
+    _WhichOneofArgType__lower_limit: _TypeAlias = _typing.Literal["_lower_limit", b"_lower_limit"]  # noqa: Y015
+    _WhichOneofReturnType__lower_near_limit: _TypeAlias = _typing.Literal["lower_near_limit"]  # noqa: Y015
+    _WhichOneofArgType__lower_near_limit: _TypeAlias = _typing.Literal["_lower_near_limit", b"_lower_near_limit"]  # noqa: Y015
+    _WhichOneofReturnType__mean: _TypeAlias = _typing.Literal["mean"]  # noqa: Y015
+    _WhichOneofArgType__mean: _TypeAlias = _typing.Literal["_mean", b"_mean"]  # noqa: Y015
+    _WhichOneofReturnType__upper_limit: _TypeAlias = _typing.Literal["upper_limit"]  # noqa: Y015
+    _WhichOneofArgType__upper_limit: _TypeAlias = _typing.Literal["_upper_limit", b"_upper_limit"]  # noqa: Y015
+    _WhichOneofReturnType__upper_near_limit: _TypeAlias = _typing.Literal["upper_near_limit"]  # noqa: Y015
+    _WhichOneofArgType__upper_near_limit: _TypeAlias = _typing.Literal["_upper_near_limit", b"_upper_near_limit"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__lower_limit) -> _WhichOneofReturnType__lower_limit | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__lower_near_limit) -> _WhichOneofReturnType__lower_near_limit | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__mean) -> _WhichOneofReturnType__mean | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__upper_limit) -> _WhichOneofReturnType__upper_limit | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__upper_near_limit) -> _WhichOneofReturnType__upper_near_limit | None: ...
+
+Global___SpcSegment: _TypeAlias = SpcSegment  # noqa: Y015
 
 @_typing.final
 class SpcPoint(_message.Message):
@@ -959,6 +1065,7 @@ class SpcPoint(_message.Message):
     SUPPRESSED_FIELD_NUMBER: _builtins.int
     RULES_FIELD_NUMBER: _builtins.int
     VARIATION_FIELD_NUMBER: _builtins.int
+    SEGMENT_FIELD_NUMBER: _builtins.int
     SECONDARY_SUPPRESSED_FIELD_NUMBER: _builtins.int
     period: _builtins.str
     """Canonical period id."""
@@ -970,6 +1077,8 @@ class SpcPoint(_message.Message):
     """The value is suppressed for this caller."""
     variation: _aggregate_events_pb2.SpcVariation.ValueType
     """The point's variation; SPC_VARIATION_UNSPECIFIED when it is not a point."""
+    segment: _builtins.int
+    """Index of the chart segment the point belongs to (0 unless rebased)."""
     secondary_suppressed: _builtins.bool
     """The value is suppressed only by complementary suppression: none of the period's
     own counts is small, but showing it would let a small count elsewhere be derived.
@@ -986,11 +1095,12 @@ class SpcPoint(_message.Message):
         suppressed: _builtins.bool = ...,
         rules: _abc.Iterable[_aggregate_events_pb2.SpcRule.ValueType] | None = ...,
         variation: _aggregate_events_pb2.SpcVariation.ValueType = ...,
+        segment: _builtins.int = ...,
         secondary_suppressed: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_value", b"_value", "value", b"value"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_value", b"_value", "period", b"period", "rules", b"rules", "secondary_suppressed", b"secondary_suppressed", "suppressed", b"suppressed", "value", b"value", "variation", b"variation"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_value", b"_value", "period", b"period", "rules", b"rules", "secondary_suppressed", b"secondary_suppressed", "segment", b"segment", "suppressed", b"suppressed", "value", b"value", "variation", b"variation"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__value: _TypeAlias = _typing.Literal["value"]  # noqa: Y015
     _WhichOneofArgType__value: _TypeAlias = _typing.Literal["_value", b"_value"]  # noqa: Y015
@@ -1015,6 +1125,9 @@ class GetSpcResponse(_message.Message):
     LOWER_NEAR_LIMIT_FIELD_NUMBER: _builtins.int
     LIMITS_RELIABLE_FIELD_NUMBER: _builtins.int
     VERDICT_FIELD_NUMBER: _builtins.int
+    SEGMENTS_FIELD_NUMBER: _builtins.int
+    SCREENED_FIELD_NUMBER: _builtins.int
+    FIX_AFTER_N_POINTS_FIELD_NUMBER: _builtins.int
     direction: _measure_pb2.Direction.ValueType
     """The measure's direction of improvement."""
     mean: _builtins.float
@@ -1033,9 +1146,19 @@ class GetSpcResponse(_message.Message):
     """The verdict: the variation of the latest point (what a Making Data Count
     variation icon shows); SPC_VARIATION_UNSPECIFIED without points.
     """
+    screened: _builtins.bool
+    """Whether moving ranges were screened (see GetSpcRequest.screen_outliers)."""
+    fix_after_n_points: _builtins.int
+    """The fixed baseline length used; 0 when limits come from all points."""
     @_builtins.property
     def points(self) -> _containers.RepeatedCompositeFieldContainer[Global___SpcPoint]:
         """Every period of the series, oldest first."""
+
+    @_builtins.property
+    def segments(self) -> _containers.RepeatedCompositeFieldContainer[Global___SpcSegment]:
+        """The chart's segments, oldest first: one unless rebased. The fields above are
+        those of the latest segment.
+        """
 
     def __init__(
         self,
@@ -1049,10 +1172,13 @@ class GetSpcResponse(_message.Message):
         lower_near_limit: _builtins.float | None = ...,
         limits_reliable: _builtins.bool = ...,
         verdict: _aggregate_events_pb2.SpcVariation.ValueType = ...,
+        segments: _abc.Iterable[Global___SpcSegment] | None = ...,
+        screened: _builtins.bool = ...,
+        fix_after_n_points: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_lower_limit", b"_lower_limit", "_lower_near_limit", b"_lower_near_limit", "_mean", b"_mean", "_upper_limit", b"_upper_limit", "_upper_near_limit", b"_upper_near_limit", "lower_limit", b"lower_limit", "lower_near_limit", b"lower_near_limit", "mean", b"mean", "upper_limit", b"upper_limit", "upper_near_limit", b"upper_near_limit"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_lower_limit", b"_lower_limit", "_lower_near_limit", b"_lower_near_limit", "_mean", b"_mean", "_upper_limit", b"_upper_limit", "_upper_near_limit", b"_upper_near_limit", "direction", b"direction", "limits_reliable", b"limits_reliable", "lower_limit", b"lower_limit", "lower_near_limit", b"lower_near_limit", "mean", b"mean", "points", b"points", "upper_limit", b"upper_limit", "upper_near_limit", b"upper_near_limit", "verdict", b"verdict"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_lower_limit", b"_lower_limit", "_lower_near_limit", b"_lower_near_limit", "_mean", b"_mean", "_upper_limit", b"_upper_limit", "_upper_near_limit", b"_upper_near_limit", "direction", b"direction", "fix_after_n_points", b"fix_after_n_points", "limits_reliable", b"limits_reliable", "lower_limit", b"lower_limit", "lower_near_limit", b"lower_near_limit", "mean", b"mean", "points", b"points", "screened", b"screened", "segments", b"segments", "upper_limit", b"upper_limit", "upper_near_limit", b"upper_near_limit", "verdict", b"verdict"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__lower_limit: _TypeAlias = _typing.Literal["lower_limit"]  # noqa: Y015
     _WhichOneofArgType__lower_limit: _TypeAlias = _typing.Literal["_lower_limit", b"_lower_limit"]  # noqa: Y015
@@ -1076,3 +1202,220 @@ class GetSpcResponse(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__upper_near_limit) -> _WhichOneofReturnType__upper_near_limit | None: ...
 
 Global___GetSpcResponse: _TypeAlias = GetSpcResponse  # noqa: Y015
+
+@_typing.final
+class ImpactComparators(_message.Message):
+    """ImpactComparators chooses comparator sites for a controlled estimate."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AUTO_FIELD_NUMBER: _builtins.int
+    SITE_IDS_FIELD_NUMBER: _builtins.int
+    auto: _builtins.bool
+    """Choose automatically: the project's other sites with the measure's data that
+    had not gone live by the end of the series.
+    """
+    @_builtins.property
+    def site_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Or name them (sites of the same project)."""
+
+    def __init__(
+        self,
+        *,
+        auto: _builtins.bool = ...,
+        site_ids: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["auto", b"auto", "site_ids", b"site_ids"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ImpactComparators: _TypeAlias = ImpactComparators  # noqa: Y015
+
+@_typing.final
+class GetImpactRequest(_message.Message):
+    """GetImpactRequest is the request of GetImpact."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SERIES_FIELD_NUMBER: _builtins.int
+    OPTIONS_FIELD_NUMBER: _builtins.int
+    COMPARATORS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def series(self) -> Global___SeriesKey:
+        """The series: level LEVEL_SITE, unit = the site id."""
+
+    @_builtins.property
+    def options(self) -> _impact_pb2.ImpactOptions:
+        """Model options."""
+
+    @_builtins.property
+    def comparators(self) -> Global___ImpactComparators:
+        """Comparators for a controlled estimate; unset for none."""
+
+    def __init__(
+        self,
+        *,
+        series: Global___SeriesKey | None = ...,
+        options: _impact_pb2.ImpactOptions | None = ...,
+        comparators: Global___ImpactComparators | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["comparators", b"comparators", "options", b"options", "series", b"series"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["comparators", b"comparators", "options", b"options", "series", b"series"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetImpactRequest: _TypeAlias = GetImpactRequest  # noqa: Y015
+
+@_typing.final
+class GetImpactResponse(_message.Message):
+    """GetImpactResponse is the response of GetImpact."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SERIES_FIELD_NUMBER: _builtins.int
+    WITHHELD_FIELD_NUMBER: _builtins.int
+    WITHHELD_REASON_FIELD_NUMBER: _builtins.int
+    ESTIMATE_FIELD_NUMBER: _builtins.int
+    CONTROLLED_FIELD_NUMBER: _builtins.int
+    withheld: _builtins.bool
+    """True when withheld: a value of the series is suppressed for this caller, so
+    the estimate would disclose it. Nothing else is set then.
+    """
+    withheld_reason: _builtins.str
+    """Why it is withheld."""
+    @_builtins.property
+    def series(self) -> Global___SeriesKey:
+        """The series estimated (unit and stratum canonical)."""
+
+    @_builtins.property
+    def estimate(self) -> _impact_pb2.ImpactEstimate:
+        """The estimate."""
+
+    @_builtins.property
+    def controlled(self) -> _impact_pb2.ControlledImpact:
+        """The controlled estimate, when comparators were asked for."""
+
+    def __init__(
+        self,
+        *,
+        series: Global___SeriesKey | None = ...,
+        withheld: _builtins.bool = ...,
+        withheld_reason: _builtins.str = ...,
+        estimate: _impact_pb2.ImpactEstimate | None = ...,
+        controlled: _impact_pb2.ControlledImpact | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["controlled", b"controlled", "estimate", b"estimate", "series", b"series"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["controlled", b"controlled", "estimate", b"estimate", "series", b"series", "withheld", b"withheld", "withheld_reason", b"withheld_reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetImpactResponse: _TypeAlias = GetImpactResponse  # noqa: Y015
+
+@_typing.final
+class GetPooledImpactRequest(_message.Message):
+    """GetPooledImpactRequest is the request of GetPooledImpact."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    MEASURE_ID_FIELD_NUMBER: _builtins.int
+    STRATUM_FIELD_NUMBER: _builtins.int
+    OPTIONS_FIELD_NUMBER: _builtins.int
+    REFERENCE_STRATUM_FIELD_NUMBER: _builtins.int
+    project_id: _builtins.str
+    """Id of the project."""
+    measure_id: _builtins.str
+    """Id of the measure (one of the project's)."""
+    stratum: _builtins.str
+    """Stratum ("" = all strata combined), e.g. "ethnicity=Black"."""
+    reference_stratum: _builtins.str
+    """Another stratum to compare with, e.g. "ethnicity=White": the response has the
+    ratio of this stratum's pooled level change to that one's ("" = none).
+    """
+    @_builtins.property
+    def options(self) -> _impact_pb2.ImpactOptions:
+        """Model options, used for every site and the pooled model."""
+
+    def __init__(
+        self,
+        *,
+        project_id: _builtins.str = ...,
+        measure_id: _builtins.str = ...,
+        stratum: _builtins.str = ...,
+        options: _impact_pb2.ImpactOptions | None = ...,
+        reference_stratum: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["options", b"options"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["measure_id", b"measure_id", "options", b"options", "project_id", b"project_id", "reference_stratum", b"reference_stratum", "stratum", b"stratum"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetPooledImpactRequest: _TypeAlias = GetPooledImpactRequest  # noqa: Y015
+
+@_typing.final
+class GetPooledImpactResponse(_message.Message):
+    """GetPooledImpactResponse is the response of GetPooledImpact."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    MEASURE_ID_FIELD_NUMBER: _builtins.int
+    STRATUM_FIELD_NUMBER: _builtins.int
+    WITHHELD_FIELD_NUMBER: _builtins.int
+    WITHHELD_REASON_FIELD_NUMBER: _builtins.int
+    SITES_FIELD_NUMBER: _builtins.int
+    POOLED_FIELD_NUMBER: _builtins.int
+    REFERENCE_STRATUM_FIELD_NUMBER: _builtins.int
+    RATIO_TO_REFERENCE_FIELD_NUMBER: _builtins.int
+    project_id: _builtins.str
+    """Id of the project."""
+    measure_id: _builtins.str
+    """Id of the measure."""
+    stratum: _builtins.str
+    """Stratum (canonical)."""
+    withheld: _builtins.bool
+    """True when withheld: a value of a site's series is suppressed for this caller."""
+    withheld_reason: _builtins.str
+    """Why it is withheld."""
+    reference_stratum: _builtins.str
+    """The reference stratum compared with (canonical); "" when none was asked for."""
+    @_builtins.property
+    def sites(self) -> _containers.RepeatedCompositeFieldContainer[_impact_pb2.SiteImpact]:
+        """Every site of the project, with its estimate or why it has none."""
+
+    @_builtins.property
+    def pooled(self) -> _impact_pb2.PooledImpact:
+        """The pooled estimates."""
+
+    @_builtins.property
+    def ratio_to_reference(self) -> _impact_pb2.ImpactEffect:
+        """Ratio of this stratum's random-effects level change to the reference stratum's
+        (strata are disjoint groups, so independent): below 1 for a rate, this group's
+        rate fell further than the reference's. Unset without a reference.
+        """
+
+    def __init__(
+        self,
+        *,
+        project_id: _builtins.str = ...,
+        measure_id: _builtins.str = ...,
+        stratum: _builtins.str = ...,
+        withheld: _builtins.bool = ...,
+        withheld_reason: _builtins.str = ...,
+        sites: _abc.Iterable[_impact_pb2.SiteImpact] | None = ...,
+        pooled: _impact_pb2.PooledImpact | None = ...,
+        reference_stratum: _builtins.str = ...,
+        ratio_to_reference: _impact_pb2.ImpactEffect | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["pooled", b"pooled", "ratio_to_reference", b"ratio_to_reference"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["measure_id", b"measure_id", "pooled", b"pooled", "project_id", b"project_id", "ratio_to_reference", b"ratio_to_reference", "reference_stratum", b"reference_stratum", "sites", b"sites", "stratum", b"stratum", "withheld", b"withheld", "withheld_reason", b"withheld_reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetPooledImpactResponse: _TypeAlias = GetPooledImpactResponse  # noqa: Y015

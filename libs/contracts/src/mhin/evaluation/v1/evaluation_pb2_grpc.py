@@ -93,6 +93,16 @@ class EvaluationServiceStub:
                 request_serializer=mhin_dot_evaluation_dot_v1_dot_evaluation__pb2.GetSpcRequest.SerializeToString,
                 response_deserializer=mhin_dot_evaluation_dot_v1_dot_evaluation__pb2.GetSpcResponse.FromString,
                 _registered_method=True)
+        self.GetImpact = channel.unary_unary(
+                '/mhin.evaluation.v1.EvaluationService/GetImpact',
+                request_serializer=mhin_dot_evaluation_dot_v1_dot_evaluation__pb2.GetImpactRequest.SerializeToString,
+                response_deserializer=mhin_dot_evaluation_dot_v1_dot_evaluation__pb2.GetImpactResponse.FromString,
+                _registered_method=True)
+        self.GetPooledImpact = channel.unary_unary(
+                '/mhin.evaluation.v1.EvaluationService/GetPooledImpact',
+                request_serializer=mhin_dot_evaluation_dot_v1_dot_evaluation__pb2.GetPooledImpactRequest.SerializeToString,
+                response_deserializer=mhin_dot_evaluation_dot_v1_dot_evaluation__pb2.GetPooledImpactResponse.FromString,
+                _registered_method=True)
 
 
 class EvaluationServiceServicer:
@@ -189,6 +199,26 @@ class EvaluationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetImpact(self, request, context):
+        """GetImpact estimates the impact of go-live on a site's series by interrupted
+        time series (segmented regression), optionally against comparator sites.
+        NOT_FOUND for an unknown measure or site; FAILED_PRECONDITION naming the site and
+        the counts when it has no go-live date or fewer than 3 periods on either side,
+        or when the series cannot be modelled; INVALID_ARGUMENT naming a bad option.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetPooledImpact(self, request, context):
+        """GetPooledImpact estimates a measure's impact across a project's sites with
+        their staggered go-live dates: each site's estimate, a random-effects
+        meta-analysis of them and a pooled model with site fixed effects.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_EvaluationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -246,6 +276,16 @@ def add_EvaluationServiceServicer_to_server(servicer, server):
                     servicer.GetSpc,
                     request_deserializer=mhin_dot_evaluation_dot_v1_dot_evaluation__pb2.GetSpcRequest.FromString,
                     response_serializer=mhin_dot_evaluation_dot_v1_dot_evaluation__pb2.GetSpcResponse.SerializeToString,
+            ),
+            'GetImpact': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetImpact,
+                    request_deserializer=mhin_dot_evaluation_dot_v1_dot_evaluation__pb2.GetImpactRequest.FromString,
+                    response_serializer=mhin_dot_evaluation_dot_v1_dot_evaluation__pb2.GetImpactResponse.SerializeToString,
+            ),
+            'GetPooledImpact': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPooledImpact,
+                    request_deserializer=mhin_dot_evaluation_dot_v1_dot_evaluation__pb2.GetPooledImpactRequest.FromString,
+                    response_serializer=mhin_dot_evaluation_dot_v1_dot_evaluation__pb2.GetPooledImpactResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -549,6 +589,60 @@ class EvaluationService:
             '/mhin.evaluation.v1.EvaluationService/GetSpc',
             mhin_dot_evaluation_dot_v1_dot_evaluation__pb2.GetSpcRequest.SerializeToString,
             mhin_dot_evaluation_dot_v1_dot_evaluation__pb2.GetSpcResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetImpact(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mhin.evaluation.v1.EvaluationService/GetImpact',
+            mhin_dot_evaluation_dot_v1_dot_evaluation__pb2.GetImpactRequest.SerializeToString,
+            mhin_dot_evaluation_dot_v1_dot_evaluation__pb2.GetImpactResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPooledImpact(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mhin.evaluation.v1.EvaluationService/GetPooledImpact',
+            mhin_dot_evaluation_dot_v1_dot_evaluation__pb2.GetPooledImpactRequest.SerializeToString,
+            mhin_dot_evaluation_dot_v1_dot_evaluation__pb2.GetPooledImpactResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -76,6 +76,18 @@ class EvaluationServiceStub:
     """GetSpc returns the XmR chart of a series with Making Data Count special-cause
     rules, classed by the measure's direction.
     """
+    GetImpact: _grpc.UnaryUnaryMultiCallable[_evaluation_pb2.GetImpactRequest, _evaluation_pb2.GetImpactResponse]
+    """GetImpact estimates the impact of go-live on a site's series by interrupted
+    time series (segmented regression), optionally against comparator sites.
+    NOT_FOUND for an unknown measure or site; FAILED_PRECONDITION naming the site and
+    the counts when it has no go-live date or fewer than 3 periods on either side,
+    or when the series cannot be modelled; INVALID_ARGUMENT naming a bad option.
+    """
+    GetPooledImpact: _grpc.UnaryUnaryMultiCallable[_evaluation_pb2.GetPooledImpactRequest, _evaluation_pb2.GetPooledImpactResponse]
+    """GetPooledImpact estimates a measure's impact across a project's sites with
+    their staggered go-live dates: each site's estimate, a random-effects
+    meta-analysis of them and a pooled model with site fixed effects.
+    """
 
 @_typing.type_check_only
 class EvaluationServiceAsyncStub(EvaluationServiceStub):
@@ -124,6 +136,18 @@ class EvaluationServiceAsyncStub(EvaluationServiceStub):
     GetSpc: _aio.UnaryUnaryMultiCallable[_evaluation_pb2.GetSpcRequest, _evaluation_pb2.GetSpcResponse]  # type: ignore[assignment]
     """GetSpc returns the XmR chart of a series with Making Data Count special-cause
     rules, classed by the measure's direction.
+    """
+    GetImpact: _aio.UnaryUnaryMultiCallable[_evaluation_pb2.GetImpactRequest, _evaluation_pb2.GetImpactResponse]  # type: ignore[assignment]
+    """GetImpact estimates the impact of go-live on a site's series by interrupted
+    time series (segmented regression), optionally against comparator sites.
+    NOT_FOUND for an unknown measure or site; FAILED_PRECONDITION naming the site and
+    the counts when it has no go-live date or fewer than 3 periods on either side,
+    or when the series cannot be modelled; INVALID_ARGUMENT naming a bad option.
+    """
+    GetPooledImpact: _aio.UnaryUnaryMultiCallable[_evaluation_pb2.GetPooledImpactRequest, _evaluation_pb2.GetPooledImpactResponse]  # type: ignore[assignment]
+    """GetPooledImpact estimates a measure's impact across a project's sites with
+    their staggered go-live dates: each site's estimate, a random-effects
+    meta-analysis of them and a pooled model with site fixed effects.
     """
 
 class EvaluationServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -236,6 +260,30 @@ class EvaluationServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_evaluation_pb2.GetSpcResponse, _abc.Awaitable[_evaluation_pb2.GetSpcResponse]]:
         """GetSpc returns the XmR chart of a series with Making Data Count special-cause
         rules, classed by the measure's direction.
+        """
+
+    @_abc_1.abstractmethod
+    def GetImpact(
+        self,
+        request: _evaluation_pb2.GetImpactRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_evaluation_pb2.GetImpactResponse, _abc.Awaitable[_evaluation_pb2.GetImpactResponse]]:
+        """GetImpact estimates the impact of go-live on a site's series by interrupted
+        time series (segmented regression), optionally against comparator sites.
+        NOT_FOUND for an unknown measure or site; FAILED_PRECONDITION naming the site and
+        the counts when it has no go-live date or fewer than 3 periods on either side,
+        or when the series cannot be modelled; INVALID_ARGUMENT naming a bad option.
+        """
+
+    @_abc_1.abstractmethod
+    def GetPooledImpact(
+        self,
+        request: _evaluation_pb2.GetPooledImpactRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_evaluation_pb2.GetPooledImpactResponse, _abc.Awaitable[_evaluation_pb2.GetPooledImpactResponse]]:
+        """GetPooledImpact estimates a measure's impact across a project's sites with
+        their staggered go-live dates: each site's estimate, a random-effects
+        meta-analysis of them and a pooled model with site fixed effects.
         """
 
 def add_EvaluationServiceServicer_to_server(servicer: EvaluationServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

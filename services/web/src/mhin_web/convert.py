@@ -1,0 +1,146 @@
+"""gRPC answers → the pages' view models. Nothing is computed here that the service
+did not answer: a suppressed figure stays suppressed, a missing one stays missing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from google.protobuf.message import Message
+
+from mhin.catalogue.v1 import prioritisation_pb2
+from mhin.common.v1 import arc_pb2, priority_area_pb2
+from mhin.evaluation.v1 import aggregate_events_pb2, evaluation_pb2, measure_pb2
+from mhin.projects.v1 import project_pb2
+from mhin_platform.reference import Arc
+from mhin_web.domain import (
+    Bar,
+    Breakdown,
+    Level,
+    RankedOption,
+    Ranking,
+    SpcChart,
+    SpcPoint,
+    Table,
+    Variation,
+    WeightRange,
+)
+
+_VARIATIONS = {
+    aggregate_events_pb2.SPC_VARIATION_COMMON_CAUSE: Variation.COMMON_CAUSE,
+    aggregate_events_pb2.SPC_VARIATION_IMPROVEMENT: Variation.IMPROVEMENT,
+    aggregate_events_pb2.SPC_VARIATION_CONCERN: Variation.CONCERN,
+    aggregate_events_pb2.SPC_VARIATION_NEITHER: Variation.NEITHER,
+}
+_DIRECTIONS = {measure_pb2.DIRECTION_UP: "up", measure_pb2.DIRECTION_DOWN: "down"}
+LEVELS = {
+    Level.NATIONAL: aggregate_events_pb2.LEVEL_NATIONAL,
+    Level.ARC: aggregate_events_pb2.LEVEL_ARC,
+    Level.PROJECT: aggregate_events_pb2.LEVEL_PROJECT,
+    Level.SITE: aggregate_events_pb2.LEVEL_SITE,
+}
+LEVEL_NAMES = {number: level.value for level, number in LEVELS.items()}
+
+
+def enum_name(message: Message, field_name: str, prefix: str) -> str:
+    """An enum field's value as words: STRATIFIER_AGE_BAND -> 'age band'."""
+    descriptor = message.DESCRIPTOR.fields_by_name[field_name].enum_type
+    name = descriptor.values_by_number[getattr(message, field_name)].name
+    return name.removeprefix(prefix).replace("_", " ").lower()
+
+
+def optional(message: Message, field_name: str) -> float | None:
+    return getattr(message, field_name) if message.HasField(field_name) else None
+
+
+def series_key(measure_id: str, level: Level, unit: str,
+               stratum: str) -> evaluation_pb2.SeriesKey:
+    return evaluation_pb2.SeriesKey(measure_id=measure_id, level=LEVELS[level], unit=unit,
+                                    stratum=stratum)
+
+
+def spc_chart(title: str, answer: evaluation_pb2.GetSpcResponse) -> SpcChart:
+    rule_names = aggregate_events_pb2.SpcRule.Name
+    points = tuple(
+        SpcPoint(period=point.period, value=optional(point, "value"),
+                 suppressed=point.suppressed,
+                 variation=_VARIATIONS.get(point.variation, Variation.COMMON_CAUSE),
+                 rules=tuple(rule_names(rule).removeprefix("SPC_RULE_") for rule in point.rules))
+        for point in answer.points)
+    return SpcChart(
+        title=title, direction=_DIRECTIONS.get(answer.direction, ""), points=points,
+        mean=optional(answer, "mean"), upper_limit=optional(answer, "upper_limit"),
+        lower_limit=optional(answer, "lower_limit"), limits_reliable=answer.limits_reliable,
+        verdict=_VARIATIONS.get(answer.verdict, Variation.COMMON_CAUSE))
+
+
+def breakdown(title: str, stratifier: str, period: str,
+              answer: evaluation_pb2.GetBreakdownResponse) -> Breakdown:
+    return Breakdown(title=title, period=period, stratifier=stratifier, bars=tuple(
+        Bar(group=group.stratum.partition("=")[2] or group.stratum,
+            value=optional(group, "value"), numerator=optional(group, "numerator"),
+            denominator=optional(group, "denominator"), value_suppressed=group.value_suppressed,
+            numerator_suppressed=group.numerator_suppressed,
+            denominator_suppressed=group.denominator_suppressed)
+        for group in answer.groups))
+
+
+def newest_computed_at(points: list[evaluation_pb2.Aggregate], stratum: str,
+                       period: str) -> float:
+    """When evaluation's answer for (stratum, period) was computed (0: not there)."""
+    return max((p.computed_at.ToMicroseconds() / 1e6 for p in points
+                if p.stratum == stratum and p.period == period), default=0.0)
+
+
+def area_name(number: int) -> str:
+    return priority_area_pb2.PriorityArea.Name(number).removeprefix(
+        "PRIORITY_AREA_").replace("_", " ").capitalize()
+
+
+def date_text(date: Message) -> str:
+    return f"{date.year:04d}-{date.month:02d}-{date.day:02d}" if date.year else "not set"
+
+
+def ranking(round_: prioritisation_pb2.PrioritisationRound) -> Ranking:
+    results = round_.results
+    top = next((o.option for o in results.ranking if o.rank == 1), "")
+    return Ranking(
+        title=round_.title, status=enum_name(round_, "status", "ROUND_STATUS_"),
+        options=tuple(RankedOption(o.option, o.total, o.rank)
+                      for o in sorted(results.ranking, key=lambda o: o.rank)),
+        ranges=tuple(WeightRange(r.criterion, r.weight, r.lower_weight, r.upper_weight)
+                     for r in results.sensitivity if r.option == top),
+        top_option=top)
+
+
+@dataclass(frozen=True)
+class ProjectCard:
+    id: str
+    name: str
+    arcs: str
+    phase: str
+    sites: Table
+    milestones: Table
+    rags: tuple[str, ...]  # each milestone's RAG, for the badges
+
+
+def project_card(project: project_pb2.Project) -> ProjectCard:
+    sites = Table(("Site", "ARC", "Organisation", "Go-live"),
+                  [(s.name, Arc[enum_name(s, "arc", "ARC_").upper().replace(" ", "_")].value,
+                    s.organisation_name, date_text(s.go_live_date)) for s in project.sites],
+                  caption=f"Sites of {project.name}")
+    milestones = Table(("Milestone", "ARC", "Planned", "Status", "RAG"),
+                       [(m.title, enum_name(m, "arc", "ARC_").title() if m.arc else "All",
+                         date_text(m.planned_date),
+                         enum_name(m, "status", "MILESTONE_STATUS_").capitalize(),
+                         enum_name(m, "rag", "RAG_").capitalize())
+                        for m in project.milestones],
+                       caption=f"Milestones of {project.name}")
+    return ProjectCard(
+        id=project.id, name=project.name,
+        arcs=" and ".join(Arc[enum_name_of(a)].value for a in project.arcs) or "not selected yet",
+        phase=enum_name(project, "phase", "PHASE_").capitalize(), sites=sites,
+        milestones=milestones, rags=tuple(row[4] for row in milestones.rows))
+
+
+def enum_name_of(arc_number: int) -> str:
+    return arc_pb2.Arc.Name(arc_number).removeprefix("ARC_")
