@@ -22,6 +22,7 @@ from types import FrameType
 from typing import Protocol
 
 import grpc
+from kafka import KafkaProducer
 
 from mhin_platform.db import Database, upgrade
 from mhin_platform.events.consumer import EventConsumer, Handler
@@ -85,7 +86,12 @@ class ServiceRuntime:
             definition.seed(self.database)
         self.producer = create_producer(settings.kafka_bootstrap_servers,
                                         client_id=settings.service_name)
-        self.relay = OutboxRelay(self.database, self.producer)
+        # The relay owns a producer of its own, which it renews after a failure.
+        def relay_producer() -> KafkaProducer:
+            return create_producer(settings.kafka_bootstrap_servers,
+                                   client_id=f"{settings.service_name}-outbox")
+
+        self.relay = OutboxRelay(self.database, relay_producer(), renew_producer=relay_producer)
         self.consumers = [
             EventConsumer(
                 name=f"{settings.service_name}.{spec.name}",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from kafka import KafkaProducer
@@ -82,7 +83,9 @@ class OutboxRelay:
 
     Runs in a background thread; wakes at once when a transaction with outbox rows
     commits (``Database.on_commit``) and otherwise polls, so rows left by a crashed
-    process are picked up too.
+    process are picked up too. Given ``renew_producer``, it owns its producer: after a
+    failed publish it closes it and makes a new one, since an idempotent producer whose
+    batches expired while a broker hung can stay stuck, failing every send after it.
     """
 
     def __init__(
@@ -93,9 +96,11 @@ class OutboxRelay:
         batch_size: int = 500,
         poll_interval: float = 1.0,
         keep_published_for: timedelta = timedelta(days=7),
+        renew_producer: Callable[[], KafkaProducer] | None = None,
     ) -> None:
         self._database = database
         self._producer = producer
+        self._renew_producer = renew_producer
         self._batch_size = batch_size
         self._poll_interval = poll_interval
         self._keep_published_for = keep_published_for
@@ -168,6 +173,8 @@ class OutboxRelay:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
+        if self._renew_producer is not None:
+            self._producer.close(timeout=0)
 
     @property
     def healthy(self) -> bool:
@@ -194,9 +201,20 @@ class OutboxRelay:
             except KafkaError as exc:
                 backoff = min(max(backoff * 2, 0.5), MAX_BACKOFF_SECONDS)
                 log.error("outbox relay cannot publish (%s); retrying in %.1fs", exc, backoff)
+                self._renew()
             if self._stopping.is_set():
                 return
             self._wake.wait(backoff or self._poll_interval)
+
+    def _renew(self) -> None:
+        """A fresh producer for the next try (only for a producer the relay owns)."""
+        if self._renew_producer is None:
+            return
+        self._producer.close(timeout=0)
+        try:
+            self._producer = self._renew_producer()
+        except KafkaError as exc:  # no broker answers yet: the next failure tries again
+            log.error("outbox relay cannot make a new producer (%s)", exc)
 
     @staticmethod
     def _take_relay_lock(session: Session) -> bool:
