@@ -174,7 +174,7 @@ class OutboxRelay:
         if self._thread is not None:
             self._thread.join(timeout)
         if self._renew_producer is not None:
-            self._producer.close(timeout=0)
+            _discard(self._producer)
 
     @property
     def healthy(self) -> bool:
@@ -210,7 +210,7 @@ class OutboxRelay:
         """A fresh producer for the next try (only for a producer the relay owns)."""
         if self._renew_producer is None:
             return
-        self._producer.close(timeout=0)
+        _discard(self._producer)
         try:
             self._producer = self._renew_producer()
         except KafkaError as exc:  # no broker answers yet: the next failure tries again
@@ -223,6 +223,19 @@ class OutboxRelay:
                 text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": RELAY_LOCK_KEY}
             ).scalar()
         )
+
+
+def _discard(producer: KafkaProducer) -> None:
+    """Close a producer at once, whatever it still holds (the rows stay in the outbox).
+    kafka-python's close() raises on records it cannot flush in time before it gets to
+    force-closing its sender thread, so that is done here (and the producer marked
+    closed, so its finaliser does not try again), or every renewal would leave a thread
+    behind."""
+    try:
+        producer.close(timeout=0)
+    except KafkaError:
+        producer._sender.force_close()
+        producer._closed = True
 
 
 def _event_from_row(row) -> Event:  # type: ignore[no-untyped-def]
