@@ -31,7 +31,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -66,6 +65,7 @@ from mhin.projects.v1 import (
 )
 from mhin_catalogue.main import DEFINITION as CATALOGUE
 from mhin_devkit.harness import Caller, TopicReader, caller, running_service
+from mhin_devkit.harness import eventually as harness_eventually
 from mhin_evaluation.main import DEFINITION as EVALUATION
 from mhin_governance.main import DEFINITION as GOVERNANCE
 from mhin_needs.main import DEFINITION as NEEDS
@@ -115,14 +115,7 @@ APIS: dict[str, tuple[str, type]] = {
 
 
 def eventually(check: Callable[[], Any], what: str, timeout: float = WAIT_SECONDS) -> Any:
-    """The first truthy result of ``check()``, polled until ``timeout``; fails
-    saying ``what`` never happened."""
-    deadline = time.monotonic() + timeout
-    while not (result := check()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting until {what}")
-        time.sleep(0.2)
-    return result
+    return harness_eventually(check, what, timeout, interval=0.2)
 
 
 def retried(call: Callable[..., Any], *args: Any) -> Any:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 
 import pytest
 from google.protobuf.wrappers_pb2 import Int64Value
@@ -16,6 +15,7 @@ from kafka import KafkaConsumer
 from ledger import apply_deposit as deposit_effect
 from ledger import balance, open_ledger
 
+from mhin_devkit.harness import eventually
 from mhin_platform.events.consumer import EventConsumer, Handler
 from mhin_platform.events.dead_letter import dead_letter_topic
 from mhin_platform.events.envelope import new_event
@@ -24,16 +24,7 @@ from mhin_platform.events.topics import TopicSpec, ensure_topics
 
 pytestmark = pytest.mark.integration
 
-WAIT_SECONDS = 60.0
 
-
-def wait_until(check, what: str, timeout: float = WAIT_SECONDS):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not (result := check()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
-    return result
 
 
 def ledger_topic(bootstrap: str) -> str:
@@ -82,8 +73,8 @@ def test_a_consumer_rides_out_a_broker_killed_between_apply_and_commit(
     publish(producer, before)
     consumer.start()
     try:
-        wait_until(killed.is_set, "the handler to kill the broker")
-        wait_until(lambda: "offset commit failed" in caplog.text,
+        eventually(killed.is_set, "the handler to kill the broker")
+        eventually(lambda: "offset commit failed" in caplog.text,
                    "the consumer to find it cannot commit")
         assert consumer.healthy, consumer.failure
         outage_broker.restart()
@@ -93,11 +84,11 @@ def test_a_consumer_rides_out_a_broker_killed_between_apply_and_commit(
         after = deposits(topic, range(11, 21))
         publish(producer, [poison, *after])
         expected = {f"acct-{i}": sum(a for a in range(1, 21) if a % 3 == i) for i in range(3)}
-        wait_until(lambda: all(balance(ledger, acct) == total
+        eventually(lambda: all(balance(ledger, acct) == total
                                for acct, total in expected.items()),
                    f"balances {expected}")
         assert consumer.healthy, consumer.failure
-        letters = wait_until(lambda: dead_letters(bootstrap, topic), "the poison record")
+        letters = eventually(lambda: dead_letters(bootstrap, topic), "the poison record")
     finally:
         consumer.stop()
         producer.close(timeout=5)

@@ -6,15 +6,14 @@ from __future__ import annotations
 import os
 import sys
 import threading
-import time
 from pathlib import Path
 
+from mhin_devkit.harness import eventually
 from mhin_devkit.kafka_broker import free_port
 from mhin_devkit.supervisor import Child, Supervisor, health
 from mhin_platform.processes import ProcessSpec
 
 STALLING_SERVICE = Path(__file__).parents[1] / "support" / "stalling_service.py"
-WAIT_SECONDS = 60.0
 
 
 class StallingChild(Child):
@@ -25,14 +24,6 @@ class StallingChild(Child):
         return [sys.executable, str(STALLING_SERVICE), str(self.spec.grpc_port),
                 str(self.stall_file)]
 
-
-def wait_until(check, what: str):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + WAIT_SECONDS
-    while not (result := check()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
-    return result
 
 
 def test_a_service_that_stops_serving_is_stopped_and_restarted(tmp_path, capsys):
@@ -46,13 +37,13 @@ def test_a_service_that_stops_serving_is_stopped_and_restarted(tmp_path, capsys)
     watching = threading.Thread(target=supervisor.watch, daemon=True)
     watching.start()
     try:
-        wait_until(lambda: health(child.address) == "SERVING", "the service to serve")
+        eventually(lambda: health(child.address) == "SERVING", "the service to serve")
         stalled = child.process
         child.stall_file.write_text(str(stalled.pid))
-        wait_until(lambda: child.process is not stalled, "the supervisor to restart it")
+        eventually(lambda: child.process is not stalled, "the supervisor to restart it")
         assert stalled.poll() is not None, "the stalled process was left running"
         assert child.restarts == 1
-        wait_until(lambda: health(child.address) == "SERVING", "the restarted service")
+        eventually(lambda: health(child.address) == "SERVING", "the restarted service")
     finally:
         supervisor.stopping = True
         watching.join(10)

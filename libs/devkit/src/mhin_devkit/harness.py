@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import grpc
 from kafka import KafkaConsumer, TopicPartition
@@ -48,6 +49,18 @@ def trust_file_for_tests() -> Path:
                     for key in issuers)).save(staging)
         staging.replace(trust_file)
     return trust_file
+
+
+def eventually(check: Callable[[], Any], what: str, timeout: float = 60.0,
+               interval: float = 0.1) -> Any:
+    """The first truthy result of ``check()``, polled until ``timeout``; fails saying
+    ``what`` never happened (a wait for a condition, never an assertion about speed)."""
+    deadline = time.monotonic() + timeout
+    while not (result := check()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting until {what}")
+        time.sleep(interval)
+    return result
 
 
 @contextmanager
