@@ -616,3 +616,17 @@ def test_a_dropped_connection_reconnects_and_catches_up(tab, seeded, module_plat
     eventually(web.ready, "mhin-web answers /healthz again")
     wait_for_row(page, "spc-table", NEXT_PERIOD)
     assert page.evaluate("window.mhinNotReloaded") is True
+
+
+def test_the_impact_section_follows_new_observations_too(tab, seeded, module_platform):
+    tab.sign_in(token())
+    page = tab.open(seeded.evaluation_url("site", seeded.sites[GM].id))
+    page.evaluate("window.mhinNotReloaded = true")
+    later = "2025-08"  # after every period the other tests submit
+    assert later not in [row[0] for row in table_rows(page, "impact-table")]
+    module_platform.api("evaluation", "arc_member", GM).SubmitObservation(
+        evaluation_pb2.SubmitObservationRequest(observation=evaluation_pb2.Observation(
+            measure_id=seeded.measure_id, site_id=seeded.sites[GM].id, period=later,
+            stratum="ethnicity=White", numerator=50, denominator=60)))
+    wait_for_row(page, "impact-table", later)
+    assert page.evaluate("window.mhinNotReloaded") is True
