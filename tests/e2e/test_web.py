@@ -53,6 +53,7 @@ GM, YH = arc_pb2.ARC_GREATER_MANCHESTER, arc_pb2.ARC_YORKSHIRE_AND_HUMBER
 PROJECT = "mhin-project-1"  # PCREF, seeded by project-tracking
 PERIODS = [f"{2024 + month // 12}-{month % 12 + 1:02d}" for month in range(18)]
 NEXT_PERIOD = "2025-07"
+GO_LIVE = date(2024, 12, 1)  # PERIODS[11]: 11 periods before, 7 after
 # Referrals a month at each site by ethnic group: Mixed and Other are small counts.
 REFERRALS = {"White": 60, "Asian": 24, "Black": 16, "Mixed": 4, "Other": 3}
 ROUND_SCORES = {"Patient and Carer Race Equality Framework (PCREF)": (85, 80, 95, 75, 80),
@@ -130,8 +131,11 @@ class Seeded:
         projects = platform.api("projects")
         today = datetime.now(UTC).date()
         self.sites = {}
-        for arc, name in ((GM, "Oldham"), (YH, "Leeds")):
-            added = projects.AddSite(_add_site(arc, name, today - timedelta(days=200))).site
+        # Oldham goes live within the series, at its shift (an impact estimate); Leeds
+        # after it ends (too few periods after go-live: no estimate).
+        for arc, name, go_live in ((GM, "Oldham", GO_LIVE),
+                                   (YH, "Leeds", today - timedelta(days=200))):
+            added = projects.AddSite(_add_site(arc, name, go_live)).site
             self.sites[arc] = added
         projects.AddMilestone(_milestone("Ethnicity recording audit", GM, today,
                                          project_pb2.RAG_AMBER))
@@ -520,6 +524,56 @@ def test_an_arc_member_sees_another_arcs_site_only_as_anyone_outside_it_would(ta
     assert other["Mixed"][2] == other["Other"][2] == "suppressed"
 
 
+# ----------------------------------------------------------------- impact
+
+
+def test_a_sites_impact_is_charted_with_its_estimate_and_its_table_is_the_csv(tab, seeded,
+                                                                              module_platform):
+    tab.sign_in(token())
+    site = seeded.sites[GM].id
+    page = tab.open(seeded.evaluation_url("site", site))
+    answer = module_platform.api("evaluation").GetImpact(evaluation_pb2.GetImpactRequest(
+        series=evaluation_pb2.SeriesKey(measure_id=seeded.measure_id, unit=site,
+                                        level=aggregate_events_pb2.LEVEL_SITE)))
+    level = answer.estimate.level_change
+    assert level.estimate > 1  # the seeded shift up at go-live
+    shown = page.locator("#impact-level").inner_text()
+    assert shown == (f"rate ratio {level.estimate:.2f} (95% CI {level.ci_low:.2f} to "
+                     f"{level.ci_high:.2f}), " + (f"p = {level.p_value:.3f}"
+                                                  if level.p_value >= 0.001 else "p < 0.001"))
+    assert page.locator("#impact-slope").inner_text().startswith("rate ratio ")
+    page.get_by_text("Data table of the impact chart").click()
+    rows = table_rows(page, "impact-table")
+    assert [row[0] for row in rows] == [p.period for p in answer.estimate.series]
+    assert [row[4] for row in rows].count("before go-live") == answer.estimate.points_before
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download the impact chart's data (CSV)").click()
+    downloaded = list(csv.reader(io.StringIO(Path(download.value.path()).read_text())))
+    assert downloaded[0] == ["Period", "Observed", "Fitted", "Counterfactual", "Phase"]
+    assert downloaded[1:] == rows
+    # the chart: a labelled point per observed value, and the go-live rule
+    labels = page.eval_on_selector_all(
+        "#impact-chart [aria-label]", "marks => marks.map(m => m.getAttribute('aria-label'))")
+    assert sum(": observed " in label for label in labels) == len(rows)
+    assert f"Go-live {GO_LIVE.isoformat()}" in page.locator("#impact-chart").inner_text()
+    assert tab.axe() == []
+    assert tab.csp_violations == []
+    tab.screenshot("evaluation-site-impact")
+
+
+def test_without_an_estimate_the_impact_section_says_why_on_the_page(tab, seeded):
+    tab.sign_in(token())
+    page = tab.open(seeded.evaluation_url("site", seeded.sites[YH].id))
+    reason = page.locator("#impact-reason").inner_text()
+    assert reason.startswith("No impact estimate yet: ") and "Leeds" in reason, reason
+    assert page.locator("#spc-table").count() == 1  # the rest of the page is there
+    tab.sign_in(token("viewer"))  # a viewer may not see the small Mixed counts
+    page = tab.open(seeded.evaluation_url("site", seeded.sites[GM].id, "ethnicity=Mixed"))
+    reason = page.locator("#impact-reason").inner_text()
+    assert reason.startswith("The impact estimate is withheld: "), reason
+    assert tab.axe() == []
+
+
 # ----------------------------------------------------------------- live
 
 
@@ -561,4 +615,18 @@ def test_a_dropped_connection_reconnects_and_catches_up(tab, seeded, module_plat
     web.start()
     eventually(web.ready, "mhin-web answers /healthz again")
     wait_for_row(page, "spc-table", NEXT_PERIOD)
+    assert page.evaluate("window.mhinNotReloaded") is True
+
+
+def test_the_impact_section_follows_new_observations_too(tab, seeded, module_platform):
+    tab.sign_in(token())
+    page = tab.open(seeded.evaluation_url("site", seeded.sites[GM].id))
+    page.evaluate("window.mhinNotReloaded = true")
+    later = "2025-08"  # after every period the other tests submit
+    assert later not in [row[0] for row in table_rows(page, "impact-table")]
+    module_platform.api("evaluation", "arc_member", GM).SubmitObservation(
+        evaluation_pb2.SubmitObservationRequest(observation=evaluation_pb2.Observation(
+            measure_id=seeded.measure_id, site_id=seeded.sites[GM].id, period=later,
+            stratum="ethnicity=White", numerator=50, denominator=60)))
+    wait_for_row(page, "impact-table", later)
     assert page.evaluate("window.mhinNotReloaded") is True

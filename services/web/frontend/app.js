@@ -61,7 +61,8 @@ function spcSpec(data) {
         mark: { type: "text", text: "suppressed", angle: -90, align: "left", baseline: "middle", dy: 0, color: "#4c6272", fontStyle: "italic", y: "height", dx: 0 },
         encoding: { x, description: { field: "description" } },
       },
-    ],
+      // An empty layer draws an unlabelled image axe-core flags (an all-suppressed series).
+    ].filter((layer) => layer.data.values.length),
   };
 }
 
@@ -83,6 +84,47 @@ function breakdownSpec(data) {
         data: { values: bars.filter((b) => b.suppressed) },
         mark: { type: "text", text: "suppressed", align: "left", x: 4, color: "#4c6272", fontStyle: "italic" },
         encoding: { y, description: { field: "description" } },
+      },
+    ],
+  };
+}
+
+// Observed (dots on a thin line), fitted (thick solid) and counterfactual (dashed)
+// around the go-live period (a rule): each line differs in more than its colour.
+function impactSpec(data) {
+  const names = ["Observed", "Fitted", "Counterfactual"];
+  const x = { field: "period", type: "ordinal", title: "Period", sort: data.periods, axis: { labelAngle: -45 } };
+  const legend = { orient: "bottom", title: null, symbolType: "stroke", symbolStrokeWidth: 3 };
+  return {
+    $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+    description: `Impact of go-live on ${data.title}`,
+    width: "container", height: 320, config: CONFIG,
+    layer: [
+      {
+        data: { values: data.lines },
+        mark: { type: "line" },
+        encoding: {
+          x, y: { field: "value", type: "quantitative", title: data.title, scale: { zero: false } },
+          color: { field: "series", type: "nominal", legend, scale: { domain: names, range: ["#425563", "#005EB8", "#ED8B00"] } },
+          strokeDash: { field: "series", type: "nominal", legend, scale: { domain: names, range: [[1, 0], [1, 0], [6, 4]] } },
+          strokeWidth: { field: "series", type: "nominal", legend: null, scale: { domain: names, range: [1, 3, 2.5] } },
+          detail: { field: "series" },
+        },
+      },
+      {
+        data: { values: data.lines.filter((line) => line.series === "Observed") },
+        mark: { type: "point", filled: true, size: 60, shape: "circle", color: "#425563", opacity: 1 },
+        encoding: { x, y: { field: "value", type: "quantitative" }, description: { field: "description" }, tooltip: { field: "description" } },
+      },
+      {
+        data: { values: [{ period: data.goLive, label: data.goLiveLabel }] },
+        mark: { type: "rule", color: "#212b32", strokeWidth: 2 },
+        encoding: { x, description: { field: "label" } },
+      },
+      {
+        data: { values: [{ period: data.goLive, label: data.goLiveLabel }] },
+        mark: { type: "text", align: "left", dx: 4, y: 0, baseline: "top", color: "#212b32", fontWeight: "bold" },
+        encoding: { x, text: { field: "label" } },
       },
     ],
   };
@@ -124,7 +166,7 @@ function rangesSpec(data) {
 }
 
 const SPECS = {
-  spc: spcSpec, breakdown: breakdownSpec, ranges: rangesSpec,
+  spc: spcSpec, breakdown: breakdownSpec, impact: impactSpec, ranges: rangesSpec,
   counts: barsSpec("count", "Needs"), ranking: barsSpec("total", "Total score (0 to 100)"),
   involvement: barsSpec("hours", "Hours"),
 };

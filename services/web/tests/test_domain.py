@@ -13,6 +13,9 @@ from mhin_web.domain import (
     BadRequest,
     Bar,
     Breakdown,
+    ImpactChart,
+    ImpactEffect,
+    ImpactPeriod,
     Level,
     SeriesRequest,
     SpcChart,
@@ -20,6 +23,7 @@ from mhin_web.domain import (
     Table,
     Variation,
     breakdown_rows,
+    impact_rows,
     read_token,
     spc_rows,
     tally,
@@ -140,3 +144,25 @@ def test_what_is_not_a_token_is_a_bad_request():
     with pytest.raises(BadRequest) as raised:
         read_token("hello")
     assert raised.value.field == "token"
+
+
+def test_an_effect_reads_as_its_scale_with_its_interval_and_p():
+    assert ImpactEffect(0.8912, 0.8403, 0.9521, 0.00104, "rate ratio").text == \
+        "rate ratio 0.89 (95% CI 0.84 to 0.95), p = 0.001"
+    assert ImpactEffect(-1.2, -2.0, -0.4, 0.00002, "difference").text == \
+        "difference -1.20 (95% CI -2.00 to -0.40), p < 0.001"
+
+
+def test_the_impact_table_holds_exactly_what_the_chart_draws():
+    effect = ImpactEffect(1.5, 1.2, 1.9, 0.01, "rate ratio")
+    table = impact_rows(ImpactChart(
+        "Seen", "quasi-Poisson", "2024-12-01", "2024-12", 1, 2, effect, None, (
+            ImpactPeriod("2024-11", 40.0, 41.5, 41.5, False, False),
+            ImpactPeriod("2024-12", None, 62.0, 42.0, True, True),
+            ImpactPeriod("2025-01", 71.25, 63.0, 42.5, True, False))))
+    assert table.rows == [
+        ("2024-11", "40", "41.50", "-", "before go-live"),  # the counterfactual is the fit
+        ("2024-12", "no value", "62", "42", "after go-live (not in the fit)"),
+        ("2025-01", "71.25", "63", "42.50", "after go-live"),
+    ]
+    assert "go-live 2024-12-01" in table.caption

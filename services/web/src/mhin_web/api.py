@@ -296,8 +296,11 @@ def render_live(request: Request, view: EvaluationView) -> str:
     """The part of the evaluation page that changes live: charts, tables, downloads."""
     spc_table = domain.spc_rows(view.spc) if view.spc else None
     breakdown_table = domain.breakdown_rows(view.breakdown) if view.breakdown else None
+    impact = view.impact.chart if view.impact else None
     return templates.get_template("evaluation_live.html").render(
         view=view, spc_table=spc_table, breakdown_table=breakdown_table,
+        impact_table=domain.impact_rows(impact) if impact else None,
+        impact_json=json.dumps(impact_data(impact)) if impact else "",
         spc_json=json.dumps(spc_data(view)) if view.spc else "",
         breakdown_json=json.dumps(breakdown_data(view)) if view.breakdown else "",
         query=follow_query(view), updated=time.strftime("%H:%M:%S"))
@@ -321,6 +324,21 @@ def spc_data(view: EvaluationView) -> dict[str, Any]:
     }
 
 
+def impact_data(chart: domain.ImpactChart) -> dict[str, Any]:
+    """The charted values: exactly the rows of ``domain.impact_rows``."""
+    lines = []
+    for p in chart.periods:
+        for name, value in (("Observed", p.observed), ("Fitted", p.fitted),
+                            ("Counterfactual", p.drawn_counterfactual)):
+            if value is not None:
+                lines.append({"period": p.period, "series": name, "value": value,
+                              "description": f"{p.period}: {name.lower()} "
+                                             f"{domain.figure(value)}"})
+    return {"title": chart.title, "goLive": chart.go_live_period,
+            "goLiveLabel": f"Go-live {chart.go_live_date}",
+            "periods": [p.period for p in chart.periods], "lines": lines}
+
+
 def breakdown_data(view: EvaluationView) -> dict[str, Any]:
     breakdown = view.breakdown
     assert breakdown is not None
@@ -340,6 +358,8 @@ async def evaluation_csv(request: Request) -> Response:
         table = domain.spc_rows(view.spc)
     elif chart == "breakdown" and view.breakdown:
         table = domain.breakdown_rows(view.breakdown)
+    elif chart == "impact" and view.impact and view.impact.chart:
+        table = domain.impact_rows(view.impact.chart)
     else:
         raise HTTPException(404, f"this series has no {chart} chart to download")
     return csv_response(table, f"{view.request.measure_id}-{view.request.level.value}-{chart}")

@@ -24,7 +24,15 @@ from mhin.needs.v1 import needs_pb2, needs_pb2_grpc
 from mhin.projects.v1 import projects_service_pb2, projects_service_pb2_grpc
 from mhin_platform.reference import Arc
 from mhin_web import convert, domain
-from mhin_web.domain import BadRequest, Breakdown, Level, SeriesRequest, SpcChart, Table
+from mhin_web.domain import (
+    BadRequest,
+    Breakdown,
+    Impact,
+    Level,
+    SeriesRequest,
+    SpcChart,
+    Table,
+)
 
 PAGE_SIZE = 200
 NETWORK_START = date(2021, 4, 1)  # the scoping exercise: involvement is reported from then
@@ -131,6 +139,7 @@ class EvaluationView:
     stratifier: str
     spc: SpcChart | None
     breakdown: Breakdown | None
+    impact: Impact | None = None  # site-level series only: the only level GetImpact answers
 
 
 def arc_of(site: evaluation_pb2.ProjectSite) -> Arc:
@@ -206,13 +215,29 @@ class Services:
                                     key=lambda choice: choice.label),
             Level.SITE.value: [Choice(site.site_id, site.name) for site in sites],
         }
-        spc, view_breakdown = await self.charts(token, wanted, measure, stratifier,
-                                                described.stratifier_groups)
+        (spc, view_breakdown), impact = await asyncio.gather(
+            self.charts(token, wanted, measure, stratifier, described.stratifier_groups),
+            self.impact(token, wanted, measure.title))
         return EvaluationView(
             request=wanted, project_name=project.project.name,
             measures=[Choice(m.id, m.title) for m in measures], measure_title=measure.title,
             units=units, strata=strata, stratifiers=stratifiers, stratifier=stratifier,
-            spc=spc, breakdown=view_breakdown)
+            spc=spc, breakdown=view_breakdown, impact=impact)
+
+    async def impact(self, token: str, wanted: SeriesRequest, title: str) -> Impact | None:
+        """The site's impact estimate (default options), or the service's reason why it
+        has none: a refusal here is a sentence on the page, never an error page."""
+        if wanted.level is not Level.SITE:
+            return None
+        key = convert.series_key(wanted.measure_id, wanted.level, wanted.unit, wanted.stratum)
+        try:
+            answer = await call(self.evaluation.GetImpact,
+                                evaluation_pb2.GetImpactRequest(series=key), token)
+        except Refused as refused:
+            why = {403: "Not shown to you", 409: "No impact estimate yet"}.get(
+                refused.status, "The impact estimate could not be made")
+            return Impact(reason=f"{why}: {refused.message}")
+        return convert.impact(title, answer)
 
     async def charts(self, token: str, wanted: SeriesRequest,
                      measure: measure_definition_pb2.MeasureDefinition, stratifier: str,

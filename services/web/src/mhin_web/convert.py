@@ -9,12 +9,16 @@ from google.protobuf.message import Message
 
 from mhin.catalogue.v1 import prioritisation_pb2
 from mhin.common.v1 import arc_pb2, priority_area_pb2
-from mhin.evaluation.v1 import aggregate_events_pb2, evaluation_pb2, measure_pb2
+from mhin.evaluation.v1 import aggregate_events_pb2, evaluation_pb2, impact_pb2, measure_pb2
 from mhin.projects.v1 import project_pb2
 from mhin_platform.reference import Arc
 from mhin_web.domain import (
     Bar,
     Breakdown,
+    Impact,
+    ImpactChart,
+    ImpactEffect,
+    ImpactPeriod,
     Level,
     RankedOption,
     Ranking,
@@ -82,6 +86,39 @@ def breakdown(title: str, stratifier: str, period: str,
             numerator_suppressed=group.numerator_suppressed,
             denominator_suppressed=group.denominator_suppressed)
         for group in answer.groups))
+
+
+_SCALES = {impact_pb2.EFFECT_SCALE_RATE_RATIO: "rate ratio",
+           impact_pb2.EFFECT_SCALE_DIFFERENCE: "difference"}
+_MODELS = {
+    impact_pb2.IMPACT_MODEL_QUASI_POISSON_OFFSET: "quasi-Poisson regression of the numerator "
+                                                  "with the denominator as offset",
+    impact_pb2.IMPACT_MODEL_QUASI_POISSON: "quasi-Poisson regression of the count",
+    impact_pb2.IMPACT_MODEL_OLS_HAC: "least squares with Newey-West standard errors",
+}
+
+
+def impact_effect(effect: impact_pb2.ImpactEffect) -> ImpactEffect:
+    return ImpactEffect(effect.estimate, effect.ci_low, effect.ci_high, effect.p_value,
+                        _SCALES.get(effect.scale, "estimate"))
+
+
+def impact(title: str, answer: evaluation_pb2.GetImpactResponse) -> Impact:
+    """The estimate as the page shows it, or why it is withheld (the service's words)."""
+    if answer.withheld:
+        return Impact(reason=f"The impact estimate is withheld: {answer.withheld_reason}")
+    estimate = answer.estimate
+    return Impact(chart=ImpactChart(
+        title=title, model=_MODELS.get(estimate.model, "segmented regression"),
+        go_live_date=date_text(estimate.go_live_date), go_live_period=estimate.go_live_period,
+        points_before=estimate.points_before, points_after=estimate.points_after,
+        level_change=impact_effect(estimate.level_change),
+        slope_change=impact_effect(estimate.slope_change)
+        if estimate.HasField("slope_change") else None,
+        periods=tuple(ImpactPeriod(
+            period=p.period, observed=optional(p, "observed"), fitted=optional(p, "fitted"),
+            counterfactual=optional(p, "counterfactual"), after_go_live=p.after_go_live,
+            excluded=p.excluded) for p in estimate.series)))
 
 
 def newest_computed_at(points: list[evaluation_pb2.Aggregate], stratum: str,

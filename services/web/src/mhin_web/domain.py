@@ -253,6 +253,76 @@ def breakdown_rows(breakdown: Breakdown) -> Table:
                  caption=f"{breakdown.title} by {breakdown.stratifier}, {breakdown.period}")
 
 
+# ----------------------------------------------------------------- impact (interrupted time series)
+
+@dataclass(frozen=True)
+class ImpactEffect:
+    """An estimated effect with its 95% CI, on the scale the service named."""
+
+    estimate: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    scale: str  # "rate ratio" or "difference"
+
+    @property
+    def text(self) -> str:
+        """'rate ratio 0.89 (95% CI 0.84 to 0.95), p = 0.001'."""
+        return (f"{self.scale} {self.estimate:.2f} (95% CI {self.ci_low:.2f} to "
+                f"{self.ci_high:.2f}), {p_text(self.p_value)}")
+
+
+def p_text(p_value: float) -> str:
+    return "p < 0.001" if p_value < 0.001 else f"p = {p_value:.3f}"
+
+
+@dataclass(frozen=True)
+class ImpactPeriod:
+    period: str
+    observed: float | None
+    fitted: float | None
+    counterfactual: float | None
+    after_go_live: bool
+    excluded: bool
+
+    @property
+    def drawn_counterfactual(self) -> float | None:
+        """The counterfactual is drawn from go-live on: before it, it is the fitted line."""
+        return self.counterfactual if self.after_go_live else None
+
+
+@dataclass(frozen=True)
+class ImpactChart:
+    title: str
+    model: str
+    go_live_date: str
+    go_live_period: str
+    points_before: int
+    points_after: int
+    level_change: ImpactEffect
+    slope_change: ImpactEffect | None
+    periods: tuple[ImpactPeriod, ...]
+
+
+@dataclass(frozen=True)
+class Impact:
+    """A site's impact estimate, or the service's own reason why there is none."""
+
+    chart: ImpactChart | None = None
+    reason: str = ""
+
+
+def impact_rows(chart: ImpactChart) -> Table:
+    rows = [(p.period, figure(p.observed), figure(p.fitted), figure(p.drawn_counterfactual)
+             if p.after_go_live else "-",
+             ("after go-live" if p.after_go_live else "before go-live")
+             + (" (not in the fit)" if p.excluded else ""))
+            for p in chart.periods]
+    return Table(("Period", "Observed", "Fitted", "Counterfactual", "Phase"), rows,
+                 caption=f"{chart.title}: observed, fitted and counterfactual values "
+                         f"(go-live {chart.go_live_date}, period {chart.go_live_period})")
+
+
 # ----------------------------------------------------------------- tables and CSV
 
 @dataclass(frozen=True)
