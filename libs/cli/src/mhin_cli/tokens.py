@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from datetime import UTC, datetime, timedelta
@@ -89,8 +90,8 @@ def new_issuer(public_dir: Path, issuer: str, arc: str | None, key_file: Path) -
     jwks.parent.mkdir(parents=True, exist_ok=True)
     jwks.write_text(json.dumps({"keys": [*published, key.public_jwk()]}, indent=2))
     issuers = tuple({**known, issuer: entry}.values())
-    Trust(issuers, *(() if trust is None else (trust.audience, trust.claims,
-                                               trust.refetch_cooldown))).save(trust_file)
+    (Trust(issuers) if trust is None else dataclasses.replace(trust, issuers=issuers)
+     ).save(trust_file)
     click.echo(f"issuer {issuer}: key {key.kid} in {key_file}; public key in {jwks}; "
                f"trusted by {trust_file}")
 

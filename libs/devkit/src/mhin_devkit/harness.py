@@ -5,7 +5,6 @@ collects events off real topics."""
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from mhin_platform.events.envelope import Event, event_from_record
 from mhin_platform.reference import Arc
 from mhin_platform.runtime import ServiceDefinition, ServiceRuntime
 from mhin_platform.settings import load_settings
-from mhin_platform.tokens import SigningKey, Trust, TrustedIssuer, issue_token, write_jwks
+from mhin_platform.tokens import SigningKey, issue_token, publish_issuers
 
 # Test-only issuers: their private keys come from seeds written here, so nothing but
 # the tests' own trust file may ever trust them.
@@ -36,18 +35,9 @@ TEST_ARC_ISSUERS = {
 
 def trust_file_for_tests() -> Path:
     """A trust file (and JWKS) accepting the test issuers, under .cache/test-auth."""
-    folder = repo_root() / ".cache" / "test-auth"
-    issuers = [TEST_ISSUER, *TEST_ARC_ISSUERS.values()]
-    for key in issuers:
-        jwks = folder / f"{key.issuer}.jwks.json"
-        if not jwks.exists():
-            write_jwks(jwks, [key])
-    trust_file = folder / "trust.json"
+    trust_file = repo_root() / ".cache" / "test-auth" / "trust.json"
     if not trust_file.exists():
-        staging = folder / f"trust.{uuid.uuid4().hex}.json"
-        Trust(tuple(TrustedIssuer(key.issuer, f"{key.issuer}.jwks.json", key.arc)
-                    for key in issuers)).save(staging)
-        staging.replace(trust_file)
+        publish_issuers(trust_file.parent, [TEST_ISSUER, *TEST_ARC_ISSUERS.values()])
     return trust_file
 
 

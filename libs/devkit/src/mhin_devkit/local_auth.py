@@ -10,7 +10,7 @@ from pathlib import Path
 
 from mhin_devkit.kafka_broker import cache_dir
 from mhin_platform.reference import Arc
-from mhin_platform.tokens import SigningKey, Trust, TrustedIssuer, write_jwks
+from mhin_platform.tokens import SigningKey, publish_issuers
 
 NATIONAL_ISSUER = "mhin-national"
 
@@ -42,10 +42,4 @@ def signing_key(arc: Arc | None = None) -> SigningKey:
 def ensure_local_auth(arcs: Iterable[Arc] = ()) -> Path:
     """Keys and JWKS for the national issuer and ``arcs``' issuers, and the trust file
     naming them (written afresh); returns the trust file's path."""
-    keys = [signing_key(None), *(signing_key(arc) for arc in arcs)]
-    for key in keys:
-        write_jwks(public_dir() / f"{key.issuer}.jwks.json", [key])
-    trust_file = public_dir() / "trust.json"
-    Trust(tuple(TrustedIssuer(key.issuer, f"{key.issuer}.jwks.json", key.arc)
-                for key in keys)).save(trust_file)
-    return trust_file
+    return publish_issuers(public_dir(), [signing_key(None), *map(signing_key, arcs)])

@@ -166,6 +166,19 @@ def write_jwks(path: Path, keys: Collection[SigningKey]) -> None:
     staging.replace(path)
 
 
+def publish_issuers(folder: Path, keys: Collection[SigningKey]) -> Path:
+    """What services need to trust ``keys``: each issuer's public key as a JWKS in
+    ``folder`` and the trust file naming them all (written whole); its path."""
+    for key in keys:
+        write_jwks(folder / f"{key.issuer}.jwks.json", [key])
+    trust_file = folder / "trust.json"
+    staging = folder / f"trust.{os.getpid()}.json"
+    Trust(tuple(TrustedIssuer(key.issuer, f"{key.issuer}.jwks.json", key.arc)
+                for key in keys)).save(staging)
+    staging.replace(trust_file)
+    return trust_file
+
+
 class _JwksFile:
     """Public keys from a JWKS file, re-read whenever the file changes."""
 
