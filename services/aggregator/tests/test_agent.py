@@ -4,6 +4,7 @@ to a real broker (topics of this module's own)."""
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import json
 import os
@@ -132,3 +133,23 @@ async def test_an_unusable_record_is_dead_lettered_with_its_reason(worker_module
     assert b"below the numerator" in dict(dead.headers)[REASON_HEADER]
     assert dead.key == b"m-agent"
     assert bad.cell_key not in worker_modules.cells
+
+
+async def test_a_shared_record_carries_the_time_of_its_restricted_record(worker_modules, agent,
+                                                                         kafka_bootstrap):
+    """Readers of both topics (the web, beside evaluation) match a shared record to the
+    restricted one holding the same sums by their ``computed_at``."""
+    restricted_reader = reader(worker_modules, kafka_bootstrap,
+                               "mhin.evaluation.aggregate-restricted")
+    shared_reader = reader(worker_modules, kafka_bootstrap, "mhin.evaluation.aggregate")
+    observation = replace(PROPORTION, measure_id="m-agent-times", numerator=30.0)
+
+    assert await put(agent, worker_modules, observation) == {"applied": 1}
+    restricted_times = {key: record.computed_at.ToMicroseconds()
+                        for key, record in restricted(restricted_reader.wait_for_count(8)).items()}
+    # the shared records go out in the SPC round, on this loop: read them off it
+    shared = restricted(await asyncio.to_thread(shared_reader.wait_for_count, 8))
+    assert {key: record.computed_at.ToMicroseconds() for key, record in shared.items()} \
+        == restricted_times
+    restricted_reader.close()
+    shared_reader.close()

@@ -114,6 +114,9 @@ class ObservationProcessor:
         self.rollup = Rollup()
         self._marks: dict[tuple[str, str], dict[AggregateKey, Marks]] = {}
         """The disclosure pattern of each measure and period as last published."""
+        self._restricted_at: dict[AggregateKey, Timestamp] = {}
+        """When each aggregate's restricted record was last computed: its shared record
+        carries the same time, so a reader of both can tell they hold the same sums."""
         self._outcomes: Counter[str] = Counter()
         self._dead: list[tuple[Any, str]] = []
         self._busy_seconds = 0.0  # applying the records of the next batch published
@@ -188,7 +191,9 @@ class ObservationProcessor:
         the next SPC round: :meth:`publish_shared`)."""
         add, topic = self.publisher.add, self.topics.restricted_aggregates
         totals, measures = self.rollup.totals, self.rollup.measures
+        restricted_at = self._restricted_at
         for key in changed:
+            restricted_at[key] = computed_at
             restricted, _ = aggregate_updates(key, totals[key], measures[key.measure_id],
                                               marks=SHOWN, computed_at=computed_at)
             add(topic, key.text.encode(), restricted.SerializeToString(),
@@ -212,9 +217,11 @@ class ObservationProcessor:
             keys.update(key for key in before.keys() | after.keys()
                         if before.get(key) != after.get(key))
         totals, measures = self.rollup.totals, self.rollup.measures
+        restricted_at = self._restricted_at
         for key in keys:
             _, shared = aggregate_updates(key, totals[key], measures[key.measure_id],
-                                          marks=after.get(key, SHOWN), computed_at=computed_at)
+                                          marks=after.get(key, SHOWN),
+                                          computed_at=restricted_at.get(key, computed_at))
             self.publisher.add(self.topics.aggregates, key.text.encode(),
                                shared.SerializeToString(), envelopes.headers(shared))
         return len(keys)
@@ -240,6 +247,7 @@ class ObservationProcessor:
         unpublished = self.rollup.take_changes()
         self.rollup = Rollup()
         self._marks = {}  # republished whole when next changed (see _publish_aggregates)
+        self._restricted_at = {}
         self.rollup.add_all(
             Cell.from_record(record)
             for record in self.cells.values()

@@ -68,7 +68,8 @@ class AggregatorSettings(ProcessSettings):
         description="most events a catching-up worker holds unpublished")
     spc_interval_ms: int = Field(
         default=1000, ge=0,
-        description="longest wait for more batches to join an SPC round")
+        description="least time between the starts of two SPC rounds (later batches "
+        "join the next round; after a quiet spell a round starts at once)")
     spc_max_pending: int = Field(
         default=50_000, ge=1,
         description="events waiting for an SPC round before the agent waits for it")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Collection
@@ -47,7 +48,8 @@ PAUSE_SECONDS = 0.004
 
 class SignalStage(Service):
     """Rounds of SPC at most every ``interval`` seconds (sooner when ``max_pending``
-    events wait), so that a series updated by many batches is analysed once."""
+    events wait), so that a series updated by many batches is analysed once per
+    round."""
 
     def __init__(self, processor: ObservationProcessor, *, interval: float, max_pending: int,
                  **kwargs: object) -> None:
@@ -59,6 +61,7 @@ class SignalStage(Service):
         self._dirty: defaultdict[SeriesKey, set[str]] = defaultdict(set)
         self._acknowledgements: list[Acknowledge] = []
         self._pending = 0
+        self._last_round = -math.inf
         self._work = asyncio.Event()
         self._full = asyncio.Event()
         self._room = asyncio.Event()
@@ -83,8 +86,13 @@ class SignalStage(Service):
     async def _rounds(self) -> None:
         while not self.should_stop:
             await self._work.wait()
-            with contextlib.suppress(TimeoutError):  # let later batches join the round
-                await asyncio.wait_for(self._full.wait(), timeout=self.interval)
+            # after a quiet spell a round starts at once (the shared records wait for
+            # it); within ``interval`` of the last one, later batches join it instead
+            wait = self._last_round + self.interval - time.monotonic()
+            if wait > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._full.wait(), timeout=wait)
+            self._last_round = time.monotonic()
             self._work.clear()
             self._full.clear()
             dirty, self._dirty = self._dirty, defaultdict(set)
