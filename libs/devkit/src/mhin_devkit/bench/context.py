@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -13,7 +14,7 @@ from pathlib import Path
 from mhin_devkit.bench import observations
 from mhin_devkit.bench.observations import ObservationSet
 from mhin_devkit.kafka_broker import LocalBroker, deploy_dir, ensure_jars, find_java, free_port
-from mhin_platform.events.topics import TopicSpec, ensure_topics, topic
+from mhin_platform.events.topics import TopicSpec, declared_topics, ensure_topics, topic
 
 
 class BenchError(RuntimeError):
@@ -74,6 +75,28 @@ class BenchContext:
             self.notes["observation_produce_seconds"] = round(
                 self._observations.produce_seconds, 1)
         return self._observations
+
+    def fresh_platform_topics(self, timeout: float = 60.0) -> None:
+        """Delete the declared topics and create them again, empty: a benchmark that
+        runs the platform's processes on them then starts from nothing, not from the
+        records (and a stream processor's changelog) an earlier benchmark left."""
+        from kafka import KafkaAdminClient
+
+        names = {spec.name for spec in declared_topics()}  # the dead-letter topics too
+        admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, client_id="mhin-bench")
+        try:
+            existing = names & set(admin.list_topics())
+            if existing:
+                admin.delete_topics(sorted(existing))
+            deadline = time.monotonic() + timeout
+            while names & set(admin.list_topics()):
+                if time.monotonic() > deadline:
+                    raise BenchError("the declared topics were not deleted within "
+                                     f"{timeout:.0f} s")
+                time.sleep(0.2)
+        finally:
+            admin.close()
+        ensure_topics(self.bootstrap, replication_factor=1)
 
     def create_topic(self, name: str, partitions: int) -> str:
         spec = TopicSpec(name=name, writer="bench", readers=("bench",), partitions=partitions,

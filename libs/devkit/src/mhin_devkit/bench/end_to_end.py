@@ -231,6 +231,7 @@ def _measure(context: BenchContext, sizes: Sizes, *, impact_live: bool
     p50: list[float] = []
     p95: list[float] = []
     p99: list[float] = []
+    context.fresh_platform_topics()  # nothing left by the benchmarks before
     with (evaluation, AggregatorWorker(context, folder.name, own_topics=False) as worker,
           grpc.insecure_channel(f"127.0.0.1:{port}") as channel):
         evaluation.start()

@@ -239,6 +239,7 @@ def run(context: BenchContext, sizes: Sizes) -> list[Figure]:
     loads = 5 if sizes.runs < 3 else 20
     updates = 2 if sizes.runs < 3 else 5
     load_p95, update_p99, update_p50, memory = [], [], [], []
+    context.fresh_platform_topics()  # nothing left by the benchmarks before
     with (projects, evaluation, web, AggregatorWorker(context, "web", own_topics=False) as worker,
           grpc.insecure_channel(f"127.0.0.1:{projects_port}") as projects_channel,
           grpc.insecure_channel(f"127.0.0.1:{evaluation_port}") as evaluation_channel):
