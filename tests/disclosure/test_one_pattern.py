@@ -38,7 +38,7 @@ def test_the_stream_and_the_queries_choose_the_same_pattern(kind):
         published = {(key.level.value, key.unit, key.stratum): marks for key, marks in
                      stream.table_marks(rollup, measure.id, period, 5).items()}
         rows = [domain.AggregateRow(
-            measure_id=key.measure_id, level=domain.Level[key.level.name], unit=key.unit,
+            measure_id=key.measure_id, level=key.level, unit=key.unit,
             period=key.period, stratum=key.stratum,
             owner_arc=Arc[total.owner_arc] if total.owner_arc else None,
             numerator=total.figures[0], denominator=total.figures[1],

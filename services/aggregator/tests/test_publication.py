@@ -8,20 +8,12 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from mhin.evaluation.v1 import aggregate_events_pb2 as pb
 from mhin.evaluation.v1 import measure_pb2
 from mhin_aggregator.publication import aggregate_updates, spc_signal
-from mhin_aggregator.rollup import (
-    AggregateKey,
-    Cell,
-    Level,
-    Measure,
-    Rollup,
-    SeriesKey,
-    Total,
-    exact,
-)
+from mhin_aggregator.rollup import Cell, Measure, Rollup, Total, exact
 from mhin_aggregator.series import Signal
 from mhin_aggregator.suppression import table_marks
 from mhin_measures import spc
 from mhin_measures.complementary import SHOWN, Mark, Marks
+from mhin_measures.hierarchy import AggregateKey, Level, SeriesKey
 from mhin_measures.rates import MeasureType
 
 NOW = Timestamp(seconds=1_700_000_000)

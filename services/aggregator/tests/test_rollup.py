@@ -7,18 +7,8 @@ import random
 
 import pytest
 
-from mhin_aggregator.rollup import (
-    AggregateKey,
-    Cell,
-    Level,
-    Measure,
-    Outcome,
-    Rollup,
-    SeriesKey,
-    aggregate_keys,
-    exact,
-    to_float,
-)
+from mhin_aggregator.rollup import Cell, Measure, Outcome, Rollup, aggregate_keys, exact, to_float
+from mhin_measures.hierarchy import AggregateKey, Level, SeriesKey
 from mhin_measures.rates import MeasureType
 from mhin_measures.spc import Direction
 

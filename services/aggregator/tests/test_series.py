@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from mhin_aggregator.rollup import Level, SeriesKey
 from mhin_aggregator.series import SpcWatch
+from mhin_measures.hierarchy import Level, SeriesKey
 from mhin_measures.spc import Direction, SpcRule, Variation
 
 SERIES = SeriesKey("m1", Level.NATIONAL, "national", "")

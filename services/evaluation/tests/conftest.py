@@ -31,6 +31,7 @@ from mhin.projects.v1 import project_events_pb2, project_pb2
 from mhin_devkit.harness import Caller, caller, running_service
 from mhin_evaluation.events import AGGREGATE_TOPIC, PROJECT_TOPIC
 from mhin_evaluation.main import DEFINITION
+from mhin_measures.hierarchy import AggregateKey, Level
 from mhin_platform.events.envelope import new_event
 from mhin_platform.events.producer import create_producer, publish
 from mhin_platform.protoconv import timestamp
@@ -164,7 +165,7 @@ class Evaluation:
             value=numerator / denominator * 100 if denominator else 0.0,
             has_value=bool(denominator), observation_count=cells, measure_type=measure_type,
             computed_at=timestamp(datetime.now(UTC)))
-        key = "|".join((measure_id, level_name, unit, period, stratum))
+        key = AggregateKey(measure_id, Level[level_name], unit, period, stratum).text
         event = new_event(topic=AGGREGATE_TOPIC, key=key, source="/mhin/stream-processors",
                           subject=key, message=message)
         # All of a test's aggregates on one partition, which is consumed in order: once

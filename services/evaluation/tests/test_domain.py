@@ -9,7 +9,6 @@ import pytest
 from mhin_evaluation import domain, suppression
 from mhin_evaluation.domain import (
     AggregateRow,
-    Level,
     MeasureDraft,
     ObservationDraft,
     Outcome,
@@ -17,6 +16,7 @@ from mhin_evaluation.domain import (
     Site,
 )
 from mhin_evaluation.reference_measures import reference_measures
+from mhin_measures.hierarchy import Level
 from mhin_measures.spc import SpcRule, Variation
 from mhin_platform.auth import Principal, Role
 from mhin_platform.errors import InvalidArgument

@@ -12,10 +12,9 @@ from mhin.evaluation.v1 import measure_events_pb2
 from mhin.projects.v1 import project_events_pb2, project_pb2
 from mhin_devkit.harness import migrated_database
 from mhin_evaluation import convert, domain, events, store
-from mhin_evaluation.app import EvaluationApp, SeriesKey
+from mhin_evaluation.app import EvaluationApp
 from mhin_evaluation.domain import (
     AggregateRow,
-    Level,
     Observation,
     ObservationDraft,
     Outcome,
@@ -25,6 +24,7 @@ from mhin_evaluation.domain import (
 )
 from mhin_evaluation.main import DEFINITION
 from mhin_evaluation.reference_measures import reference_measures
+from mhin_measures.hierarchy import Level, SeriesKey
 from mhin_platform.auth import Principal, Role
 from mhin_platform.events.envelope import new_event
 from mhin_platform.events.outbox import pending_count

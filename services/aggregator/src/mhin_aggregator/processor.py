@@ -37,10 +37,11 @@ from mhin_aggregator import SERVICE_NAME
 from mhin_aggregator.observations import Unusable, read_cell
 from mhin_aggregator.publication import aggregate_updates
 from mhin_aggregator.publisher import BatchPublisher
-from mhin_aggregator.rollup import AggregateKey, Cell, Outcome, Rollup
+from mhin_aggregator.rollup import Cell, Outcome, Rollup
 from mhin_aggregator.suppression import table_marks
 from mhin_aggregator.tables import CellTable
 from mhin_measures.complementary import SHOWN, Marks
+from mhin_measures.hierarchy import AggregateKey
 from mhin_platform.events.dead_letter import dead_letter_headers
 from mhin_platform.events.envelope import Event
 from mhin_platform.protoconv import timestamp

@@ -7,10 +7,11 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from mhin.evaluation.v1 import aggregate_events_pb2 as pb
 from mhin.evaluation.v1 import measure_pb2
-from mhin_aggregator.rollup import AggregateKey, Level, Measure, Total
+from mhin_aggregator.rollup import Measure, Total
 from mhin_aggregator.series import Signal
 from mhin_measures import rates
 from mhin_measures.complementary import Marks
+from mhin_measures.hierarchy import AggregateKey, Level
 from mhin_platform.protoconv import enum_to_proto
 
 _LEVELS = {level: enum_to_proto(level, pb.Level.DESCRIPTOR) for level in Level}

@@ -21,10 +21,10 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from enum import StrEnum
 from functools import lru_cache
 from typing import Any, NamedTuple
 
+from mhin_measures.hierarchy import NATIONAL_UNIT, AggregateKey, Level, SeriesKey, cell_key
 from mhin_measures.periods import sort_key
 from mhin_measures.rates import MeasureType
 from mhin_measures.spc import Direction
@@ -32,8 +32,6 @@ from mhin_measures.strata import rollup_strata
 
 SCALE_BITS = 1074
 _SCALE = 1 << SCALE_BITS
-
-NATIONAL_UNIT = "national"
 
 
 def exact(number: float) -> int:
@@ -45,48 +43,6 @@ def exact(number: float) -> int:
 def to_float(units: int) -> float:
     """The double nearest to ``units`` (int / int is correctly rounded in Python)."""
     return units / _SCALE
-
-
-class Level(StrEnum):
-    """Levels of the hierarchy; names equal ``mhin.evaluation.v1.Level`` suffixes."""
-
-    SITE = "site"
-    ARC = "arc"
-    PROJECT = "project"
-    NATIONAL = "national"
-
-
-class SeriesKey(NamedTuple):
-    """One SPC series: an aggregate over its periods."""
-
-    measure_id: str
-    level: Level
-    unit: str
-    stratum: str
-
-    @property
-    def text(self) -> str:
-        """The record key of its signals: ``<measure>|<level>|<unit>|<stratum>``."""
-        return "|".join(self)
-
-
-class AggregateKey(NamedTuple):
-    """One aggregate: a measure at one level's unit, for a period and stratum."""
-
-    measure_id: str
-    level: Level
-    unit: str
-    period: str
-    stratum: str
-
-    @property
-    def text(self) -> str:
-        """The record key: ``<measure>|<level>|<unit>|<period>|<stratum>``."""
-        return "|".join(self)
-
-    @property
-    def series(self) -> SeriesKey:
-        return SeriesKey(self.measure_id, self.level, self.unit, self.stratum)
 
 
 class Measure(NamedTuple):
@@ -118,8 +74,7 @@ class Cell:
 
     @property
     def key(self) -> str:
-        """The table key: ``<measure>|<site>|<period>|<stratum>``."""
-        return f"{self.measure_id}|{self.site_id}|{self.period}|{self.stratum}"
+        return cell_key(self.measure_id, self.site_id, self.period, self.stratum)
 
     def to_record(self) -> dict[str, Any]:
         """The table value (JSON in the changelog)."""
@@ -254,7 +209,7 @@ class Rollup:
         """The series' aggregates that have cells, oldest period first."""
         points = []
         for period in sorted(self._periods.get(series, ()), key=period_order):
-            total = self.totals[AggregateKey(*series[:3], period, series.stratum)]
+            total = self.totals[series.at(period)]
             if total.cells:
                 points.append((period, total))
         return points

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Collection, Container, Sequence
 from dataclasses import dataclass
 
-from mhin_aggregator.rollup import SeriesKey
 from mhin_measures import spc
+from mhin_measures.hierarchy import SeriesKey
 
 
 @dataclass(frozen=True)

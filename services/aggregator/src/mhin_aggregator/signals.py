@@ -27,9 +27,9 @@ from prometheus_client import Counter
 
 from mhin_aggregator.processor import PUBLISHED, Envelopes, ObservationProcessor
 from mhin_aggregator.publication import spc_signal
-from mhin_aggregator.rollup import AggregateKey, SeriesKey
 from mhin_aggregator.series import SpcWatch
 from mhin_measures import rates
+from mhin_measures.hierarchy import AggregateKey, SeriesKey
 from mhin_platform.protoconv import timestamp
 
 SPC_SECONDS = Counter(
@@ -114,7 +114,7 @@ class SignalStage(Service):
         for series, periods in dirty.items():
             for period in periods:
                 tables[(series.measure_id, period)].append(
-                    AggregateKey(*series[:3], period, series.stratum))
+                    series.at(period))
         moment = datetime.now(UTC)
         computed_at, envelopes = timestamp(moment), Envelopes(moment)
         published = 0
@@ -141,7 +141,7 @@ class SignalStage(Service):
             points = rollup.series_points(series)
             totals = dict(points)
             if not any(period in totals and processor.shown_on_shared_topic(
-                           AggregateKey(*series[:3], period, series.stratum))
+                           series.at(period))
                        for period in periods):
                 continue  # a signal at these points would not be published anyway
             started = time.perf_counter()
@@ -156,7 +156,7 @@ class SignalStage(Service):
                 # a signal carries the point's value: it goes out only where the shared
                 # topic shows that value (no small number, none that would give one away)
                 if processor.shown_on_shared_topic(
-                        AggregateKey(*series[:3], signal.period, series.stratum)):
+                        series.at(signal.period)):
                     message = spc_signal(signal, computed_at=computed_at)
                     publisher.add(topic.spc_signals, series.text.encode(),
                                   message.SerializeToString(), envelopes.headers(message))

@@ -6,8 +6,9 @@ same aggregates."""
 
 from __future__ import annotations
 
-from mhin_aggregator.rollup import NATIONAL_UNIT, AggregateKey, Level, Rollup
+from mhin_aggregator.rollup import Rollup
 from mhin_measures.complementary import Cell, CellKey, Marks, protect
+from mhin_measures.hierarchy import NATIONAL_UNIT, AggregateKey, Level
 
 
 def table_marks(rollup: Rollup, measure_id: str, period: str, threshold: int
@@ -26,7 +27,7 @@ def table_marks(rollup: Rollup, measure_id: str, period: str, threshold: int
         # Not the platform's data (a measure is one project's), but the synthetic
         # workloads': an ARC's sites in several projects do not add up per project, so
         # the relations kept are sites -> ARC -> national.
-        parents = {unit: parent if unit[0] == "site" else (Level.NATIONAL.value, NATIONAL_UNIT)
-                   for unit, parent in parents.items() if unit[0] in ("site", "arc")}
+        parents = {unit: parent if unit[0] == Level.SITE else (Level.NATIONAL.value, NATIONAL_UNIT)
+                   for unit, parent in parents.items() if unit[0] in (Level.SITE, Level.ARC)}
     found = protect(rollup.measures[measure_id].measure_type, cells, parents, threshold)
     return {keys[table_key]: marks for table_key, marks in found.items()}

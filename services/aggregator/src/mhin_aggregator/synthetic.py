@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from mhin.common.v1 import arc_pb2
 from mhin.evaluation.v1 import measure_pb2
 from mhin.evaluation.v1.observation_events_pb2 import ObservationRecorded
+from mhin_measures.hierarchy import cell_key
 from mhin_measures.rates import MeasureType
 from mhin_measures.spc import Direction
 from mhin_platform.events.envelope import Event, new_event
@@ -39,7 +40,7 @@ class Observation:
 
     @property
     def cell_key(self) -> str:
-        return f"{self.measure_id}|{self.site_id}|{self.period}|{self.stratum}"
+        return cell_key(self.measure_id, self.site_id, self.period, self.stratum)
 
     def corrected(self, numerator: float, denominator: float | None = None) -> Observation:
         """The next version with new numbers."""

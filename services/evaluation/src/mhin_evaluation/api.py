@@ -7,10 +7,11 @@ import grpc
 
 from mhin.evaluation.v1 import evaluation_pb2, evaluation_pb2_grpc
 from mhin_evaluation import convert, impact_convert
-from mhin_evaluation.app import EvaluationApp, SeriesKey
+from mhin_evaluation.app import EvaluationApp
 from mhin_evaluation.domain import Stratifier
 from mhin_evaluation.impact import ImpactApp
 from mhin_evaluation.impact_domain import SeriesRef
+from mhin_measures.hierarchy import SeriesKey
 from mhin_platform.auth import current_principal
 from mhin_platform.errors import InvalidArgument
 from mhin_platform.paging import page_size

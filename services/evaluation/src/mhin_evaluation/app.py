@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session
 
 from mhin_evaluation import domain, events, impact_domain, store, suppression
 from mhin_evaluation.domain import (
-    AggregateKey,
     AggregateView,
     Level,
     Measure,
@@ -29,6 +28,7 @@ from mhin_evaluation.domain import (
 from mhin_evaluation.reference_measures import reference_measures
 from mhin_measures import disclosure, periods
 from mhin_measures.complementary import CellKey, Marks
+from mhin_measures.hierarchy import SeriesKey
 from mhin_platform.auth import Principal, Role, require_national, require_write
 from mhin_platform.db import Database
 from mhin_platform.errors import (
@@ -46,14 +46,6 @@ MAX_BATCH = 10_000
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-@dataclass(frozen=True)
-class SeriesKey:
-    measure_id: str
-    level: Level
-    unit: str
-    stratum: str
 
 
 @dataclass(frozen=True)
@@ -207,9 +199,7 @@ class EvaluationApp:
         with self._db.read() as session:
             measure, key = _resolve(session, key, "series")
             period = _period(period, measure)
-            row = store.get_aggregate(session, AggregateKey(
-                measure_id=key.measure_id, level=key.level, unit=key.unit, period=period,
-                stratum=key.stratum))
+            row = store.get_aggregate(session, key.at(period))
             if row is None:
                 raise NotFound(f"no aggregate of {key.measure_id} for {key.level.value} "
                                f"{key.unit}, {period}, {key.stratum or 'all strata'} (yet)")

@@ -18,7 +18,6 @@ from mhin_evaluation import domain
 from mhin_evaluation.domain import (
     AggregateRow,
     AggregateView,
-    Level,
     Measure,
     MeasureDraft,
     Observation,
@@ -30,6 +29,7 @@ from mhin_evaluation.domain import (
     SpcChart,
     Stratifier,
 )
+from mhin_measures.hierarchy import Level
 from mhin_measures.periods import Frequency
 from mhin_measures.rates import MeasureType
 from mhin_measures.spc import Direction

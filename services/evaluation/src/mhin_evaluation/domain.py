@@ -23,24 +23,13 @@ from pydantic import (
 )
 
 from mhin_measures import complementary, disclosure, periods, rates, spc, strata
+from mhin_measures.hierarchy import NATIONAL_UNIT, AggregateKey, Level
 from mhin_measures.periods import Frequency
 from mhin_measures.rates import InvalidObservation, MeasureType
 from mhin_measures.spc import Direction
 from mhin_platform.auth import Principal, Role
 from mhin_platform.errors import InvalidArgument
 from mhin_platform.reference import Arc
-
-NATIONAL_UNIT = "national"
-"""The one unit of the national level."""
-
-
-class Level(StrEnum):
-    """Levels of the reporting hierarchy; names equal ``mhin.evaluation.v1.Level`` suffixes."""
-
-    SITE = "site"
-    ARC = "ARC"
-    PROJECT = "project"
-    NATIONAL = "national"
 
 
 class ReAimDimension(StrEnum):
@@ -285,22 +274,23 @@ def record(checked: ObservationDraft, earlier: Observation | None, site: Site, m
 # ----------------------------------------------------------------- aggregates (read model)
 
 
-class AggregateKey(Model):
+class AggregateRow(Model):
+    """An aggregate as the stream computed it, unsuppressed (restricted topic)."""
+
     measure_id: str
     level: Level
     unit: str
     period: str
     stratum: str
-
-
-class AggregateRow(AggregateKey):
-    """An aggregate as the stream computed it, unsuppressed (restricted topic)."""
-
     owner_arc: Arc | None
     numerator: float
     denominator: float
     observation_count: int
     computed_at: datetime
+
+    @property
+    def key(self) -> AggregateKey:
+        return AggregateKey(self.measure_id, self.level, self.unit, self.period, self.stratum)
 
 
 @dataclass(frozen=True)

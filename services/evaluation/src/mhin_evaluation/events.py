@@ -19,6 +19,7 @@ from mhin.evaluation.v1 import aggregate_events_pb2, measure_events_pb2, observa
 from mhin.projects.v1 import project_events_pb2
 from mhin_evaluation import SERVICE_NAME, convert, domain, store
 from mhin_evaluation.domain import Measure, Observation
+from mhin_measures.hierarchy import cell_key
 from mhin_platform.events.consumer import Handler
 from mhin_platform.events.envelope import Event, new_event
 from mhin_platform.events.outbox import add_to_outbox
@@ -65,7 +66,7 @@ def _observation_event(observation: Observation, measure: Measure) -> Event:
         recorded_at=timestamp(observation.recorded_at),
     )
     return new_event(topic=OBSERVATION_TOPIC, key=observation.measure_id, source=SOURCE,
-                     subject="|".join(observation.key), message=message)
+                     subject=cell_key(*observation.key), message=message)
 
 
 # ----------------------------------------------------------------- read models

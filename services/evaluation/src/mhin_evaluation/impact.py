@@ -21,7 +21,7 @@ from google.protobuf.message import Message
 from sqlalchemy.orm import Session
 
 from mhin_evaluation import domain, events, impact_convert, impact_domain, store, suppression
-from mhin_evaluation.domain import AggregateRow, Level, Measure, Site
+from mhin_evaluation.domain import AggregateRow, Measure, Site
 from mhin_evaluation.impact_domain import (
     NO_COMPARATORS,
     SHARED_AUDIENCE,
@@ -35,6 +35,7 @@ from mhin_evaluation.impact_domain import (
 from mhin_measures import its, periods
 from mhin_measures.complementary import CellKey, Marks
 from mhin_measures.disclosure import DEFAULT_THRESHOLD
+from mhin_measures.hierarchy import Level
 from mhin_measures.periods import GRANULARITY_OF, Period
 from mhin_platform.auth import Principal, Role
 from mhin_platform.db import Database

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from datetime import date
 
 from mhin_evaluation import domain, suppression
-from mhin_evaluation.domain import AggregateRow, Level, Measure, Site
+from mhin_evaluation.domain import AggregateRow, Measure, Site
 from mhin_measures import disclosure, its, periods
 from mhin_measures.complementary import CellKey, Marks
+from mhin_measures.hierarchy import Level
 from mhin_measures.periods import GRANULARITY_OF, Period
 from mhin_measures.rates import MeasureType
 from mhin_platform.auth import Principal, Role

@@ -29,16 +29,16 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from mhin_evaluation.domain import (
-    AggregateKey,
     AggregateRow,
-    Level,
     Measure,
     Observation,
     ProjectSites,
     Site,
 )
+from mhin_measures.hierarchy import AggregateKey, Level
 from mhin_platform.errors import FailedPrecondition
 from mhin_platform.reference import Arc
 
@@ -284,7 +284,7 @@ def put_aggregates(session: Session, rows: Sequence[AggregateRow]) -> None:
 
 def _aggregate_columns(row: AggregateRow) -> dict[str, object]:
     return {
-        **_key_columns(row),
+        **_key_columns(row.key),
         "owner_arc": row.owner_arc.name if row.owner_arc else None,
         "numerator": row.numerator,
         "denominator": row.denominator,
@@ -343,7 +343,7 @@ def _key_columns(key: AggregateKey) -> dict[str, str]:
             "period": key.period, "stratum": key.stratum}
 
 
-def _aggregate_where(key: AggregateKey) -> list:  # type: ignore[type-arg]
+def _aggregate_where(key: AggregateKey) -> list[ColumnElement[bool]]:
     return [aggregates.c[name] == value for name, value in _key_columns(key).items()]
 
 

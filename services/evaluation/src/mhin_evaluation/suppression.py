@@ -15,12 +15,13 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterable
 
-from mhin_evaluation.domain import NATIONAL_UNIT, AggregateRow, Level, Measure
+from mhin_evaluation.domain import AggregateRow, Measure
 from mhin_measures.complementary import SHOWN, Cell, CellKey, Marks, protect
+from mhin_measures.hierarchy import NATIONAL_UNIT, Level
 
 
 def table_key(row: AggregateRow) -> CellKey:
-    return CellKey(row.level.name.lower(), row.unit, row.stratum)
+    return CellKey(row.level.value, row.unit, row.stratum)
 
 
 class Patterns:
@@ -68,15 +69,15 @@ def patterns(rows: Iterable[AggregateRow], measure: Measure, threshold: int
     measure), by period and table key."""
     tables: dict[str, dict[CellKey, Cell]] = {}
     parents: dict[tuple[str, str], tuple[str, str]] = {
-        ("project", measure.project_id): ("national", NATIONAL_UNIT)}
+        (Level.PROJECT.value, measure.project_id): (Level.NATIONAL.value, NATIONAL_UNIT)}
     for row in rows:
         owner = row.owner_arc.name if row.owner_arc else ""
         tables.setdefault(row.period, {})[table_key(row)] = Cell(
             row.numerator, row.denominator, owner)
         if row.level is Level.SITE and owner:
-            parents[("site", row.unit)] = ("arc", owner)
+            parents[(Level.SITE.value, row.unit)] = (Level.ARC.value, owner)
         elif row.level is Level.ARC:
-            parents[("arc", row.unit)] = ("project", measure.project_id)
+            parents[(Level.ARC.value, row.unit)] = (Level.PROJECT.value, measure.project_id)
     return {(period, key): marks
             for period, cells in sorted(tables.items())
             for key, marks in protect(measure.type, cells, parents, threshold).items()}

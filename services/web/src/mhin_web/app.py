@@ -22,13 +22,13 @@ from mhin.evaluation.v1 import evaluation_pb2, evaluation_pb2_grpc, measure_defi
 from mhin.governance.v1 import governance_pb2, governance_pb2_grpc
 from mhin.needs.v1 import needs_pb2, needs_pb2_grpc
 from mhin.projects.v1 import projects_service_pb2, projects_service_pb2_grpc
+from mhin_measures.hierarchy import NATIONAL_UNIT, Level
 from mhin_platform.reference import Arc
 from mhin_web import convert, domain
 from mhin_web.domain import (
     BadRequest,
     Breakdown,
     Impact,
-    Level,
     SeriesRequest,
     SpcChart,
     Table,
@@ -209,7 +209,7 @@ class Services:
         if stratifier and stratifier not in {choice.value for choice in stratifiers}:
             raise BadRequest("by", f"{stratifier!r} is not a stratifier of {measure.id}")
         units = {
-            Level.NATIONAL.value: [Choice(domain.NATIONAL_UNIT, "England")],
+            Level.NATIONAL.value: [Choice(NATIONAL_UNIT, "England")],
             Level.PROJECT.value: [Choice(project.project.id, project.project.name)],
             Level.ARC.value: sorted({Choice(arc.name, arc.value) for arc in map(arc_of, sites)},
                                     key=lambda choice: choice.label),

@@ -11,6 +11,7 @@ from mhin.catalogue.v1 import prioritisation_pb2
 from mhin.common.v1 import arc_pb2, priority_area_pb2
 from mhin.evaluation.v1 import aggregate_events_pb2, evaluation_pb2, impact_pb2, measure_pb2
 from mhin.projects.v1 import project_pb2
+from mhin_measures.hierarchy import Level
 from mhin_platform.reference import Arc
 from mhin_web.domain import (
     Bar,
@@ -19,7 +20,6 @@ from mhin_web.domain import (
     ImpactChart,
     ImpactEffect,
     ImpactPeriod,
-    Level,
     RankedOption,
     Ranking,
     SpcChart,

@@ -13,6 +13,7 @@ from enum import StrEnum
 
 import jwt
 
+from mhin_measures.hierarchy import NATIONAL_UNIT, Level
 from mhin_platform.reference import Arc
 
 
@@ -25,14 +26,6 @@ class BadRequest(ValueError):
         self.message = message
 
 
-class Level(StrEnum):
-    NATIONAL = "national"
-    ARC = "arc"
-    PROJECT = "project"
-    SITE = "site"
-
-
-NATIONAL_UNIT = "national"  # the national level's one unit, as aggregates are keyed
 # Ids, ARC codes and strata ("ethnicity=Black", "sex=F|age_band=5-11"): what a URL may carry.
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.:=|+&/-]{0,199}$")
 
@@ -71,7 +64,7 @@ class SeriesRequest:
             level = Level(query.get("level") or "project")
         except ValueError:
             raise BadRequest("level", f"{query.get('level')!r} is not one of "
-                             + ", ".join(level.value for level in Level)) from None
+                             + ", ".join(level.value for level in reversed(Level))) from None
         unit = checked_id("unit", query.get("unit"), required=False)
         if level is Level.NATIONAL:
             unit = NATIONAL_UNIT

@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from google.protobuf.message import Message
 from sqlalchemy import func, select
@@ -32,6 +33,7 @@ from mhin_aggregator import rollup
 from mhin_evaluation import domain as evaluation_domain
 from mhin_evaluation import main as evaluation_main
 from mhin_evaluation import store as evaluation_store
+from mhin_measures.hierarchy import AggregateKey
 from mhin_measures.periods import Frequency
 from mhin_measures.rates import MeasureType
 from mhin_measures.spc import Direction
@@ -173,7 +175,7 @@ def _aggregates(observations: Sequence[evaluation_domain.Observation]
                 ) -> list[evaluation_domain.AggregateRow]:
     """The aggregates the aggregator publishes for ``observations``: its roll-up rule,
     summed in doubles (exact here: the figures are small whole numbers)."""
-    sums: dict[rollup.AggregateKey, list] = {}  # type: ignore[type-arg]
+    sums: dict[AggregateKey, list[Any]] = {}
     for o in observations:
         cell = rollup.Cell(o.measure_id, o.site_id, o.arc.name, o.project_id, o.period,
                            o.stratum, o.numerator, o.denominator or 0.0, o.version, _FIGURES, 0)
@@ -184,7 +186,7 @@ def _aggregates(observations: Sequence[evaluation_domain.Observation]
             total[3] += 1
     return [
         evaluation_domain.AggregateRow.model_construct(
-            measure_id=key.measure_id, level=evaluation_domain.Level[key.level.name],
+            measure_id=key.measure_id, level=key.level,
             unit=key.unit, period=key.period, stratum=key.stratum,
             owner_arc=Arc[owner] if owner else None, numerator=numerator,
             denominator=denominator, observation_count=cells, computed_at=LOADED_AT)

@@ -23,8 +23,9 @@ from mhin_devkit.bench.context import BenchContext, Sizes
 from mhin_devkit.bench.figures import Figure, at_most, percentile
 from mhin_devkit.harness import bearer, migrated_database, running_service
 from mhin_evaluation import store
-from mhin_evaluation.domain import AggregateRow, Level, ProjectSites, Site
+from mhin_evaluation.domain import AggregateRow, ProjectSites, Site
 from mhin_evaluation.main import DEFINITION
+from mhin_measures.hierarchy import Level
 from mhin_platform.reference import Arc
 
 MEASURE = "pcref-minority-referrals"  # a reference proportion, seeded at start
