@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -17,6 +16,7 @@ from mhin.common.v1 import arc_pb2, organisation_pb2, priority_area_pb2
 from mhin.needs.v1 import needs_pb2, needs_pb2_grpc
 from mhin_catalogue.main import DEFINITION
 from mhin_devkit.harness import caller, running_service
+from mhin_devkit.harness import eventually as harness_eventually
 from mhin_needs.main import DEFINITION as NEEDS_DEFINITION
 from mhin_platform.runtime import ServiceRuntime
 
@@ -111,10 +111,5 @@ def eventually() -> Callable[..., Any]:
     """``eventually(check, what)``: poll until ``check()`` is truthy (the catalogue
     follows need events asynchronously) and return its value."""
     def wait(check: Callable[[], Any], what: str, timeout: float = 20.0) -> Any:
-        deadline = time.monotonic() + timeout
-        while not (result := check()):
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting for {what}")
-            time.sleep(0.1)
-        return result
+        return harness_eventually(check, what, timeout)
     return wait

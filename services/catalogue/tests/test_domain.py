@@ -106,12 +106,5 @@ def test_a_retired_solution_cannot_change():
     assert raised.value.field == "reason"
 
 
-def test_only_a_newer_need_snapshot_supersedes_the_copy():
-    assert domain.supersedes(need(version=1), None)
-    assert domain.supersedes(need(version=3), need(version=2))
-    assert not domain.supersedes(need(version=2), need(version=2))
-    assert not domain.supersedes(need(version=1), need(version=2))
-
-
 def test_names_are_the_same_whatever_their_case_and_spacing():
     assert domain.name_key("  Parent-led  CBT ") == domain.name_key("parent-led cbt")

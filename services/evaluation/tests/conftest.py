@@ -29,6 +29,7 @@ from mhin.evaluation.v1 import (
 )
 from mhin.projects.v1 import project_events_pb2, project_pb2
 from mhin_devkit.harness import Caller, caller, running_service
+from mhin_devkit.harness import eventually as harness_eventually
 from mhin_evaluation.events import AGGREGATE_TOPIC, PROJECT_TOPIC
 from mhin_evaluation.main import DEFINITION
 from mhin_measures.hierarchy import AggregateKey, Level
@@ -43,12 +44,7 @@ WAIT_SECONDS = 30.0
 
 def wait_until(check: Callable[[], Any], what: str, timeout: float = WAIT_SECONDS) -> Any:
     """Poll ``check`` until it returns something truthy (events take a moment to apply)."""
-    deadline = time.monotonic() + timeout
-    while not (result := check()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-    return result
+    return harness_eventually(check, what, timeout, interval=0.05)
 
 
 def above_every_earlier_version() -> int:

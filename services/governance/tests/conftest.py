@@ -4,7 +4,6 @@ that publishes real SelectionProposed events."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -16,6 +15,7 @@ import pytest
 from mhin.governance.v1 import governance_pb2_grpc
 from mhin.projects.v1 import selection_events_pb2
 from mhin_devkit.harness import TopicReader, caller, running_service
+from mhin_devkit.harness import eventually as harness_eventually
 from mhin_governance.main import DEFINITION
 from mhin_governance.saga import SELECTION_TOPIC
 from mhin_platform.events.envelope import Event, new_event
@@ -105,12 +105,7 @@ def project_tracking(kafka_bootstrap) -> Iterator[Callable[..., Event]]:
 
 def eventually(check: Callable[[], object], what: str, timeout: float = 20.0) -> object:
     """The first truthy result of ``check()``; fails saying ``what`` never happened."""
-    deadline = time.monotonic() + timeout
-    while not (result := check()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
-    return result
+    return harness_eventually(check, what, timeout)
 
 
 @pytest.fixture

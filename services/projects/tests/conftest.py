@@ -5,7 +5,6 @@ governance decisions), callers and request builders."""
 from __future__ import annotations
 
 import dataclasses
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -28,6 +27,7 @@ from mhin.projects.v1 import (
     selection_service_pb2_grpc,
 )
 from mhin_devkit.harness import TopicReader, caller, running_service
+from mhin_devkit.harness import eventually as harness_eventually
 from mhin_platform.events.envelope import new_event
 from mhin_platform.events.producer import create_producer, publish
 from mhin_platform.runtime import ServiceRuntime
@@ -164,12 +164,7 @@ def governance(publish_event) -> Callable[..., str]:
 def eventually(check: Callable[[], Any], what: str, timeout: float = WAIT_SECONDS) -> Any:
     """Poll ``check`` until it returns something truthy (events are applied
     asynchronously); fail saying ``what`` never happened."""
-    deadline = time.monotonic() + timeout
-    while not (result := check()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting until {what}")
-        time.sleep(0.1)
-    return result
+    return harness_eventually(check, what, timeout)
 
 
 @pytest.fixture(scope="session")

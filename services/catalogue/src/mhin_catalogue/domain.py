@@ -167,11 +167,6 @@ class KnownNeed(Model):
     version: Annotated[int, Field(ge=1)]
 
 
-def supersedes(incoming: KnownNeed, current: KnownNeed | None) -> bool:
-    """Events may arrive again or late: only a newer snapshot replaces the copy."""
-    return current is None or incoming.version > current.version
-
-
 def link(solution: Solution, need: KnownNeed, now: datetime) -> Solution | None:
     """The solution recorded as addressing ``need``, or None when it already is."""
     solution._require_active()

@@ -19,13 +19,10 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    and_,
     delete,
     insert,
-    or_,
     select,
     text,
-    update,
 )
 from sqlalchemy.orm import Session
 
@@ -37,10 +34,9 @@ from mhin_catalogue.domain import (
     Solution,
     SolutionStatus,
     name_key,
-    supersedes,
 )
 from mhin_catalogue.mcda import Criterion, Round, RoundStatus
-from mhin_platform.errors import FailedPrecondition, NotFound
+from mhin_platform.db.documents import Documents, after_keyset
 from mhin_platform.reference import PriorityArea
 
 metadata = MetaData()
@@ -142,10 +138,11 @@ def _solution_columns(solution: Solution) -> dict[str, object]:
         "readiness": solution.readiness.name,
         "evidence_level": solution.evidence.level.name,
         "created_at": solution.created_at,
-        "version": solution.version,
         "search_text": f"{solution.name}\n{solution.description}".casefold(),
-        "document": solution.model_dump_json(),
     }
+
+
+solution_documents = Documents(solutions, Solution, "solution", _solution_columns)
 
 
 def _write_solution_links(session: Session, solution: Solution) -> None:
@@ -160,43 +157,28 @@ def _write_solution_links(session: Session, solution: Solution) -> None:
 
 
 def add_solution(session: Session, solution: Solution) -> None:
-    session.execute(insert(solutions).values(id=solution.id, **_solution_columns(solution)))
+    solution_documents.add(session, solution)
     _write_solution_links(session, solution)
 
 
 def replace_solution(session: Session, solution: Solution) -> None:
     """Store a changed solution; FailedPrecondition if someone else changed it first."""
-    result = session.execute(
-        update(solutions)
-        .where(solutions.c.id == solution.id, solutions.c.version == solution.version - 1)
-        .values(**_solution_columns(solution))
-    )
-    if result.rowcount != 1:
-        raise FailedPrecondition(f"solution {solution.id} was changed concurrently; retry")
+    solution_documents.replace(session, solution)
     _write_solution_links(session, solution)
 
 
 def find_solution(session: Session, solution_id: str) -> Solution | None:
-    document = session.execute(
-        select(solutions.c.document).where(solutions.c.id == solution_id)
-    ).scalar_one_or_none()
-    return None if document is None else Solution.model_validate_json(document)
+    return solution_documents.find(session, solution_id)
 
 
 def get_solution(session: Session, solution_id: str) -> Solution:
-    solution = find_solution(session, solution_id)
-    if solution is None:
-        raise NotFound(f"solution {solution_id!r} does not exist")
-    return solution
+    return solution_documents.get(session, solution_id)
 
 
 def find_active_solution(session: Session, name: str) -> Solution | None:
     """The active solution called ``name`` (ignoring case and spacing), if any."""
-    document = session.execute(
-        select(solutions.c.document).where(solutions.c.name_key == name_key(name),
-                                           solutions.c.status == ACTIVE)
-    ).scalar_one_or_none()
-    return None if document is None else Solution.model_validate_json(document)
+    return solution_documents.first(session, solution_documents.select().where(
+        solutions.c.name_key == name_key(name), solutions.c.status == ACTIVE))
 
 
 def _escape_like(text_: str) -> str:
@@ -206,7 +188,8 @@ def _escape_like(text_: str) -> str:
 def list_solutions(session: Session, where: SolutionFilter, after: tuple[str, str] | None,
                    limit: int) -> list[Solution]:
     """Solutions matching ``where`` by name, after the (name key, id) keyset."""
-    query = select(solutions.c.document).order_by(solutions.c.name_key, solutions.c.id)
+    order = (solutions.c.name_key, solutions.c.id)
+    query = after_keyset(solution_documents.select().order_by(*order), order, after)
     for column, value in ((solutions.c.readiness, where.readiness),
                           (solutions.c.evidence_level, where.evidence_level),
                           (solutions.c.status, where.status)):
@@ -219,20 +202,14 @@ def list_solutions(session: Session, where: SolutionFilter, after: tuple[str, st
         query = query.where(solutions.c.id.in_(
             select(solution_areas.c.solution_id)
             .where(solution_areas.c.priority_area == where.priority_area.name)))
-    if after is not None:
-        key, last_id = after
-        query = query.where(or_(solutions.c.name_key > key,
-                                and_(solutions.c.name_key == key, solutions.c.id > last_id)))
-    return [Solution.model_validate_json(doc)
-            for doc in session.execute(query.limit(limit)).scalars()]
+    return solution_documents.all(session, query.limit(limit))
 
 
 def active_solutions_linked_to(session: Session, need_id: str) -> list[Solution]:
-    query = (select(solutions.c.document)
-             .join(solution_needs, solution_needs.c.solution_id == solutions.c.id)
-             .where(solution_needs.c.need_id == need_id, solutions.c.status == ACTIVE)
-             .order_by(solutions.c.name_key))
-    return [Solution.model_validate_json(doc) for doc in session.execute(query).scalars()]
+    return solution_documents.all(session, solution_documents.select()
+        .join(solution_needs, solution_needs.c.solution_id == solutions.c.id)
+        .where(solution_needs.c.need_id == need_id, solutions.c.status == ACTIVE)
+        .order_by(solutions.c.name_key))
 
 
 def active_solutions_in(session: Session, area: PriorityArea) -> list[Solution]:
@@ -243,26 +220,18 @@ def active_solutions_in(session: Session, area: PriorityArea) -> list[Solution]:
 # ------------------------------------------------------------------ the catalogue's copy of needs
 
 
+need_documents = Documents(known_needs, KnownNeed, "need", lambda need: {
+    "priority_area": need.priority_area.name, "status": need.status.name,
+    "submitted_at": need.submitted_at})
+
+
 def get_known_need(session: Session, need_id: str) -> KnownNeed | None:
-    document = session.execute(
-        select(known_needs.c.document).where(known_needs.c.id == need_id)
-    ).scalar_one_or_none()
-    return None if document is None else KnownNeed.model_validate_json(document)
+    return need_documents.find(session, need_id)
 
 
 def save_known_need(session: Session, need: KnownNeed) -> bool:
     """Keep ``need`` if it is newer than the copy; False when it was not."""
-    current = get_known_need(session, need.id)
-    if not supersedes(need, current):
-        return False
-    values = {"priority_area": need.priority_area.name, "status": need.status.name,
-              "submitted_at": need.submitted_at, "version": need.version,
-              "document": need.model_dump_json()}
-    if current is None:
-        session.execute(insert(known_needs).values(id=need.id, **values))
-    else:
-        session.execute(update(known_needs).where(known_needs.c.id == need.id).values(**values))
-    return True
+    return need_documents.keep_latest(session, need)
 
 
 def list_unmet_needs(session: Session, area: PriorityArea | None,
@@ -271,61 +240,42 @@ def list_unmet_needs(session: Session, area: PriorityArea | None,
     addressed = (select(solution_needs.c.need_id)
                  .join(solutions, solutions.c.id == solution_needs.c.solution_id)
                  .where(solutions.c.status == ACTIVE))
-    query = (select(known_needs.c.document)
-             .where(known_needs.c.status != NeedStatus.WITHDRAWN.name,
-                    known_needs.c.id.not_in(addressed))
-             .order_by(known_needs.c.submitted_at, known_needs.c.id)
-             .limit(limit))
+    order = (known_needs.c.submitted_at, known_needs.c.id)
+    query = after_keyset(need_documents.select()
+                         .where(known_needs.c.status != NeedStatus.WITHDRAWN.name,
+                                known_needs.c.id.not_in(addressed))
+                         .order_by(*order).limit(limit), order, after)
     if area is not None:
         query = query.where(known_needs.c.priority_area == area.name)
-    if after is not None:
-        at, last_id = after
-        query = query.where(or_(known_needs.c.submitted_at > at,
-                                and_(known_needs.c.submitted_at == at,
-                                     known_needs.c.id > last_id)))
-    return [KnownNeed.model_validate_json(doc) for doc in session.execute(query).scalars()]
+    return need_documents.all(session, query)
 
 
 # ------------------------------------------------------------------ prioritisation rounds
 
 
+round_documents = Documents(rounds, Round, "prioritisation round", lambda round_: {
+    "status": round_.status.name, "created_at": round_.created_at})
+
+
 def add_round(session: Session, round_: Round) -> None:
-    session.execute(insert(rounds).values(
-        id=round_.id, status=round_.status.name, created_at=round_.created_at,
-        version=round_.version, document=round_.model_dump_json()))
+    round_documents.add(session, round_)
 
 
 def replace_round(session: Session, round_: Round) -> None:
-    result = session.execute(
-        update(rounds)
-        .where(rounds.c.id == round_.id, rounds.c.version == round_.version - 1)
-        .values(status=round_.status.name, version=round_.version,
-                document=round_.model_dump_json())
-    )
-    if result.rowcount != 1:
-        raise FailedPrecondition(f"prioritisation round {round_.id} was changed concurrently; "
-                                 "retry")
+    round_documents.replace(session, round_)
 
 
 def get_round(session: Session, round_id: str) -> Round:
-    document = session.execute(
-        select(rounds.c.document).where(rounds.c.id == round_id)
-    ).scalar_one_or_none()
-    if document is None:
-        raise NotFound(f"prioritisation round {round_id!r} does not exist")
-    return Round.model_validate_json(document)
+    return round_documents.get(session, round_id)
 
 
 def list_rounds(session: Session, status: RoundStatus | None,
                 after: tuple[datetime, str] | None, limit: int) -> list[Round]:
-    query = select(rounds.c.document).order_by(rounds.c.created_at, rounds.c.id).limit(limit)
+    order = (rounds.c.created_at, rounds.c.id)
+    query = after_keyset(round_documents.select().order_by(*order).limit(limit), order, after)
     if status is not None:
         query = query.where(rounds.c.status == status.name)
-    if after is not None:
-        at, last_id = after
-        query = query.where(or_(rounds.c.created_at > at,
-                                and_(rounds.c.created_at == at, rounds.c.id > last_id)))
-    return [Round.model_validate_json(doc) for doc in session.execute(query).scalars()]
+    return round_documents.all(session, query)
 
 
 def find_round_by_key(session: Session, key: str) -> Round | None:

@@ -8,9 +8,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
-from typing import Any, TypeVar
+from typing import Any
 
-from pydantic import BaseModel
 from sqlalchemy import (
     Column,
     Date,
@@ -23,11 +22,8 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    and_,
     insert,
-    or_,
     select,
-    update,
 )
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
@@ -42,7 +38,7 @@ from mhin_governance.domain import (
     Meeting,
     MeetingStatus,
 )
-from mhin_platform.errors import FailedPrecondition, NotFound
+from mhin_platform.db.documents import Documents, after_keyset
 from mhin_platform.reference import Arc
 
 metadata = MetaData()
@@ -113,40 +109,18 @@ involvement_keys = Table(
     Column("activity_id", String(36), ForeignKey("involvement_activities.id"), nullable=False),
 )
 
-M = TypeVar("M", bound=BaseModel)
-
-
-def _documents(session: Session, query: Select[Any], model: type[M]) -> list[M]:
-    return [model.model_validate_json(doc) for doc in session.execute(query).scalars()]
-
-
-def _one(session: Session, query: Select[Any], model: type[M], missing: str) -> M:
-    document = session.execute(query).scalar_one_or_none()
-    if document is None:
-        raise NotFound(missing)
-    return model.model_validate_json(document)
-
-
-def _replace(session: Session, table: Table, aggregate: Body | Meeting, **columns: object) -> None:
-    result = session.execute(
-        update(table)
-        .where(table.c.id == aggregate.id, table.c.version == aggregate.version - 1)
-        .values(version=aggregate.version, document=aggregate.model_dump_json(), **columns)
-    )
-    if result.rowcount != 1:
-        raise FailedPrecondition(f"{aggregate.id} was changed concurrently; retry")
-
-
 # -------------------------------------------------------------------- bodies
 
 
+body_documents = Documents(bodies, Body, "body", lambda body: {"kind": body.kind.name})
+
+
 def add_body(session: Session, body: Body) -> None:
-    session.execute(insert(bodies).values(id=body.id, kind=body.kind.name, version=body.version,
-                                          document=body.model_dump_json()))
+    body_documents.add(session, body)
 
 
 def replace_body(session: Session, body: Body) -> None:
-    _replace(session, bodies, body)
+    body_documents.replace(session, body)
 
 
 def body_exists(session: Session, body_id: str) -> bool:
@@ -154,18 +128,16 @@ def body_exists(session: Session, body_id: str) -> bool:
 
 
 def get_body(session: Session, body_id: str) -> Body:
-    return _one(session, select(bodies.c.document).where(bodies.c.id == body_id), Body,
-                f"body {body_id!r} does not exist")
+    return body_documents.get(session, body_id)
 
 
 def list_bodies(session: Session, kind: BodyKind | None, after_id: str | None,
                 limit: int) -> list[Body]:
-    query = select(bodies.c.document).order_by(bodies.c.id).limit(limit)
+    query = after_keyset(body_documents.select().order_by(bodies.c.id).limit(limit),
+                         (bodies.c.id,), None if after_id is None else (after_id,))
     if kind is not None:
         query = query.where(bodies.c.kind == kind.name)
-    if after_id is not None:
-        query = query.where(bodies.c.id > after_id)
-    return _documents(session, query, Body)
+    return body_documents.all(session, query)
 
 
 # -------------------------------------------------------------------- meetings
@@ -182,29 +154,25 @@ class MeetingFilter:
         return {name: str(value) if value else None for name, value in asdict(self).items()}
 
 
-def _meeting_columns(meeting: Meeting) -> dict[str, object]:
-    return {"meeting_date": meeting.date, "status": meeting.status.name}
+meeting_documents = Documents(meetings, Meeting, "meeting", lambda meeting: {
+    "body_id": meeting.body_id, "meeting_date": meeting.date, "status": meeting.status.name})
 
 
 def add_meeting(session: Session, meeting: Meeting) -> None:
-    session.execute(insert(meetings).values(
-        id=meeting.id, body_id=meeting.body_id, version=meeting.version,
-        document=meeting.model_dump_json(), **_meeting_columns(meeting)))
+    meeting_documents.add(session, meeting)
 
 
 def replace_meeting(session: Session, meeting: Meeting) -> None:
-    _replace(session, meetings, meeting, **_meeting_columns(meeting))
+    meeting_documents.replace(session, meeting)
 
 
 def get_meeting(session: Session, meeting_id: str) -> Meeting:
-    return _one(session, select(meetings.c.document).where(meetings.c.id == meeting_id),
-                Meeting, f"meeting {meeting_id!r} does not exist")
+    return meeting_documents.get(session, meeting_id)
 
 
 def meeting_on(session: Session, body_id: str, day: date) -> Meeting | None:
-    found = _documents(session, select(meetings.c.document).where(
-        meetings.c.body_id == body_id, meetings.c.meeting_date == day), Meeting)
-    return found[0] if found else None
+    return meeting_documents.first(session, meeting_documents.select().where(
+        meetings.c.body_id == body_id, meetings.c.meeting_date == day))
 
 
 def meeting_days(session: Session, body_id: str, on_or_after: date) -> set[date]:
@@ -215,18 +183,17 @@ def meeting_days(session: Session, body_id: str, on_or_after: date) -> set[date]
 
 def next_scheduled_meeting(session: Session, body_id: str, on_or_after: date) -> Meeting | None:
     """The body's earliest meeting on or after the day that has not been held."""
-    found = _documents(session, select(meetings.c.document).where(
+    return meeting_documents.first(session, meeting_documents.select().where(
         meetings.c.body_id == body_id,
         meetings.c.status == MeetingStatus.SCHEDULED.name,
         meetings.c.meeting_date >= on_or_after,
-    ).order_by(meetings.c.meeting_date).limit(1), Meeting)
-    return found[0] if found else None
+    ).order_by(meetings.c.meeting_date).limit(1))
 
 
 def list_meetings(session: Session, where: MeetingFilter, after: tuple[date, str] | None,
                   limit: int) -> list[Meeting]:
-    query = (select(meetings.c.document)
-             .order_by(meetings.c.meeting_date, meetings.c.id).limit(limit))
+    order = (meetings.c.meeting_date, meetings.c.id)
+    query = after_keyset(meeting_documents.select().order_by(*order).limit(limit), order, after)
     if where.body_id:
         query = query.where(meetings.c.body_id == where.body_id)
     if where.status is not None:
@@ -235,11 +202,7 @@ def list_meetings(session: Session, where: MeetingFilter, after: tuple[date, str
         query = query.where(meetings.c.meeting_date >= where.from_date)
     if where.to_date is not None:
         query = query.where(meetings.c.meeting_date <= where.to_date)
-    if after is not None:
-        day, last_id = after
-        query = query.where(or_(meetings.c.meeting_date > day,
-                                and_(meetings.c.meeting_date == day, meetings.c.id > last_id)))
-    return _documents(session, query, Meeting)
+    return meeting_documents.all(session, query)
 
 
 def index_agenda_subject(session: Session, meeting: Meeting, item_id: str,
@@ -262,18 +225,23 @@ def on_agenda_of(session: Session, body_id: str, subject: AggregateRef) -> bool:
 # -------------------------------------------------------------------- decisions
 
 
-def add_decision(session: Session, decision: Decision) -> None:
+def _decision_columns(decision: Decision) -> dict[str, object]:
     subject = decision.subject
-    session.execute(insert(decisions).values(
-        id=decision.id, body_id=decision.body_id, meeting_id=decision.meeting_id,
-        subject_type=subject.aggregate_type if subject else None,
-        subject_id=subject.aggregate_id if subject else None,
-        decided_at=decision.decided_at, document=decision.model_dump_json()))
+    return {"body_id": decision.body_id, "meeting_id": decision.meeting_id,
+            "subject_type": subject.aggregate_type if subject else None,
+            "subject_id": subject.aggregate_id if subject else None,
+            "decided_at": decision.decided_at}
+
+
+decision_documents = Documents(decisions, Decision, "decision", _decision_columns)
+
+
+def add_decision(session: Session, decision: Decision) -> None:
+    decision_documents.add(session, decision)
 
 
 def get_decision(session: Session, decision_id: str) -> Decision:
-    return _one(session, select(decisions.c.document).where(decisions.c.id == decision_id),
-                Decision, f"decision {decision_id!r} does not exist")
+    return decision_documents.get(session, decision_id)
 
 
 def _about(query: Select[Any], subject: AggregateRef) -> Select[Any]:
@@ -282,22 +250,18 @@ def _about(query: Select[Any], subject: AggregateRef) -> Select[Any]:
 
 
 def decisions_about(session: Session, subject: AggregateRef) -> list[Decision]:
-    return _documents(session, _about(select(decisions.c.document), subject), Decision)
+    return decision_documents.all(session, _about(decision_documents.select(), subject))
 
 
 def list_decisions(session: Session, body_id: str, subject: AggregateRef | None,
                    after: tuple[datetime, str] | None, limit: int) -> list[Decision]:
-    query = (select(decisions.c.document)
-             .order_by(decisions.c.decided_at, decisions.c.id).limit(limit))
+    order = (decisions.c.decided_at, decisions.c.id)
+    query = after_keyset(decision_documents.select().order_by(*order).limit(limit), order, after)
     if body_id:
         query = query.where(decisions.c.body_id == body_id)
     if subject is not None:
         query = _about(query, subject)
-    if after is not None:
-        at, last_id = after
-        query = query.where(or_(decisions.c.decided_at > at,
-                                and_(decisions.c.decided_at == at, decisions.c.id > last_id)))
-    return _documents(session, query, Decision)
+    return decision_documents.all(session, query)
 
 
 # -------------------------------------------------------------------- involvement
@@ -315,19 +279,19 @@ class InvolvementFilter:
         return {name: str(value) if value else None for name, value in asdict(self).items()}
 
 
+activities = Documents(involvement_activities, InvolvementActivity, "activity", lambda a: {
+    "project_id": a.project_id, "arc": a.arc.name if a.arc else None, "kind": a.kind.name,
+    "activity_date": a.activity_date})
+
+
 def add_activity(session: Session, activity: InvolvementActivity) -> None:
-    session.execute(insert(involvement_activities).values(
-        id=activity.id, project_id=activity.project_id,
-        arc=activity.arc.name if activity.arc else None, kind=activity.kind.name,
-        activity_date=activity.activity_date, document=activity.model_dump_json()))
+    activities.add(session, activity)
 
 
 def find_activity_by_key(session: Session, key: str) -> InvolvementActivity | None:
-    query = (select(involvement_activities.c.document)
-             .join(involvement_keys, involvement_keys.c.activity_id == involvement_activities.c.id)
-             .where(involvement_keys.c.key == key))
-    found = _documents(session, query, InvolvementActivity)
-    return found[0] if found else None
+    return activities.first(session, activities.select()
+        .join(involvement_keys, involvement_keys.c.activity_id == involvement_activities.c.id)
+        .where(involvement_keys.c.key == key))
 
 
 def remember_key(session: Session, key: str, activity_id: str) -> None:
@@ -338,7 +302,8 @@ def list_activities(session: Session, where: InvolvementFilter,
                     after: tuple[date, str] | None = None,
                     limit: int | None = None) -> list[InvolvementActivity]:
     table = involvement_activities
-    query = select(table.c.document).order_by(table.c.activity_date, table.c.id).limit(limit)
+    order = (table.c.activity_date, table.c.id)
+    query = after_keyset(activities.select().order_by(*order).limit(limit), order, after)
     conditions: Iterable[Any] = (
         (table.c.project_id == where.project_id) if where.project_id else None,
         (table.c.arc == where.arc.name) if where.arc else None,
@@ -349,8 +314,4 @@ def list_activities(session: Session, where: InvolvementFilter,
     for condition in conditions:
         if condition is not None:
             query = query.where(condition)
-    if after is not None:
-        day, last_id = after
-        query = query.where(or_(table.c.activity_date > day,
-                                and_(table.c.activity_date == day, table.c.id > last_id)))
-    return _documents(session, query, InvolvementActivity)
+    return activities.all(session, query)

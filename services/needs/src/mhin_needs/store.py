@@ -16,17 +16,14 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    and_,
     delete,
     insert,
-    or_,
     select,
-    update,
 )
 from sqlalchemy.orm import Session
 
 from mhin_needs.domain import Need, NeedStatus, SourceKind
-from mhin_platform.errors import FailedPrecondition, NotFound
+from mhin_platform.db.documents import Documents, after_keyset
 from mhin_platform.reference import Arc, OrganisationType, PriorityArea
 
 metadata = MetaData()
@@ -79,9 +76,10 @@ def _columns(need: Need) -> dict[str, object]:
         "status": need.status.name,
         "organisation_type": need.submitter.type.name,
         "submitted_at": need.submitted_at,
-        "version": need.version,
-        "document": need.model_dump_json(),
     }
+
+
+documents = Documents(needs, Need, "need", _columns)
 
 
 def add(session: Session, need: Need) -> None:
@@ -92,7 +90,7 @@ def add_many(session: Session, new_needs: Sequence[Need]) -> None:
     """Insert new needs, each statement run once for all of them (a bulk load)."""
     if not new_needs:
         return
-    session.execute(insert(needs), [{"id": need.id, **_columns(need)} for need in new_needs])
+    documents.add_many(session, new_needs)
     session.execute(
         insert(need_source_kinds),
         [{"need_id": need.id, "kind": kind.name}
@@ -102,13 +100,7 @@ def add_many(session: Session, new_needs: Sequence[Need]) -> None:
 
 def replace(session: Session, need: Need) -> None:
     """Store a changed need; FailedPrecondition if someone else changed it first."""
-    result = session.execute(
-        update(needs)
-        .where(needs.c.id == need.id, needs.c.version == need.version - 1)
-        .values(**_columns(need))
-    )
-    if result.rowcount != 1:
-        raise FailedPrecondition(f"need {need.id} was changed concurrently; retry")
+    documents.replace(session, need)
     session.execute(delete(need_source_kinds).where(need_source_kinds.c.need_id == need.id))
     session.execute(
         insert(need_source_kinds),
@@ -117,12 +109,7 @@ def replace(session: Session, need: Need) -> None:
 
 
 def get(session: Session, need_id: str) -> Need:
-    document = session.execute(
-        select(needs.c.document).where(needs.c.id == need_id)
-    ).scalar_one_or_none()
-    if document is None:
-        raise NotFound(f"need {need_id!r} does not exist")
-    return Need.model_validate_json(document)
+    return documents.get(session, need_id)
 
 
 def find_by_key(session: Session, key: str) -> Need | None:
@@ -140,7 +127,8 @@ def list_needs(
     session: Session, where: NeedFilter, after: tuple[datetime, str] | None, limit: int
 ) -> list[Need]:
     """Needs matching ``where`` in submission order, after the (time, id) keyset."""
-    query = select(needs.c.document).order_by(needs.c.submitted_at, needs.c.id).limit(limit)
+    order = (needs.c.submitted_at, needs.c.id)
+    query = after_keyset(documents.select().order_by(*order).limit(limit), order, after)
     for column, value in (
         (needs.c.priority_area, where.priority_area),
         (needs.c.arc, where.arc),
@@ -157,9 +145,4 @@ def list_needs(
                 )
             )
         )
-    if after is not None:
-        at, last_id = after
-        query = query.where(
-            or_(needs.c.submitted_at > at, and_(needs.c.submitted_at == at, needs.c.id > last_id))
-        )
-    return [Need.model_validate_json(doc) for doc in session.execute(query).scalars()]
+    return documents.all(session, query)

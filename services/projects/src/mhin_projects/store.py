@@ -16,20 +16,16 @@ from sqlalchemy import (
     ForeignKey,
     Integer,
     MetaData,
-    Select,
     String,
     Table,
     Text,
-    and_,
     delete,
     insert,
-    or_,
     select,
-    update,
 )
 from sqlalchemy.orm import Session
 
-from mhin_platform.errors import FailedPrecondition, NotFound
+from mhin_platform.db.documents import Documents, after_keyset
 from mhin_platform.reference import Arc, PriorityArea
 from mhin_projects.domain import (
     CallStatus,
@@ -102,24 +98,6 @@ known_solutions = Table(
 Keyset = tuple[datetime, str]
 
 
-def _after(query: Select[Any], at: Any, key: Any, keyset: Keyset | None) -> Select[Any]:
-    """Rows after the (time, id) keyset, in that order."""
-    if keyset is None:
-        return query
-    when, last_id = keyset
-    return query.where(or_(at > when, and_(at == when, key > last_id)))
-
-
-def _replace(session: Session, table: Table, aggregate_id: str, version: int,
-             values: dict[str, Any], what: str) -> None:
-    result = session.execute(
-        update(table).where(table.c.id == aggregate_id, table.c.version == version - 1)
-        .values(**values)
-    )
-    if result.rowcount != 1:
-        raise FailedPrecondition(f"{what} {aggregate_id} was changed concurrently; retry")
-
-
 # ------------------------------------------------------------------ selection calls
 
 
@@ -134,19 +112,20 @@ class CallFilter:
 
 
 def _call_columns(call: SelectionCall) -> dict[str, Any]:
-    return {"status": call.status.name, "version": call.version,
-            "document": call.model_dump_json()}
+    return {"solution_id": call.solution_id, "opened_at": call.opened_at,
+            "status": call.status.name}
+
+
+calls = Documents(selection_calls, SelectionCall, "selection call", _call_columns)
 
 
 def add_call(session: Session, call: SelectionCall) -> None:
-    session.execute(insert(selection_calls).values(
-        id=call.id, solution_id=call.solution_id, opened_at=call.opened_at,
-        **_call_columns(call)))
+    calls.add(session, call)
 
 
 def replace_call(session: Session, call: SelectionCall) -> None:
     """Store a changed call (and index any new proposal of it)."""
-    _replace(session, selection_calls, call.id, call.version, _call_columns(call), "call")
+    calls.replace(session, call)
     known = set(session.execute(select(selection_proposals.c.id).where(
         selection_proposals.c.call_id == call.id)).scalars())
     new = [{"id": p.id, "call_id": call.id} for p in call.proposals if p.id not in known]
@@ -155,12 +134,7 @@ def replace_call(session: Session, call: SelectionCall) -> None:
 
 
 def get_call(session: Session, call_id: str) -> SelectionCall:
-    document = session.execute(
-        select(selection_calls.c.document).where(selection_calls.c.id == call_id)
-    ).scalar_one_or_none()
-    if document is None:
-        raise NotFound(f"selection call {call_id!r} does not exist")
-    return SelectionCall.model_validate_json(document)
+    return calls.get(session, call_id)
 
 
 def call_of_proposal(session: Session, proposal_id: str) -> SelectionCall | None:
@@ -171,14 +145,13 @@ def call_of_proposal(session: Session, proposal_id: str) -> SelectionCall | None
 
 def list_calls(session: Session, where: CallFilter, after: Keyset | None,
                limit: int) -> list[SelectionCall]:
-    query = select(selection_calls.c.document).order_by(
-        selection_calls.c.opened_at, selection_calls.c.id).limit(limit)
+    order = (selection_calls.c.opened_at, selection_calls.c.id)
+    query = after_keyset(calls.select().order_by(*order).limit(limit), order, after)
     if where.status is not None:
         query = query.where(selection_calls.c.status == where.status.name)
     if where.solution_id:
         query = query.where(selection_calls.c.solution_id == where.solution_id)
-    query = _after(query, selection_calls.c.opened_at, selection_calls.c.id, after)
-    return [SelectionCall.model_validate_json(doc) for doc in session.execute(query).scalars()]
+    return calls.all(session, query)
 
 
 # ------------------------------------------------------------------ projects
@@ -199,8 +172,11 @@ class ProjectFilter:
 
 
 def _project_columns(project: Project) -> dict[str, Any]:
-    return {"priority_area": project.priority_area.name, "phase": project.phase.name,
-            "version": project.version, "document": project.model_dump_json()}
+    return {"solution_id": project.solution_id, "created_at": project.created_at,
+            "priority_area": project.priority_area.name, "phase": project.phase.name}
+
+
+project_documents = Documents(projects, Project, "project", _project_columns)
 
 
 def _store_arcs(session: Session, project: Project) -> None:
@@ -211,45 +187,34 @@ def _store_arcs(session: Session, project: Project) -> None:
 
 
 def add_project(session: Session, project: Project) -> None:
-    session.execute(insert(projects).values(
-        id=project.id, solution_id=project.solution_id, created_at=project.created_at,
-        **_project_columns(project)))
+    project_documents.add(session, project)
     _store_arcs(session, project)
 
 
 def replace_project(session: Session, project: Project) -> None:
-    _replace(session, projects, project.id, project.version, _project_columns(project),
-             "project")
+    project_documents.replace(session, project)
     _store_arcs(session, project)
 
 
 def find_project(session: Session, project_id: str) -> Project | None:
-    document = session.execute(
-        select(projects.c.document).where(projects.c.id == project_id)
-    ).scalar_one_or_none()
-    return None if document is None else Project.model_validate_json(document)
+    return project_documents.find(session, project_id)
 
 
 def get_project(session: Session, project_id: str) -> Project:
-    project = find_project(session, project_id)
-    if project is None:
-        raise NotFound(f"project {project_id!r} does not exist")
-    return project
+    return project_documents.get(session, project_id)
 
 
 def active_project_for(session: Session, solution_id: str) -> Project | None:
     """The oldest project implementing ``solution_id`` that is not closed."""
-    document = session.execute(
-        select(projects.c.document)
+    return project_documents.first(session, project_documents.select()
         .where(projects.c.solution_id == solution_id, projects.c.phase != Phase.CLOSED.name)
-        .order_by(projects.c.created_at, projects.c.id).limit(1)
-    ).scalar_one_or_none()
-    return None if document is None else Project.model_validate_json(document)
+        .order_by(projects.c.created_at, projects.c.id).limit(1))
 
 
 def list_projects(session: Session, where: ProjectFilter, after: Keyset | None,
                   limit: int) -> list[Project]:
-    query = select(projects.c.document).order_by(projects.c.created_at, projects.c.id).limit(limit)
+    order = (projects.c.created_at, projects.c.id)
+    query = after_keyset(project_documents.select().order_by(*order).limit(limit), order, after)
     for column, value in ((projects.c.phase, where.phase),
                           (projects.c.priority_area, where.priority_area)):
         if value is not None:
@@ -259,56 +224,45 @@ def list_projects(session: Session, where: ProjectFilter, after: Keyset | None,
     if where.arc is not None:
         query = query.where(projects.c.id.in_(
             select(project_arcs.c.project_id).where(project_arcs.c.arc == where.arc.name)))
-    query = _after(query, projects.c.created_at, projects.c.id, after)
-    return [Project.model_validate_json(doc) for doc in session.execute(query).scalars()]
+    return project_documents.all(session, query)
+
+
+reports = Documents(status_reports, StatusReport, "status report", lambda report: {
+    "project_id": report.project_id, "arc": report.arc.name if report.arc else None,
+    "submitted_at": report.submitted_at})
 
 
 def add_report(session: Session, report: StatusReport) -> None:
-    session.execute(insert(status_reports).values(
-        id=report.id, project_id=report.project_id,
-        arc=report.arc.name if report.arc else None,
-        submitted_at=report.submitted_at, document=report.model_dump_json()))
+    reports.add(session, report)
 
 
 def list_reports(session: Session, project_id: str, arc: Arc | None, after: Keyset | None,
                  limit: int) -> list[StatusReport]:
-    query = (select(status_reports.c.document)
-             .where(status_reports.c.project_id == project_id)
-             .order_by(status_reports.c.submitted_at, status_reports.c.id).limit(limit))
+    order = (status_reports.c.submitted_at, status_reports.c.id)
+    query = after_keyset(reports.select().where(status_reports.c.project_id == project_id)
+                         .order_by(*order).limit(limit), order, after)
     if arc is not None:
         query = query.where(status_reports.c.arc == arc.name)
-    query = _after(query, status_reports.c.submitted_at, status_reports.c.id, after)
-    return [StatusReport.model_validate_json(doc) for doc in session.execute(query).scalars()]
+    return reports.all(session, query)
 
 
 # ------------------------------------------------------------------ known solutions
 
 
+solutions = Documents(known_solutions, KnownSolution, "solution",
+                      lambda solution: {"retired": solution.retired})
+
+
 def find_solution(session: Session, solution_id: str) -> KnownSolution | None:
-    document = session.execute(
-        select(known_solutions.c.document).where(known_solutions.c.id == solution_id)
-    ).scalar_one_or_none()
-    return None if document is None else KnownSolution.model_validate_json(document)
+    return solutions.find(session, solution_id)
 
 
 def keep_solution(session: Session, solution: KnownSolution) -> bool:
     """Store ``solution`` unless a snapshot of the same or a newer version is
     already stored (events may arrive again or out of order); True if stored."""
-    stored = session.execute(select(known_solutions.c.version).where(
-        known_solutions.c.id == solution.id)).scalar_one_or_none()
-    values = {"retired": solution.retired, "version": solution.version,
-              "document": solution.model_dump_json()}
-    if stored is None:
-        session.execute(insert(known_solutions).values(id=solution.id, **values))
-        return True
-    if solution.version <= stored:
-        return False
-    session.execute(update(known_solutions).where(known_solutions.c.id == solution.id)
-                    .values(**values))
-    return True
+    return solutions.keep_latest(session, solution)
 
 
 def list_solutions(session: Session, after_id: str, limit: int) -> list[KnownSolution]:
-    query = (select(known_solutions.c.document).where(known_solutions.c.id > after_id)
-             .order_by(known_solutions.c.id).limit(limit))
-    return [KnownSolution.model_validate_json(doc) for doc in session.execute(query).scalars()]
+    return solutions.all(session, solutions.select().where(known_solutions.c.id > after_id)
+                         .order_by(known_solutions.c.id).limit(limit))

@@ -1,0 +1,127 @@
+"""The store shape every service shares: an aggregate kept as its JSON document in a
+table beside the columns its queries filter and sort on, written over the version it
+was read at (optimistic locking), read back in keyset pages.
+
+A service's store declares its tables and, for each kind of aggregate, a
+:class:`Documents` naming the table, the model and the filter columns; its queries
+are then only the ``where`` and ``order by`` of what it asks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel
+from sqlalchemy import Select, Table, and_, insert, or_, select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from mhin_platform.errors import FailedPrecondition, NotFound
+
+M = TypeVar("M", bound=BaseModel)
+Columns = Callable[[Any], dict[str, object]]
+
+
+def _no_columns(_: object) -> dict[str, object]:
+    return {}
+
+
+def _id(item: Any) -> str:
+    return str(item.id)
+
+
+def _version(item: Any) -> int:
+    return int(item.version)
+
+
+class Documents(Generic[M]):
+    """Aggregates of one kind (``model``, with an ``id``) in ``table``: its ``id`` and
+    ``document`` columns, ``version`` where the table has one (the aggregate's, checked
+    on replace), and the filter columns ``columns`` computes from an aggregate.
+    ``noun`` names the kind in errors ("need", "selection call")."""
+
+    def __init__(self, table: Table, model: type[M], noun: str,
+                 columns: Columns = _no_columns) -> None:
+        self.table = table
+        self.model = model
+        self.noun = noun
+        self._columns = columns
+        self._versioned = "version" in table.c
+
+    def values(self, item: M) -> dict[str, object]:
+        """Every stored column of ``item`` but its id."""
+        values = {**self._columns(item), "document": item.model_dump_json()}
+        if self._versioned:
+            values["version"] = _version(item)
+        return values
+
+    def add(self, session: Session, item: M) -> None:
+        self.add_many(session, [item])
+
+    def add_many(self, session: Session, items: Sequence[M]) -> None:
+        """Insert new aggregates in one statement (a bulk load)."""
+        if items:
+            session.execute(insert(self.table), [
+                {"id": _id(item), **self.values(item)} for item in items])
+
+    def replace(self, session: Session, item: M) -> None:
+        """Store a changed aggregate over the version before it; FailedPrecondition if
+        someone else changed it first."""
+        table = self.table
+        result = session.execute(
+            update(table)
+            .where(table.c.id == _id(item), table.c.version == _version(item) - 1)
+            .values(**self.values(item)))
+        if result.rowcount != 1:
+            raise FailedPrecondition(f"{self.noun} {_id(item)} was changed concurrently; retry")
+
+    def keep_latest(self, session: Session, item: M) -> bool:
+        """A read model's rule: store ``item`` unless the same or a newer version of it
+        is stored already (events may arrive again or out of order); True if stored."""
+        table = self.table
+        stored = session.execute(
+            select(table.c.version).where(table.c.id == _id(item))).scalar_one_or_none()
+        if stored is None:
+            self.add(session, item)
+            return True
+        if _version(item) <= stored:
+            return False
+        session.execute(update(table).where(table.c.id == _id(item)).values(**self.values(item)))
+        return True
+
+    def find(self, session: Session, item_id: str) -> M | None:
+        return self.first(session, self.select().where(self.table.c.id == item_id))
+
+    def get(self, session: Session, item_id: str) -> M:
+        """The aggregate; NotFound naming it if there is none."""
+        found = self.find(session, item_id)
+        if found is None:
+            raise NotFound(f"{self.noun} {item_id!r} does not exist")
+        return found
+
+    def select(self) -> Select[Any]:
+        """A query of the documents, to add ``where`` and ``order by`` to."""
+        return select(self.table.c.document)
+
+    def first(self, session: Session, query: Select[Any]) -> M | None:
+        document = session.execute(query).scalars().first()
+        return None if document is None else self.model.model_validate_json(document)
+
+    def all(self, session: Session, query: Select[Any]) -> list[M]:
+        return [self.model.model_validate_json(document)
+                for document in session.execute(query).scalars()]
+
+
+def after_keyset(query: Select[Any], columns: Sequence[ColumnElement[Any]],
+                 keyset: Iterable[Any] | None) -> Select[Any]:
+    """Rows after ``keyset`` (the values of ``columns`` of the last row of the previous
+    page) in the order of ``columns``: the keyset page predicate."""
+    if keyset is None:
+        return query
+    values = list(keyset)
+    conditions = []
+    for position, column in enumerate(columns):
+        earlier = [columns[n] == values[n] for n in range(position)]
+        conditions.append(and_(*earlier, column > values[position]))
+    return query.where(or_(*conditions))
