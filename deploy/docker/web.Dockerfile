@@ -15,9 +15,10 @@ WORKDIR /src
 COPY requirements.lock ./
 COPY libs/contracts libs/contracts
 COPY libs/platform libs/platform
+COPY libs/measures libs/measures
 COPY services/web services/web
 RUN test -f services/web/src/mhin_web/static/build/app.js \
- && /opt/mhin/bin/pip install --constraint requirements.lock ./libs/contracts ./libs/platform ./services/web
+ && /opt/mhin/bin/pip install --constraint requirements.lock ./libs/contracts ./libs/platform ./libs/measures ./services/web
 
 FROM ${PYTHON_IMAGE} AS runtime
 # A fixed numeric id, so Kubernetes' runAsNonRoot can check it without a passwd file.
