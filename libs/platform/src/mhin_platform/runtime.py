@@ -71,8 +71,9 @@ class ServiceDefinition:
     # Adds the servicers; returns their full service names (for health/reflection).
     register: Callable[[grpc.Server, ServiceRuntime], Iterable[str]]
     consumers: Sequence[ConsumerSpec] = ()
-    # Loads reference data; must be idempotent (it runs at every start).
-    seed: Callable[[Database], None] | None = None
+    # Loads reference data for this instance (its settings tell, e.g., an ARC's instance
+    # from the national one); must be idempotent (it runs at every start).
+    seed: Callable[[Database, ServiceSettings], None] | None = None
     # Builds the service's background workers from the wired runtime.
     workers: Sequence[Callable[[ServiceRuntime], Worker]] = ()
 
@@ -83,7 +84,7 @@ class ServiceRuntime:
         upgrade(settings.database_url, definition.migrations)
         self.database = Database(settings.database_url)
         if definition.seed is not None:
-            definition.seed(self.database)
+            definition.seed(self.database, settings)
         self.producer = create_producer(settings.kafka_bootstrap_servers,
                                         client_id=settings.service_name)
         # The relay owns a producer of its own, which it renews after a failure.

@@ -29,7 +29,7 @@ DEFINITION = ServiceDefinition(
     register=register,
     consumers=[ConsumerSpec(name="needs", topics=[events.NEED_TOPIC],
                             handlers=events.NEED_HANDLERS)],
-    seed=seed_reference_data,
+    seed=lambda database, _settings: seed_reference_data(database),  # the same for every instance
 )
 
 

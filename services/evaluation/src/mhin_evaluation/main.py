@@ -12,6 +12,7 @@ from mhin_evaluation import SERVICE_NAME, api, events
 from mhin_evaluation.app import EvaluationApp
 from mhin_evaluation.impact import ImpactApp, ImpactWorker
 from mhin_measures.disclosure import DEFAULT_THRESHOLD
+from mhin_platform.db import Database
 from mhin_platform.runtime import ServiceDefinition, ServiceRuntime, run_service
 from mhin_platform.settings import ServiceSettings
 
@@ -31,13 +32,10 @@ class EvaluationSettings(ServiceSettings):
 
 
 def register(server, runtime: ServiceRuntime) -> list[str]:  # type: ignore[no-untyped-def]
-    settings = runtime.settings
-    app = EvaluationApp(runtime.database, settings.disclosure_threshold,  # type: ignore[attr-defined]
+    settings = _settings(runtime)
+    app = EvaluationApp(runtime.database, settings.disclosure_threshold,
                         instance_arc=settings.instance_arc)
-    # Seeded here, not by ServiceDefinition.seed, which cannot tell an ARC's instance
-    # (which defines no measures) from the national one.
-    app.load_reference_measures()
-    impact = ImpactApp(runtime.database, _settings(runtime).disclosure_threshold)
+    impact = ImpactApp(runtime.database, settings.disclosure_threshold)
     return api.register(server, app, impact)
 
 
@@ -53,6 +51,14 @@ def impact_worker(runtime: ServiceRuntime) -> ImpactWorker:
         timedelta(seconds=settings.impact_debounce_seconds), enabled=settings.impact_live)
 
 
+def seed_measures(database: Database, settings: ServiceSettings) -> None:
+    """The shipped measures, on the national instance only (an ARC's learns them from
+    the national instance's topic)."""
+    evaluation = cast(EvaluationSettings, settings)
+    EvaluationApp(database, evaluation.disclosure_threshold,
+                  instance_arc=evaluation.instance_arc).load_reference_measures()
+
+
 def _settings(runtime: ServiceRuntime) -> EvaluationSettings:
     return cast(EvaluationSettings, runtime.settings)
 
@@ -62,6 +68,7 @@ DEFINITION = ServiceDefinition(
     migrations=Path(__file__).parent / "migrations" / "versions",
     register=register,
     consumers=events.CONSUMERS,
+    seed=seed_measures,
     workers=[impact_worker],
 )
 

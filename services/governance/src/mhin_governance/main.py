@@ -27,7 +27,7 @@ DEFINITION = ServiceDefinition(
     migrations=Path(__file__).parent / "migrations" / "versions",
     register=register,
     consumers=[saga.CONSUMER],
-    seed=seed_reference_bodies,
+    seed=lambda database, _settings: seed_reference_bodies(database),  # the same for every instance
 )
 
 

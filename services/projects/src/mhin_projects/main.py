@@ -29,7 +29,7 @@ DEFINITION = ServiceDefinition(
     migrations=Path(__file__).parent / "migrations" / "versions",
     register=register,
     consumers=CONSUMERS,
-    seed=load_reference_data,
+    seed=lambda database, _settings: load_reference_data(database),  # the same for every instance
 )
 
 
