@@ -7,7 +7,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 CACHE := .cache
-PACKAGES := libs/contracts libs/platform libs/measures libs/devkit libs/cli $(patsubst %/pyproject.toml,%,$(wildcard services/*/pyproject.toml))
+PACKAGES := libs/contracts libs/platform libs/measures libs/devkit libs/cli bench $(patsubst %/pyproject.toml,%,$(wildcard services/*/pyproject.toml))
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES))
 BUF := node_modules/.bin/buf
 # The web dashboard's front end, bundled from npm packages (services/web/frontend/build.mjs)
@@ -66,7 +66,7 @@ proto-check: venv ## fail if libs/contracts is stale against protos/
 lint: venv $(BUF) ## buf lint, buf breaking against main, ruff
 	$(BUF) lint protos
 	$(PY) -m mhin_devkit.protogen breaking
-	$(VENV)/bin/ruff check libs services tests
+	$(VENV)/bin/ruff check bench libs services tests
 
 test: venv kafka-jars $(BUF) $(WEB_ASSETS) $(KUSTOMIZE) ## run the whole suite against a real broker and real databases
 	$(PY) -m pytest
@@ -78,7 +78,7 @@ chaos: venv kafka-jars ## every fault scenario on a three-node cluster and a sin
 	MHIN_CHAOS=full $(PY) -m pytest -s tests/e2e/test_cluster_faults.py tests/platform/test_broker_outage.py services/evaluation/tests/test_broker_outage.py
 
 bench: venv kafka-jars $(WEB_ASSETS) ## run the benchmark suite
-	$(PY) -m mhin_devkit.bench
+	$(PY) -m mhin_bench
 
 lock: venv ## re-pin requirements.lock from what is installed
 	$(PY) -m pip freeze --exclude-editable | sort -f > requirements.lock.new && mv requirements.lock.new requirements.lock

@@ -1,4 +1,4 @@
-"""`python -m mhin_devkit.bench --quick` (what `make bench` runs, with tiny sizes):
+"""`python -m mhin_bench --quick` (what `make bench` runs, with tiny sizes):
 every benchmark runs to the end on its own private broker, or is skipped with the
 reason printed when the service it measures is not installed; the JSON and the docs
 table are written. It proves the harness works and asserts nothing about speed."""
@@ -11,8 +11,8 @@ import sys
 
 import pytest
 
-from mhin_devkit.bench.report import BEGIN, END
-from mhin_devkit.bench.suite import BENCHMARKS, missing
+from mhin_bench.report import BEGIN, END
+from mhin_bench.suite import BENCHMARKS, missing
 
 # The whole suite with tiny sizes starts a broker, JVMs and service processes: about
 # a minute and a half on 2 idle cores, several times that when the machine is busy.
@@ -28,7 +28,7 @@ def quick_run(tmp_path_factory):
     docs.write_text(f"# Performance\n\nProse before.\n\n{BEGIN}\nan old table\n{END}\n\n"
                     "Prose after.\n")
     completed = subprocess.run(
-        [sys.executable, "-m", "mhin_devkit.bench", "--quick",
+        [sys.executable, "-m", "mhin_bench", "--quick",
          "--results-dir", str(folder / "results"), "--docs", str(docs)],
         capture_output=True, text=True, timeout=840,
     )  # fmt: skip

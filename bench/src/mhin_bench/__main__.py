@@ -1,4 +1,4 @@
-"""`python -m mhin_devkit.bench [--quick] [--only NAME]...` (what `make bench` runs).
+"""`python -m mhin_bench [--quick] [--only NAME]...` (what `make bench` runs).
 
 Prints a table, writes bench-results/<time>.json and, after a full run (all
 benchmarks at full size), puts the table into docs/performance.md between its
@@ -12,14 +12,14 @@ import dataclasses
 import sys
 from pathlib import Path
 
-from mhin_devkit.bench import report
-from mhin_devkit.bench.context import FULL, QUICK
-from mhin_devkit.bench.suite import NAMES, run_suite
+from mhin_bench import report
+from mhin_bench.context import FULL, QUICK
+from mhin_bench.suite import NAMES, run_suite
 from mhin_devkit.kafka_broker import repo_root
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mhin_devkit.bench", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m mhin_bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true",
                         help="tiny sizes: proves the suite works, measures nothing useful")

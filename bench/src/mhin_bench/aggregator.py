@@ -12,12 +12,12 @@ references' are not.
 
 from __future__ import annotations
 
-from mhin_devkit.bench.context import BenchContext, Sizes
-from mhin_devkit.bench.figures import Figure, at_least, ratios
-from mhin_devkit.bench.kafka_limit import consumer_rate
-from mhin_devkit.bench.observations import ObservationSet, copy
-from mhin_devkit.bench.peer import peer_rate
-from mhin_devkit.bench.worker import AggregatorWorker, record_times
+from mhin_bench.context import BenchContext, Sizes
+from mhin_bench.figures import Figure, at_least, ratios
+from mhin_bench.kafka_limit import consumer_rate
+from mhin_bench.observations import ObservationSet, copy
+from mhin_bench.peer import peer_rate
+from mhin_bench.worker import AggregatorWorker, record_times
 
 EVENTS_PER_S = 20_000
 OF_PEER = 0.5

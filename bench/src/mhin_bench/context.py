@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from mhin_devkit.bench import observations
-from mhin_devkit.bench.observations import ObservationSet
+from mhin_bench import observations
+from mhin_bench.observations import ObservationSet
 from mhin_devkit.kafka_broker import LocalBroker, deploy_dir, ensure_jars, find_java, free_port
 from mhin_platform.events.topics import TopicSpec, declared_topics, ensure_topics, topic
 

@@ -29,10 +29,10 @@ from mhin.evaluation.v1 import (
     measure_pb2,
 )
 from mhin.projects.v1 import project_events_pb2, project_pb2
-from mhin_devkit.bench.context import BenchContext, BenchError, Sizes
-from mhin_devkit.bench.figures import Figure, at_most, percentile
-from mhin_devkit.bench.process import ServiceProcess
-from mhin_devkit.bench.worker import AggregatorWorker
+from mhin_bench.context import BenchContext, BenchError, Sizes
+from mhin_bench.figures import Figure, at_most, percentile
+from mhin_bench.process import ServiceProcess
+from mhin_bench.worker import AggregatorWorker
 from mhin_devkit.harness import caller, trust_file_for_tests
 from mhin_devkit.kafka_broker import free_port
 from mhin_platform.events.envelope import new_event

@@ -12,11 +12,11 @@ from __future__ import annotations
 import math
 import time
 
-from mhin_devkit.bench import growth_data
-from mhin_devkit.bench.context import BenchContext, Sizes
-from mhin_devkit.bench.figures import Figure, at_most, percentile, ratios
-from mhin_devkit.bench.growth_data import Subject
-from mhin_devkit.bench.load import Call, LoadGenerator
+from mhin_bench import growth_data
+from mhin_bench.context import BenchContext, Sizes
+from mhin_bench.figures import Figure, at_most, percentile, ratios
+from mhin_bench.growth_data import Subject
+from mhin_bench.load import Call, LoadGenerator
 from mhin_devkit.harness import bearer, running_service
 
 FLAT_WITHIN = 2.0  # the largest step's median p50 over the smallest's

@@ -18,9 +18,9 @@ import grpc
 
 from mhin.common.v1 import arc_pb2, organisation_pb2, priority_area_pb2
 from mhin.needs.v1 import needs_pb2, needs_pb2_grpc
-from mhin_devkit.bench.context import BenchContext, Sizes
-from mhin_devkit.bench.figures import Figure, at_most, percentile, ratios
-from mhin_devkit.bench.load import Call, LoadGenerator
+from mhin_bench.context import BenchContext, Sizes
+from mhin_bench.figures import Figure, at_most, percentile, ratios
+from mhin_bench.load import Call, LoadGenerator
 from mhin_devkit.harness import bearer, running_service
 from mhin_needs.main import DEFINITION
 

@@ -19,8 +19,8 @@ import numpy as np
 from google.protobuf.message import Message
 
 from mhin.evaluation.v1 import aggregate_events_pb2, evaluation_pb2, evaluation_pb2_grpc
-from mhin_devkit.bench.context import BenchContext, Sizes
-from mhin_devkit.bench.figures import Figure, at_most, percentile
+from mhin_bench.context import BenchContext, Sizes
+from mhin_bench.figures import Figure, at_most, percentile
 from mhin_devkit.harness import bearer, migrated_database, running_service
 from mhin_evaluation import store
 from mhin_evaluation.domain import AggregateRow, ProjectSites, Site

@@ -13,9 +13,9 @@ from __future__ import annotations
 import re
 import uuid
 
-from mhin_devkit.bench.context import BenchContext, BenchError, Sizes
-from mhin_devkit.bench.figures import Figure
-from mhin_devkit.bench.observations import SHAPED_LIKE, ObservationSet
+from mhin_bench.context import BenchContext, BenchError, Sizes
+from mhin_bench.figures import Figure
+from mhin_bench.observations import SHAPED_LIKE, ObservationSet
 from mhin_platform.events.topics import topic
 
 PRODUCER = "org.apache.kafka.tools.ProducerPerformance"

@@ -12,9 +12,9 @@ from collections import defaultdict
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from mhin.evaluation.v1.observation_events_pb2 import ObservationRecorded
-from mhin_devkit.bench.context import BenchContext, BenchError, Sizes
-from mhin_devkit.bench.figures import Figure
-from mhin_devkit.bench.observations import ObservationSet
+from mhin_bench.context import BenchContext, BenchError, Sizes
+from mhin_bench.figures import Figure
+from mhin_bench.observations import ObservationSet
 from mhin_platform.events.envelope import event_from_record
 
 TIMEOUT_SECONDS = 300.0

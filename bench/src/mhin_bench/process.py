@@ -8,7 +8,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from mhin_devkit.bench.context import BenchError
+from mhin_bench.context import BenchError
 from mhin_devkit.kafka_broker import _die_with_parent
 from mhin_devkit.supervisor import health, script_path
 

@@ -14,10 +14,10 @@ import time
 import uuid
 
 from mhin.evaluation.v1.observation_events_pb2 import ObservationRecorded
-from mhin_devkit.bench.context import BenchContext, BenchError, Sizes
-from mhin_devkit.bench.figures import Figure
-from mhin_devkit.bench.observations import copy, end_offsets, observation_event
-from mhin_devkit.bench.worker import AggregatorWorker
+from mhin_bench.context import BenchContext, BenchError, Sizes
+from mhin_bench.figures import Figure
+from mhin_bench.observations import copy, end_offsets, observation_event
+from mhin_bench.worker import AggregatorWorker
 from mhin_platform.events.envelope import new_event
 from mhin_platform.events.producer import SEND_TIMEOUT_SECONDS, create_producer
 

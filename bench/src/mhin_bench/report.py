@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mhin_devkit.bench.figures import Figure
+from mhin_bench.figures import Figure
 
 BEGIN = "<!-- bench:begin (written by `make bench`: edit the prose around it, not this) -->"
 END = "<!-- bench:end -->"

@@ -10,7 +10,7 @@ Two runs, each on a fresh set of topics and a fresh consumer group:
    each one the time from the broker acknowledging it to its site aggregate arriving
    on the restricted topic is measured here (one clock).
 
-    .venv/bin/python services/aggregator/bench/bench_aggregator.py \\
+    .venv/bin/python -m mhin_bench.stream_workers \\
         --bootstrap-servers 127.0.0.1:9092 --observations 100000 --rate 10000
 
 The load generator and the reader run in this process, on the same machine as the
@@ -44,8 +44,8 @@ from mhin_aggregator.settings import (
     RESTRICTED_AGGREGATE_TOPIC,
     AggregatorSettings,
 )
-from mhin_aggregator.synthetic import Observation, workload
 from mhin_devkit.kafka_broker import free_port
+from mhin_devkit.synthetic import Observation, workload
 from mhin_platform.events.topics import ensure_topics
 from mhin_platform.events.topics import topic as declared_topic
 

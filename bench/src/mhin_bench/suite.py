@@ -14,16 +14,16 @@ import traceback
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from mhin_devkit.bench import machine
-from mhin_devkit.bench.context import BenchContext, Sizes, bench_context
-from mhin_devkit.bench.report import Outcome, SuiteResult, number
+from mhin_bench import machine
+from mhin_bench.context import BenchContext, Sizes, bench_context
+from mhin_bench.report import Outcome, SuiteResult, number
 from mhin_devkit.kafka_broker import repo_root
 
 
 @dataclass(frozen=True)
 class Benchmark:
     name: str
-    module: str  # in mhin_devkit.bench
+    module: str  # in mhin_bench
     needs: tuple[str, ...]  # the packages under test it imports
     what: str
 
@@ -54,7 +54,7 @@ def missing(benchmark: Benchmark) -> str | None:
     absent = [name for name in benchmark.needs if importlib.util.find_spec(name) is None]
     if absent:
         return f"{', '.join(absent)} not installed"
-    if importlib.util.find_spec(f"mhin_devkit.bench.{benchmark.module}") is None:
+    if importlib.util.find_spec(f"mhin_bench.{benchmark.module}") is None:
         return f"no benchmark module wired to {', '.join(benchmark.needs)} yet"
     return None
 
@@ -62,7 +62,7 @@ def missing(benchmark: Benchmark) -> str | None:
 def _run_one(benchmark: Benchmark, context: BenchContext, sizes: Sizes) -> Outcome:
     print(f"\n== {benchmark.name}: {benchmark.what}", flush=True)
     began = time.monotonic()
-    module = importlib.import_module(f"mhin_devkit.bench.{benchmark.module}")
+    module = importlib.import_module(f"mhin_bench.{benchmark.module}")
     try:
         figures = module.run(context, sizes)
     except Exception as exc:  # noqa: BLE001 - one broken benchmark must not hide the others

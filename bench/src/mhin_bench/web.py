@@ -34,10 +34,10 @@ from mhin.evaluation.v1 import (
     measure_pb2,
 )
 from mhin.projects.v1 import projects_service_pb2, projects_service_pb2_grpc
-from mhin_devkit.bench.context import BenchContext, BenchError, Sizes
-from mhin_devkit.bench.figures import Figure, at_most, percentile
-from mhin_devkit.bench.process import ServiceProcess
-from mhin_devkit.bench.worker import AggregatorWorker
+from mhin_bench.context import BenchContext, BenchError, Sizes
+from mhin_bench.figures import Figure, at_most, percentile
+from mhin_bench.process import ServiceProcess
+from mhin_bench.worker import AggregatorWorker
 from mhin_devkit.harness import TEST_ISSUER, caller, trust_file_for_tests
 from mhin_devkit.kafka_broker import free_port
 from mhin_platform.protoconv import date_to_proto

@@ -14,9 +14,9 @@ import uuid
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
-from mhin_devkit.bench.context import BenchContext, BenchError
-from mhin_devkit.bench.observations import end_offsets
-from mhin_devkit.bench.process import ServiceProcess
+from mhin_bench.context import BenchContext, BenchError
+from mhin_bench.observations import end_offsets
+from mhin_bench.process import ServiceProcess
 from mhin_platform.events.dead_letter import dead_letter_topic
 from mhin_platform.events.topics import ensure_topics
 

@@ -20,7 +20,7 @@ from kafka.structs import OffsetAndMetadata
 
 from mhin_aggregator.checker import Report, check, lag
 from mhin_aggregator.settings import OBSERVATION_TOPIC, AggregatorSettings
-from mhin_aggregator.synthetic import Observation
+from mhin_devkit.synthetic import Observation
 from mhin_platform.events.envelope import Event
 from mhin_platform.events.producer import create_producer, publish
 from mhin_platform.events.topics import ensure_topics

@@ -16,8 +16,8 @@ import pytest_asyncio
 
 from mhin.evaluation.v1.aggregate_events_pb2 import AggregateUpdated
 from mhin_aggregator.checker import read_topic
-from mhin_aggregator.synthetic import Observation
 from mhin_devkit.harness import TopicReader
+from mhin_devkit.synthetic import Observation
 from mhin_measures.rates import MeasureType
 from mhin_measures.spc import Direction
 from mhin_platform.events.dead_letter import REASON_HEADER

@@ -9,7 +9,7 @@ import pytest
 from mhin.evaluation.v1 import aggregate_events_pb2 as pb
 from mhin_aggregator.checker import read_topic
 from mhin_aggregator.settings import RESTRICTED_AGGREGATE_TOPIC
-from mhin_aggregator.synthetic import workload
+from mhin_devkit.synthetic import workload
 from mhin_platform.events.envelope import event_from_record
 
 pytestmark = pytest.mark.integration

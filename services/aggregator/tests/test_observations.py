@@ -9,7 +9,7 @@ import pytest
 from mhin.evaluation.v1.aggregate_events_pb2 import AggregateUpdated
 from mhin_aggregator.observations import Unusable, read_cell
 from mhin_aggregator.rollup import Measure
-from mhin_aggregator.synthetic import Observation
+from mhin_devkit.synthetic import Observation
 from mhin_measures.rates import MeasureType
 from mhin_measures.spc import Direction
 from mhin_platform.events.envelope import new_event

@@ -9,7 +9,7 @@ import pytest
 from kafka.partitioner.default import murmur2
 
 from mhin_aggregator.settings import OBSERVATION_TOPIC
-from mhin_aggregator.synthetic import Observation
+from mhin_devkit.synthetic import Observation
 from mhin_platform.events.topics import topic
 from mhin_platform.reference import Arc
 

@@ -14,7 +14,7 @@ from disclosure_audit import Seen, attack, audience_own_data, audience_shares, r
 from mhin.evaluation.v1.aggregate_events_pb2 import AggregateUpdated
 from mhin_aggregator.checker import read_topic
 from mhin_aggregator.settings import AGGREGATE_TOPIC, RESTRICTED_AGGREGATE_TOPIC
-from mhin_aggregator.synthetic import Observation
+from mhin_devkit.synthetic import Observation
 from mhin_measures.rates import MeasureType
 from mhin_platform.events.envelope import event_from_record
 from mhin_platform.reference import Arc

@@ -16,7 +16,7 @@ from mhin.evaluation.v1.aggregate_events_pb2 import AggregateUpdated, SpcSignalR
 from mhin_aggregator.checker import check, read_topic
 from mhin_aggregator.checker import main as checker_main
 from mhin_aggregator.settings import AGGREGATE_TOPIC, RESTRICTED_AGGREGATE_TOPIC, SPC_SIGNAL_TOPIC
-from mhin_aggregator.synthetic import Observation, workload
+from mhin_devkit.synthetic import Observation, workload
 from mhin_measures.rates import MeasureType
 from mhin_measures.spc import Direction
 from mhin_platform.events.envelope import Event, event_from_record, new_event
