@@ -36,7 +36,7 @@ from mhin_catalogue.domain import (
     name_key,
 )
 from mhin_catalogue.mcda import Criterion, Round, RoundStatus
-from mhin_platform.db.documents import Documents, after_keyset
+from mhin_platform.db.documents import Documents, after_keyset, document_table
 from mhin_platform.reference import PriorityArea
 
 metadata = MetaData()
@@ -74,25 +74,19 @@ solution_needs = Table(
     Column("need_id", String(36), primary_key=True, index=True),
 )
 
-known_needs = Table(
+known_needs = document_table(
     "known_needs",
     metadata,
-    Column("id", String(36), primary_key=True),
     Column("priority_area", String(60), nullable=False, index=True),
     Column("status", String(20), nullable=False, index=True),
     Column("submitted_at", DateTime(timezone=True), nullable=False, index=True),
-    Column("version", Integer, nullable=False),
-    Column("document", Text, nullable=False),
 )
 
-rounds = Table(
+rounds = document_table(
     "prioritisation_rounds",
     metadata,
-    Column("id", String(36), primary_key=True),
     Column("status", String(20), nullable=False, index=True),
     Column("created_at", DateTime(timezone=True), nullable=False, index=True),
-    Column("version", Integer, nullable=False),
-    Column("document", Text, nullable=False),
 )
 
 # Client idempotency keys of RecordRound.

@@ -18,7 +18,6 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
-    Text,
     bindparam,
     delete,
     insert,
@@ -39,17 +38,17 @@ from mhin_evaluation.domain import (
     Site,
 )
 from mhin_measures.hierarchy import AggregateKey, Level
+from mhin_platform.db.documents import document_table
 from mhin_platform.errors import FailedPrecondition
 from mhin_platform.reference import Arc
 
 metadata = MetaData()
 
-measures = Table(
+measures = document_table(
     "measures",
     metadata,
-    Column("id", String(64), primary_key=True),
     Column("project_id", String(64), nullable=False, index=True),
-    Column("document", Text, nullable=False),
+    id_length=64, versioned=False,
 )
 
 # Read model of project-tracking's project events: the highest version seen per project.

@@ -16,11 +16,9 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Index,
-    Integer,
     MetaData,
     String,
     Table,
-    Text,
     UniqueConstraint,
     insert,
     select,
@@ -38,29 +36,24 @@ from mhin_governance.domain import (
     Meeting,
     MeetingStatus,
 )
-from mhin_platform.db.documents import Documents, after_keyset
+from mhin_platform.db.documents import Documents, after_keyset, document_table
 from mhin_platform.reference import Arc
 
 metadata = MetaData()
 
-bodies = Table(
+bodies = document_table(
     "bodies",
     metadata,
-    Column("id", String(64), primary_key=True),
     Column("kind", String(20), nullable=False, index=True),
-    Column("version", Integer, nullable=False),
-    Column("document", Text, nullable=False),
+    id_length=64,
 )
 
-meetings = Table(
+meetings = document_table(
     "meetings",
     metadata,
-    Column("id", String(36), primary_key=True),
     Column("body_id", String(64), ForeignKey("bodies.id"), nullable=False),
     Column("meeting_date", Date, nullable=False, index=True),
     Column("status", String(20), nullable=False),
-    Column("version", Integer, nullable=False),
-    Column("document", Text, nullable=False),
     UniqueConstraint("body_id", "meeting_date", name="uq_meetings_body_day"),
 )
 
@@ -76,29 +69,27 @@ agenda_subjects = Table(
     Index("ix_agenda_subjects_subject", "subject_type", "subject_id"),
 )
 
-decisions = Table(
+decisions = document_table(
     "decisions",
     metadata,
-    Column("id", String(36), primary_key=True),
     Column("body_id", String(64), nullable=False, index=True),
     Column("meeting_id", String(36), ForeignKey("meetings.id"), nullable=False),
     Column("subject_type", String(200), nullable=True),
     Column("subject_id", String(200), nullable=True),
     Column("decided_at", DateTime(timezone=True), nullable=False),
-    Column("document", Text, nullable=False),
     Index("ix_decisions_subject", "subject_type", "subject_id"),
+    versioned=False,
 )
 
-involvement_activities = Table(
+involvement_activities = document_table(
     "involvement_activities",
     metadata,
-    Column("id", String(36), primary_key=True),
     Column("project_id", String(64), nullable=False),
     Column("arc", String(40), nullable=True),
     Column("kind", String(40), nullable=False),
     Column("activity_date", Date, nullable=False, index=True),
-    Column("document", Text, nullable=False),
     Index("ix_involvement_project_date", "project_id", "activity_date"),
+    versioned=False,
 )
 
 # Client idempotency keys of LogInvolvement.

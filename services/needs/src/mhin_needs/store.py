@@ -11,11 +11,9 @@ from sqlalchemy import (
     Column,
     DateTime,
     ForeignKey,
-    Integer,
     MetaData,
     String,
     Table,
-    Text,
     delete,
     insert,
     select,
@@ -23,22 +21,19 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from mhin_needs.domain import Need, NeedStatus, SourceKind
-from mhin_platform.db.documents import Documents, after_keyset
+from mhin_platform.db.documents import Documents, after_keyset, document_table
 from mhin_platform.reference import Arc, OrganisationType, PriorityArea
 
 metadata = MetaData()
 
-needs = Table(
+needs = document_table(
     "needs",
     metadata,
-    Column("id", String(36), primary_key=True),
     Column("arc", String(40), nullable=False, index=True),
     Column("priority_area", String(60), nullable=False, index=True),
     Column("status", String(20), nullable=False, index=True),
     Column("organisation_type", String(40), nullable=False),
     Column("submitted_at", DateTime(timezone=True), nullable=False, index=True),
-    Column("version", Integer, nullable=False),
-    Column("document", Text, nullable=False),
 )
 
 need_source_kinds = Table(

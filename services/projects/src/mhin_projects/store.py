@@ -14,18 +14,16 @@ from sqlalchemy import (
     Column,
     DateTime,
     ForeignKey,
-    Integer,
     MetaData,
     String,
     Table,
-    Text,
     delete,
     insert,
     select,
 )
 from sqlalchemy.orm import Session
 
-from mhin_platform.db.documents import Documents, after_keyset
+from mhin_platform.db.documents import Documents, after_keyset, document_table
 from mhin_platform.reference import Arc, PriorityArea
 from mhin_projects.domain import (
     CallStatus,
@@ -38,15 +36,13 @@ from mhin_projects.domain import (
 
 metadata = MetaData()
 
-selection_calls = Table(
+selection_calls = document_table(
     "selection_calls",
     metadata,
-    Column("id", String(64), primary_key=True),
     Column("solution_id", String(64), nullable=False, index=True),
     Column("status", String(20), nullable=False, index=True),
     Column("opened_at", DateTime(timezone=True), nullable=False, index=True),
-    Column("version", Integer, nullable=False),
-    Column("document", Text, nullable=False),
+    id_length=64,
 )
 
 # Which call holds a proposal: governance decisions name only the proposal.
@@ -57,16 +53,14 @@ selection_proposals = Table(
     Column("call_id", String(64), ForeignKey("selection_calls.id"), nullable=False),
 )
 
-projects = Table(
+projects = document_table(
     "projects",
     metadata,
-    Column("id", String(64), primary_key=True),
     Column("solution_id", String(64), nullable=False, index=True),
     Column("priority_area", String(60), nullable=False, index=True),
     Column("phase", String(20), nullable=False, index=True),
     Column("created_at", DateTime(timezone=True), nullable=False, index=True),
-    Column("version", Integer, nullable=False),
-    Column("document", Text, nullable=False),
+    id_length=64,
 )
 
 project_arcs = Table(
@@ -76,23 +70,20 @@ project_arcs = Table(
     Column("arc", String(40), primary_key=True),
 )
 
-status_reports = Table(
+status_reports = document_table(
     "status_reports",
     metadata,
-    Column("id", String(64), primary_key=True),
     Column("project_id", String(64), ForeignKey("projects.id"), nullable=False, index=True),
     Column("arc", String(40), nullable=True),
     Column("submitted_at", DateTime(timezone=True), nullable=False),
-    Column("document", Text, nullable=False),
+    id_length=64, versioned=False,
 )
 
-known_solutions = Table(
+known_solutions = document_table(
     "known_solutions",
     metadata,
-    Column("id", String(64), primary_key=True),
     Column("retired", Boolean, nullable=False),
-    Column("version", Integer, nullable=False),
-    Column("document", Text, nullable=False),
+    id_length=64,
 )
 
 Keyset = tuple[datetime, str]

@@ -13,8 +13,22 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import Select, Table, and_, insert, or_, select, update
+from sqlalchemy import (
+    Column,
+    Integer,
+    MetaData,
+    Select,
+    String,
+    Table,
+    Text,
+    and_,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
+from sqlalchemy.schema import SchemaItem
 from sqlalchemy.sql.elements import ColumnElement
 
 from mhin_platform.errors import FailedPrecondition, NotFound
@@ -33,6 +47,16 @@ def _id(item: Any) -> str:
 
 def _version(item: Any) -> int:
     return int(item.version)
+
+
+def document_table(name: str, metadata: MetaData, *columns: SchemaItem, id_length: int = 36,
+                   versioned: bool = True) -> Table:
+    """A table of aggregates kept as documents: ``id``, the filter ``columns`` (with their
+    indexes and constraints), ``version`` (unless the aggregate never changes) and
+    ``document``."""
+    version = [Column("version", Integer, nullable=False)] if versioned else []
+    return Table(name, metadata, Column("id", String(id_length), primary_key=True), *columns,
+                 *version, Column("document", Text, nullable=False))
 
 
 class Documents(Generic[M]):
