@@ -30,7 +30,7 @@ from mhin.evaluation.v1 import (
 from mhin.projects.v1 import project_events_pb2, project_pb2
 from mhin_devkit.harness import Caller, caller, running_service
 from mhin_devkit.harness import eventually as harness_eventually
-from mhin_evaluation.events import AGGREGATE_TOPIC, PROJECT_TOPIC
+from mhin_evaluation.consumers import AGGREGATE_TOPIC, PROJECT_TOPIC
 from mhin_evaluation.main import DEFINITION
 from mhin_measures.hierarchy import AggregateKey, Level
 from mhin_platform.events.envelope import new_event

@@ -21,7 +21,8 @@ from mhin.evaluation.v1 import (
 )
 from mhin.projects.v1 import project_events_pb2, project_pb2
 from mhin_devkit.harness import TopicReader
-from mhin_evaluation.events import MEASURE_TOPIC, OBSERVATION_TOPIC, PROJECT_TOPIC
+from mhin_evaluation.consumers import PROJECT_TOPIC
+from mhin_evaluation.events import MEASURE_TOPIC, OBSERVATION_TOPIC
 from mhin_evaluation.reference_measures import reference_measures
 from mhin_platform.events.dead_letter import dead_letter_topic
 

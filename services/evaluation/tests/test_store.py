@@ -11,7 +11,7 @@ import pytest
 from mhin.evaluation.v1 import measure_events_pb2
 from mhin.projects.v1 import project_events_pb2, project_pb2
 from mhin_devkit.harness import migrated_database
-from mhin_evaluation import convert, domain, events, store
+from mhin_evaluation import consumers, convert, domain, store
 from mhin_evaluation.app import EvaluationApp
 from mhin_evaluation.domain import (
     AggregateRow,
@@ -103,7 +103,7 @@ def test_an_arc_instance_keeps_the_newest_version_of_each_national_measure(datab
     for measure in (national, national, retitled, stale):  # again, newer, then late
         event = measure_events_pb2.MeasureDefined(measure=convert.measure_to_proto(measure))
         with database.transaction() as session:
-            events.apply_measure(session, None, event)
+            consumers.apply_measure(session, None, event)
     assert gm_instance.get_measure(national.id) == retitled
     with database.read() as session:
         assert pending_count(session) == 0, "what it learns, it does not publish"
@@ -197,10 +197,10 @@ def test_a_changed_go_live_date_marks_the_sites_series_and_the_projects_estimate
                 site.arc, convert.ARC), go_live_date=date_to_proto(site.go_live))
             for site in (moved, LEEDS)]))
     with database.transaction() as session:
-        events.apply_project(session, new_event(topic=events.PROJECT_TOPIC, key="mhin-project-1",
-                                                source="/mhin/project-tracking",
-                                                subject="mhin-project-1", message=snapshot),
-                             snapshot)
+        consumers.apply_project(session, new_event(
+            topic=consumers.PROJECT_TOPIC, key="mhin-project-1", source="/mhin/project-tracking",
+            subject="mhin-project-1", message=snapshot),
+            snapshot)
         marked = store.due_impacts(session, datetime.now(UTC), 10)
     assert {(p.scope, p.unit, p.stratum) for p in marked} == {
         ("site", "oldham", ""), ("site", "oldham", "ethnicity=Black"),

@@ -16,8 +16,8 @@ from mhin.governance.v1 import governance_pb2_grpc
 from mhin.projects.v1 import selection_events_pb2
 from mhin_devkit.harness import TopicReader, caller, running_service
 from mhin_devkit.harness import eventually as harness_eventually
+from mhin_governance.consumers import SELECTION_TOPIC
 from mhin_governance.main import DEFINITION
-from mhin_governance.saga import SELECTION_TOPIC
 from mhin_platform.events.envelope import Event, new_event
 from mhin_platform.events.producer import create_producer, publish
 

@@ -16,8 +16,8 @@ from mhin.governance.v1 import decision_events_pb2 as dpb
 from mhin.governance.v1 import events_pb2
 from mhin.governance.v1 import governance_pb2 as pb
 from mhin_devkit.harness import TopicReader
+from mhin_governance.consumers import SELECTION_TOPIC
 from mhin_governance.domain import EXECUTIVE_RULE, SELECTION_PROPOSAL
-from mhin_governance.saga import SELECTION_TOPIC
 from mhin_platform.events.dead_letter import REASON_HEADER as DLQ_REASON
 from mhin_platform.protoconv import date_from_proto, date_to_proto
 

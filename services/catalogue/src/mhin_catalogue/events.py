@@ -1,13 +1,8 @@
-"""Catalogue events, both ways.
-
-Out: each state change is written to the outbox in its transaction, carrying the
-aggregate after the change: solutions on ``mhin.catalogue.solution`` (key =
-solution id), rounds on ``mhin.catalogue.prioritisation-round`` (key = round id).
-
-In: needs-intake's need events on ``mhin.needs.need`` keep the catalogue's copy of
-needs (through the platform's idempotent EventConsumer; a snapshot replaces the
-copy only if it is newer).
-"""
+"""The catalogue's events: each state change is written to the outbox in its
+transaction, carrying the aggregate after the change: solutions on
+``mhin.catalogue.solution`` (key = solution id), rounds on
+``mhin.catalogue.prioritisation-round`` (key = round id). What it consumes is in
+``consumers``."""
 
 from __future__ import annotations
 
@@ -15,18 +10,14 @@ from google.protobuf.message import Message
 from sqlalchemy.orm import Session
 
 from mhin.catalogue.v1 import events_pb2, prioritisation_events_pb2
-from mhin.needs.v1 import events_pb2 as need_events_pb2
-from mhin_catalogue import SERVICE_NAME, convert, store
+from mhin_catalogue import SERVICE_NAME, convert
 from mhin_catalogue.domain import Solution
 from mhin_catalogue.mcda import Round
-from mhin_platform.errors import InvalidArgument
-from mhin_platform.events.consumer import Handler
-from mhin_platform.events.envelope import Event, new_event
+from mhin_platform.events.envelope import new_event
 from mhin_platform.events.outbox import add_to_outbox
 
 SOLUTION_TOPIC = "mhin.catalogue.solution"
 ROUND_TOPIC = "mhin.catalogue.prioritisation-round"
-NEED_TOPIC = "mhin.needs.need"
 SOURCE = f"/mhin/{SERVICE_NAME}"
 
 
@@ -68,18 +59,3 @@ def round_recorded(session: Session, round_: Round) -> None:
 def round_closed(session: Session, round_: Round) -> None:
     _record(session, ROUND_TOPIC, round_.id, prioritisation_events_pb2.PrioritisationRoundClosed(
         round=convert.round_to_proto(round_)))
-
-
-def _keep_need(session: Session, event: Event, message: Message) -> None:
-    need = convert.known_need_from_proto(message.need)  # type: ignore[attr-defined]
-    if need.id != event.key:
-        raise InvalidArgument("need.id", f"is {need.id!r} but the event key is {event.key!r}")
-    store.save_known_need(session, need)
-
-
-# Every need event carries the whole need, so one effect serves them all.
-NEED_HANDLERS = [
-    Handler(message_class, _keep_need)
-    for message_class in (need_events_pb2.NeedSubmitted, need_events_pb2.NeedCategorised,
-                          need_events_pb2.NeedAligned, need_events_pb2.NeedWithdrawn)
-]

@@ -6,9 +6,9 @@ from pathlib import Path
 
 from pydantic import Field
 
-from mhin_catalogue import SERVICE_NAME, api, events
+from mhin_catalogue import SERVICE_NAME, api, consumers
 from mhin_catalogue.app import CatalogueApp, PrioritisationApp, seed_reference_data
-from mhin_platform.runtime import ConsumerSpec, ServiceDefinition, ServiceRuntime, run_service
+from mhin_platform.runtime import ServiceDefinition, ServiceRuntime, run_service
 from mhin_platform.settings import ServiceSettings
 
 
@@ -27,8 +27,7 @@ DEFINITION = ServiceDefinition(
     settings_class=CatalogueSettings,
     migrations=Path(__file__).parent / "migrations" / "versions",
     register=register,
-    consumers=[ConsumerSpec(name="needs", topics=[events.NEED_TOPIC],
-                            handlers=events.NEED_HANDLERS)],
+    consumers=consumers.CONSUMERS,
     seed=lambda database, _settings: seed_reference_data(database),  # the same for every instance
 )
 

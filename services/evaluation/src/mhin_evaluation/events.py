@@ -1,35 +1,26 @@
-"""evaluation's events. Published through the outbox in the transaction of the
-change: measure definitions (``mhin.evaluation.measure``, key = measure id) and
+"""evaluation's events, published through the outbox in the transaction of the
+change: measure definitions (``mhin.evaluation.measure``, key = measure id),
 observations (``mhin.evaluation.observation``, key = measure id, so one measure's
-observations and their corrections stay in order on one partition). Measures are
-defined on the national instance only; every instance consumes them, so an ARC's own
-instance checks observations against them. Also consumed into read models:
-project-tracking's project snapshots (the sites observations may be recorded for)
-and the stream processors' unsuppressed aggregates."""
+observations and their corrections stay in order on one partition) and impact
+estimates (``mhin.evaluation.impact``). What it consumes is in ``consumers``."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 
 from google.protobuf.message import Message
 from sqlalchemy.orm import Session
 
-from mhin.evaluation.v1 import aggregate_events_pb2, measure_events_pb2, observation_events_pb2
-from mhin.projects.v1 import project_events_pb2
-from mhin_evaluation import SERVICE_NAME, convert, domain, store
+from mhin.evaluation.v1 import measure_events_pb2, observation_events_pb2
+from mhin_evaluation import SERVICE_NAME, convert
 from mhin_evaluation.domain import Measure, Observation
 from mhin_measures.hierarchy import cell_key
-from mhin_platform.events.consumer import Handler
 from mhin_platform.events.envelope import Event, new_event
 from mhin_platform.events.outbox import add_to_outbox
 from mhin_platform.protoconv import enum_to_proto, timestamp
-from mhin_platform.runtime import ConsumerSpec
 
 MEASURE_TOPIC = "mhin.evaluation.measure"
 OBSERVATION_TOPIC = "mhin.evaluation.observation"
-PROJECT_TOPIC = "mhin.projects.project"
-AGGREGATE_TOPIC = "mhin.evaluation.aggregate-restricted"
 IMPACT_TOPIC = "mhin.evaluation.impact"
 SOURCE = f"/mhin/{SERVICE_NAME}"
 
@@ -69,82 +60,6 @@ def _observation_event(observation: Observation, measure: Measure) -> Event:
                      subject=cell_key(*observation.key), message=message)
 
 
-# ----------------------------------------------------------------- read models
-
-
 def impact_estimated(session: Session, key: str, message: Message) -> None:
     add_to_outbox(session, new_event(topic=IMPACT_TOPIC, key=key, source=SOURCE, subject=key,
                                      message=message))
-
-
-def apply_project(session: Session, event: Event, message: Message) -> None:
-    """Keep a project's sites at the highest version seen (events may come again or late);
-    a site whose go-live date changed has its impact estimates recomputed."""
-    snapshot = convert.project_sites_from_proto(message.project)  # type: ignore[attr-defined]
-    known = store.project_version(session, snapshot.project_id)
-    if domain.is_newer(snapshot, known):
-        before = store.project_sites(session, snapshot.project_id)
-        go_live_before = {site.id: site.go_live for site in (before.sites if before else ())}
-        store.replace_project(session, snapshot, known)
-        moved = [site.id for site in snapshot.sites
-                 if site.go_live != go_live_before.get(site.id)]
-        if moved:
-            series = store.site_series_keys(session, moved)
-            store.mark_impacts(session, [
-                *((measure, "site", site, stratum) for measure, site, stratum in series),
-                *((measure, "project", snapshot.project_id, stratum)
-                  for measure, _, stratum in series),
-            ], datetime.now(UTC))
-
-
-def apply_measure(session: Session, event: Event, message: Message) -> None:
-    """Keep each measure the national instance defines at its highest version seen. On
-    the national instance itself, the topic's only writer, each one is already stored."""
-    measure = convert.measure_from_proto(message.measure)  # type: ignore[attr-defined]
-    known = store.get_measure(session, measure.id)
-    if known is None:
-        store.add_measure(session, measure)
-    elif domain.is_newer(measure, known.version):
-        store.replace_measure(session, measure)
-
-
-def apply_aggregate(session: Session, event: Event, message: Message) -> None:
-    """Keep the aggregate; a site's changed series has its impact estimates (the
-    site's and its project's pooled one) recomputed."""
-    row = convert.aggregate_row_from_proto(message)  # type: ignore[arg-type]
-    store.put_aggregate(session, row)
-    if row.level is domain.Level.SITE:
-        site = store.sites_by_id(session, [row.unit]).get(row.unit)
-        keys = [(row.measure_id, "site", row.unit, row.stratum)]
-        if site is not None:
-            keys.append((row.measure_id, "project", site.project_id, row.stratum))
-        store.mark_impacts(session, keys, datetime.now(UTC))
-
-
-def _project_event_classes() -> list[type[Message]]:
-    """Every event on the project topic carries the project snapshot (see
-    project_events.proto), so each one, including types added later, updates the sites."""
-    return [
-        getattr(project_events_pb2, name)
-        for name, descriptor in project_events_pb2.DESCRIPTOR.message_types_by_name.items()
-        if "project" in descriptor.fields_by_name
-    ]
-
-
-CONSUMERS = (
-    ConsumerSpec(
-        name="measures",
-        topics=[MEASURE_TOPIC],
-        handlers=[Handler(measure_events_pb2.MeasureDefined, apply_measure)],
-    ),
-    ConsumerSpec(
-        name="projects",
-        topics=[PROJECT_TOPIC],
-        handlers=[Handler(cls, apply_project) for cls in _project_event_classes()],
-    ),
-    ConsumerSpec(
-        name="aggregates",
-        topics=[AGGREGATE_TOPIC],
-        handlers=[Handler(aggregate_events_pb2.AggregateUpdated, apply_aggregate)],
-    ),
-)

@@ -8,7 +8,7 @@ from typing import cast
 
 from pydantic import Field
 
-from mhin_evaluation import SERVICE_NAME, api, events
+from mhin_evaluation import SERVICE_NAME, api, consumers
 from mhin_evaluation.app import EvaluationApp
 from mhin_evaluation.impact import ImpactApp, ImpactWorker
 from mhin_measures.disclosure import DEFAULT_THRESHOLD
@@ -67,7 +67,7 @@ DEFINITION = ServiceDefinition(
     settings_class=EvaluationSettings,
     migrations=Path(__file__).parent / "migrations" / "versions",
     register=register,
-    consumers=events.CONSUMERS,
+    consumers=consumers.CONSUMERS,
     seed=seed_measures,
     workers=[impact_worker],
 )

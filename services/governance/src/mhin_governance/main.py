@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import Field
 
-from mhin_governance import SERVICE_NAME, api, saga
+from mhin_governance import SERVICE_NAME, api, consumers
 from mhin_governance.app import GovernanceApp, seed_reference_bodies
 from mhin_platform.runtime import ServiceDefinition, ServiceRuntime, run_service
 from mhin_platform.settings import ServiceSettings
@@ -26,7 +26,7 @@ DEFINITION = ServiceDefinition(
     settings_class=GovernanceSettings,
     migrations=Path(__file__).parent / "migrations" / "versions",
     register=register,
-    consumers=[saga.CONSUMER],
+    consumers=consumers.CONSUMERS,
     seed=lambda database, _settings: seed_reference_bodies(database),  # the same for every instance
 )
 

@@ -1,4 +1,5 @@
-"""The selection saga, governance's side. Choreographed: no calls, only events.
+"""What governance consumes: the selection saga, governance's side. Choreographed:
+no calls, only events.
 
 project-tracking publishes ``SelectionProposed`` on ``mhin.projects.selection``;
 governance puts the proposal on the agenda of the Executive's next meeting not yet
@@ -35,8 +36,8 @@ def on_selection_proposed(session: Session, event: Event,
                                   now)
 
 
-CONSUMER = ConsumerSpec(
+CONSUMERS = (ConsumerSpec(
     name="selection",
     topics=[SELECTION_TOPIC],
     handlers=[Handler(selection_events_pb2.SelectionProposed, on_selection_proposed)],
-)
+),)

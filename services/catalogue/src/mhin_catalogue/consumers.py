@@ -1,0 +1,34 @@
+"""What the catalogue consumes: needs-intake's need events on ``mhin.needs.need``
+keep the catalogue's copy of needs (through the platform's idempotent EventConsumer;
+a snapshot replaces the copy only if it is newer)."""
+
+from __future__ import annotations
+
+from google.protobuf.message import Message
+from sqlalchemy.orm import Session
+
+from mhin.needs.v1 import events_pb2 as need_events_pb2
+from mhin_catalogue import convert, store
+from mhin_platform.errors import InvalidArgument
+from mhin_platform.events.consumer import Handler
+from mhin_platform.events.envelope import Event
+from mhin_platform.runtime import ConsumerSpec
+
+NEED_TOPIC = "mhin.needs.need"
+
+
+def keep_need(session: Session, event: Event, message: Message) -> None:
+    need = convert.known_need_from_proto(message.need)  # type: ignore[attr-defined]
+    if need.id != event.key:
+        raise InvalidArgument("need.id", f"is {need.id!r} but the event key is {event.key!r}")
+    store.save_known_need(session, need)
+
+
+# Every need event carries the whole need, so one effect serves them all.
+NEED_HANDLERS = [
+    Handler(message_class, keep_need)
+    for message_class in (need_events_pb2.NeedSubmitted, need_events_pb2.NeedCategorised,
+                          need_events_pb2.NeedAligned, need_events_pb2.NeedWithdrawn)
+]
+
+CONSUMERS = (ConsumerSpec(name="needs", topics=[NEED_TOPIC], handlers=NEED_HANDLERS),)
