@@ -63,10 +63,11 @@ proto: venv ## regenerate libs/contracts from protos/
 proto-check: venv ## fail if libs/contracts is stale against protos/
 	$(PY) -m mhin_devkit.protogen check
 
-lint: venv $(BUF) ## buf lint, buf breaking against main, ruff
+lint: venv $(BUF) ## buf lint, buf breaking against main, ruff, mypy
 	$(BUF) lint protos
 	$(PY) -m mhin_devkit.protogen breaking
 	$(VENV)/bin/ruff check bench libs services tests
+	$(PY) -m mypy
 
 test: venv kafka-jars $(BUF) $(WEB_ASSETS) $(KUSTOMIZE) ## run the whole suite against a real broker and real databases
 	$(PY) -m pytest

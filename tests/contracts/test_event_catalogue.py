@@ -8,9 +8,9 @@ from pathlib import Path
 
 from google.protobuf import descriptor_pool
 
-from mhin_devkit import eventdocs
+from mhin_devkit import eventdocs, topicnames
 from mhin_devkit.protogen import find_repo_root
-from mhin_platform.events.topics import declared_topics
+from mhin_platform.events.topics import declared_topics, event_classes
 
 ROOT = find_repo_root(Path(__file__).resolve().parent)
 eventdocs.load_contracts(ROOT)
@@ -42,3 +42,15 @@ def test_the_catalogue_page_is_current():
     document = (ROOT / eventdocs.DOC).read_text(encoding="utf-8")
     assert eventdocs.updated(document) == document, (
         "docs/events.md is stale: run `python -m mhin_devkit.eventdocs write`")
+
+
+def test_the_topic_name_constants_are_current():
+    module = (ROOT / topicnames.MODULE).read_text(encoding="utf-8")
+    assert module == topicnames.render(), (
+        f"{topicnames.MODULE} is stale: run `python -m mhin_devkit.topicnames write`")
+
+
+def test_a_topic_s_event_classes_are_its_declared_types():
+    for spec in declared_topics(include_dlq=False):
+        classes = event_classes(spec.name)
+        assert [c.DESCRIPTOR.full_name for c in classes] == list(spec.events)

@@ -1,4 +1,4 @@
-"""ARCs operate their own instances (issue 6, "Several ARCs"), through public
+"""ARCs operate their own instances, through public
 interfaces only: on one broker, the national evaluation and Greater Manchester's and
 Yorkshire and Humber's own instances (and Greater Manchester's needs-intake), with
 the one stream processors' process between them.

@@ -91,7 +91,7 @@ class Load:
             self.submitted += 1
             on_batch(number)
 
-    def _submit(self, batch: list) -> list:  # type: ignore[type-arg]
+    def _submit(self, batch: list) -> list:
         request = evaluation_pb2.SubmitObservationsRequest(observations=batch)
         for _ in range(60):
             try:
@@ -128,10 +128,7 @@ def kill_two_brokers(cluster: LocalCluster, partition: int) -> Callable[[], None
     for node in (leader, *others):
         cluster.kill(node)
 
-    def restore() -> None:
-        for node in (leader, *others):
-            cluster.restart(node)
-    return restore
+    return lambda: cluster.restart(leader, *others)
 
 
 def rolling_restart(cluster: LocalCluster, partition: int) -> Callable[[], None]:
@@ -230,7 +227,7 @@ def test_nothing_is_lost_or_counted_twice_through_a_fault(cluster, platform_on, 
     workers.require_running()
 
 
-def _known(api, project_id: str):  # type: ignore[no-untyped-def]
+def _known(api, project_id: str):
     try:
         return api.GetProjectSites(evaluation_pb2.GetProjectSitesRequest(project_id=project_id))
     except grpc.RpcError as exc:
@@ -239,7 +236,7 @@ def _known(api, project_id: str):  # type: ignore[no-untyped-def]
         raise
 
 
-def _all_published(events: list, load: Load) -> bool:  # type: ignore[type-arg]
+def _all_published(events: list, load: Load) -> bool:
     latest: dict[tuple[str, str], int] = {}
     for event in events:
         message = event.decode(observation_events_pb2.ObservationRecorded)
@@ -248,7 +245,7 @@ def _all_published(events: list, load: Load) -> bool:  # type: ignore[type-arg]
     return all(latest.get(key) == version for key, (version, _, _) in load.acknowledged.items())
 
 
-def _all_visible(api, measure: str, load: Load, workers, eventually) -> float:  # type: ignore[no-untyped-def]
+def _all_visible(api, measure: str, load: Load, workers, eventually) -> float:
     """When evaluation's national series equals the acknowledged sums, exactly."""
     expected = load.national_sums()
     series = evaluation_pb2.SeriesKey(measure_id=measure, level=aggregate_events_pb2.LEVEL_NATIONAL)

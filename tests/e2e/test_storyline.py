@@ -1,6 +1,6 @@
 """The MHIN story end to end, through public interfaces only: gRPC calls to the five
 services and the events on their topics, with the stream processors as their own
-process (DESIGN.md section 1, issue 6).
+process (DESIGN.md section 1).
 
 Unmet needs are raised in Greater Manchester and Yorkshire and Humber and
 categorised -> the catalogue learns of them from events, and a solution is

@@ -51,7 +51,7 @@ FORGERIES = {
 }
 
 
-def call(platform, api: str, token: str):  # type: ignore[no-untyped-def]
+def call(platform, api: str, token: str):
     method, request = READS[api]
     stub = platform.api(api).stub
     return getattr(Caller(stub, (("authorization", f"Bearer {token}"),)), method)(request)

@@ -35,12 +35,12 @@ def ledger_topic(bootstrap: str) -> str:
     return spec.name
 
 
-def deposits(topic: str, amounts: range) -> list:  # type: ignore[type-arg]
+def deposits(topic: str, amounts: range) -> list:
     return [new_event(topic=topic, key=f"acct-{amount % 3}", source="/tests/outage",
                       message=Int64Value(value=amount)) for amount in amounts]
 
 
-def dead_letters(bootstrap: str, topic: str) -> list:  # type: ignore[type-arg]
+def dead_letters(bootstrap: str, topic: str) -> list:
     reader = KafkaConsumer(dead_letter_topic(topic), bootstrap_servers=bootstrap,
                            auto_offset_reset="earliest", enable_auto_commit=False,
                            consumer_timeout_ms=3_000)
@@ -58,7 +58,7 @@ def test_a_consumer_rides_out_a_broker_killed_between_apply_and_commit(
     ledger = open_ledger(f"sqlite:///{tmp_path}/ledger.db")
     killed = threading.Event()
 
-    def apply_then_crash_the_broker(session, event, message):  # type: ignore[no-untyped-def]
+    def apply_then_crash_the_broker(session, event, message):
         deposit_effect(session, event, message)
         if message.value == 5 and not killed.is_set():
             outage_broker.kill()  # after the effect, before the offsets are committed

@@ -158,7 +158,7 @@ def identity_provider():
     published = {"keys": [NATIONAL]}
 
     class Jwks(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 - http.server's name
+        def do_GET(self):
             body = json.dumps({"keys": [k.public_jwk() for k in published["keys"]]}).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")

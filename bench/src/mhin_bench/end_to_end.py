@@ -35,6 +35,7 @@ from mhin_bench.process import ServiceProcess
 from mhin_bench.worker import AggregatorWorker
 from mhin_devkit.harness import caller, trust_file_for_tests
 from mhin_devkit.kafka_broker import free_port
+from mhin_platform.events import topic_names
 from mhin_platform.events.envelope import new_event
 from mhin_platform.events.producer import create_producer, publish
 
@@ -76,7 +77,7 @@ class Pipeline:
         producer = create_producer(bootstrap, client_id="mhin-bench")
         try:
             publish(producer, [new_event(
-                topic="mhin.projects.project", key=project.id, subject=project.id,
+                topic=topic_names.PROJECTS_PROJECT, key=project.id, subject=project.id,
                 source="/mhin/project-tracking",
                 message=project_events_pb2.ProjectCreated(project=project))])
         finally:
@@ -157,7 +158,7 @@ class Watch(threading.Thread):
         self.join()
 
 
-def _found(call):  # type: ignore[no-untyped-def]
+def _found(call):
     try:
         return call()
     except grpc.RpcError as exc:
@@ -166,7 +167,7 @@ def _found(call):  # type: ignore[no-untyped-def]
         raise
 
 
-def _wait_for(check, what: str) -> None:  # type: ignore[no-untyped-def]
+def _wait_for(check, what: str) -> None:
     deadline = time.monotonic() + VISIBLE_TIMEOUT_SECONDS
     while not check():
         if time.monotonic() > deadline:

@@ -136,7 +136,7 @@ def site(project: int, number: int) -> evaluation_domain.Site:
                                   project_id=project_id(project), name=f"Site {number}", arc=arc)
 
 
-def _define_project(session, project: int) -> None:  # type: ignore[no-untyped-def]
+def _define_project(session, project: int) -> None:
     evaluation_store.replace_project(session, evaluation_domain.ProjectSites(
         project_id=project_id(project), version=1,
         sites=tuple(site(project, number) for number in range(SITES))), None)

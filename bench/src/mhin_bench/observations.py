@@ -25,10 +25,11 @@ from kafka import KafkaConsumer, TopicPartition
 from mhin.common.v1 import arc_pb2
 from mhin.evaluation.v1 import measure_pb2
 from mhin.evaluation.v1.observation_events_pb2 import ObservationRecorded
+from mhin_platform.events import topic_names
 from mhin_platform.events.envelope import Event, new_event
 
 TOPIC = "bench.observation"
-SHAPED_LIKE = "mhin.evaluation.observation"
+SHAPED_LIKE = topic_names.EVALUATION_OBSERVATION
 SOURCE = "/mhin/evaluation"
 
 # A shape like the network's: a few projects' measures, their sites in a handful of

@@ -20,7 +20,7 @@ from mhin_platform.events.envelope import event_from_record
 TIMEOUT_SECONDS = 300.0
 
 
-def sum_observations(records, sums: dict[tuple[str, str, str], list[float]]) -> int:  # type: ignore[no-untyped-def]
+def sum_observations(records, sums: dict[tuple[str, str, str], list[float]]) -> int:
     for record in records:
         event = event_from_record(record.topic, record.key, record.value, record.headers)
         observation = event.decode(ObservationRecorded)

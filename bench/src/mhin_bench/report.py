@@ -77,7 +77,7 @@ def table(figures: list[Figure]) -> str:
 def summary(result: SuiteResult) -> str:
     """The machine, the run and the table, in markdown."""
     machine = result.machine
-    packages = ", ".join(f"{name} {v}" for name, v in machine["packages"].items() if v)  # type: ignore[attr-defined]
+    packages = ", ".join(f"{name} {v}" for name, v in machine["packages"].items() if v)
     lines = [
         f"Run of {result.started_at} ({result.seconds:.0f} s, commit {machine['git_commit']}"
         f"{', quick sizes' if result.quick else ''}).",

@@ -79,7 +79,7 @@ class Workers:
             env = {**self.env, "MHIN_INSTANCE_ID": f"bench-{n}",
                    "MHIN_DATA_DIR": str(self.folder / f"worker-{n}"),
                    "MHIN_METRICS_PORT": str(self.metrics_ports[n])}
-            log = open(self.folder / f"worker-{n}.log", "ab")  # noqa: SIM115 - kept open
+            log = open(self.folder / f"worker-{n}.log", "ab")
             self.processes.append(subprocess.Popen(
                 [sys.executable, "-m", "mhin_aggregator"], env=env, stdin=subprocess.DEVNULL,
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
@@ -237,7 +237,7 @@ async def steady_load(bootstrap: str, topic: str, restricted: str,
                     if key in wanted and key not in seen:
                         seen[key] = now
 
-    def on_ack(key: str):  # type: ignore[no-untyped-def]
+    def on_ack(key: str):
         return lambda _: acked.setdefault(key, time.monotonic())
 
     reader = asyncio.ensure_future(read())

@@ -65,7 +65,7 @@ def _run_one(benchmark: Benchmark, context: BenchContext, sizes: Sizes) -> Outco
     module = importlib.import_module(f"mhin_bench.{benchmark.module}")
     try:
         figures = module.run(context, sizes)
-    except Exception as exc:  # noqa: BLE001 - one broken benchmark must not hide the others
+    except Exception as exc:
         traceback.print_exc()
         return Outcome(benchmark.name, "failed", f"{type(exc).__name__}: {exc}",
                        time.monotonic() - began)

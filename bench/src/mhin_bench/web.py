@@ -53,7 +53,7 @@ UPDATE_P99_MS = 1000.0
 WAIT_SECONDS = 120.0
 
 
-def _wait_for(check, what: str):  # type: ignore[no-untyped-def]
+def _wait_for(check, what: str):
     deadline = time.monotonic() + WAIT_SECONDS
     while not (result := check()):
         if time.monotonic() > deadline:
@@ -62,7 +62,7 @@ def _wait_for(check, what: str):  # type: ignore[no-untyped-def]
     return result
 
 
-def _found(call):  # type: ignore[no-untyped-def]
+def _found(call):
     try:
         return call()
     except grpc.RpcError as error:

@@ -64,7 +64,7 @@ class Evaluation:
     new_site = staticmethod(new_site)
     above_every_earlier_version = staticmethod(above_every_earlier_version)
 
-    def __init__(self, runtime, channel: grpc.Channel, producer) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, runtime, channel: grpc.Channel, producer) -> None:
         self.runtime = runtime
         self.channel = channel
         self._producer = producer
@@ -72,14 +72,14 @@ class Evaluation:
     def api(self, role: str = "national_admin", arc: str | None = None) -> Caller:
         return caller(self.channel, evaluation_pb2_grpc.EvaluationServiceStub, role, arc)
 
-    def publish(self, topic: str, key: str, message, source: str) -> None:  # type: ignore[no-untyped-def]
+    def publish(self, topic: str, key: str, message, source: str) -> None:
         publish(self._producer, [new_event(topic=topic, key=key, source=source, subject=key,
                                            message=message)])
 
     # -- project-tracking's side
 
     def publish_project(self, project: project_pb2.Project,
-                        event_class=project_events_pb2.ProjectCreated) -> None:  # type: ignore[no-untyped-def]
+                        event_class=project_events_pb2.ProjectCreated) -> None:
         self.publish(PROJECT_TOPIC, project.id, event_class(project=project),
                      "/mhin/project-tracking")
 
@@ -94,7 +94,7 @@ class Evaluation:
 
     def wait_for_project(self, project_id: str,
                          version: int) -> evaluation_pb2.GetProjectSitesResponse:
-        def applied():  # type: ignore[no-untyped-def]
+        def applied():
             known = self.sites_of(project_id)
             return known if known and known.project_version >= version else None
 
@@ -172,7 +172,7 @@ class Evaluation:
     def wait_for_aggregate(self, series: evaluation_pb2.SeriesKey, period: str,
                            numerator: float) -> evaluation_pb2.Aggregate:
         """The aggregate once the read model holds it with ``numerator`` (as seen in full)."""
-        def applied():  # type: ignore[no-untyped-def]
+        def applied():
             try:
                 found = self.api().GetAggregate(
                     evaluation_pb2.GetAggregateRequest(series=series, period=period)).aggregate
@@ -186,14 +186,14 @@ class Evaluation:
 
 
 @pytest.fixture
-def producer(kafka_bootstrap):  # type: ignore[no-untyped-def]
+def producer(kafka_bootstrap):
     producer = create_producer(kafka_bootstrap, client_id="evaluation-tests")
     yield producer
     producer.close()
 
 
 @pytest.fixture
-def start_evaluation(kafka_bootstrap, declared_topics_created, producer):  # type: ignore[no-untyped-def]
+def start_evaluation(kafka_bootstrap, declared_topics_created, producer):
     """Starts the service on a database and consumer groups of the caller's choosing
     (the same ones again: a restart), with any other settings (instance_arc: an ARC's
     own instance)."""
@@ -210,7 +210,7 @@ def start_evaluation(kafka_bootstrap, declared_topics_created, producer):  # typ
 
 
 @pytest.fixture
-def evaluation(tmp_path, start_evaluation) -> Iterator[Evaluation]:  # type: ignore[no-untyped-def]
+def evaluation(tmp_path, start_evaluation) -> Iterator[Evaluation]:
     # Its own consumer groups: the read models start from the topics' beginnings.
     instance = f"evaluation-test-{uuid.uuid4().hex[:8]}"
     with start_evaluation(f"sqlite:///{tmp_path}/evaluation.db", instance) as service:
@@ -237,7 +237,7 @@ def module_evaluation(tmp_path_factory, kafka_bootstrap, declared_topics_created
 
 
 @pytest.fixture
-def evaluation_on_outage_broker(tmp_path, outage_broker) -> Iterator[Evaluation]:  # type: ignore[no-untyped-def]
+def evaluation_on_outage_broker(tmp_path, outage_broker) -> Iterator[Evaluation]:
     """The service on a private broker that the test may kill and restart."""
     bootstrap = outage_broker.bootstrap_servers
     own_producer = create_producer(bootstrap, client_id="evaluation-outage-tests")

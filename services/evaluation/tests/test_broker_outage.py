@@ -27,7 +27,7 @@ HEALTHY = health_pb2.HealthCheckResponse.SERVING
 RECORDED = evaluation_pb2.OBSERVATION_OUTCOME_RECORDED
 
 
-def record(evaluation, measure: str, site: str, period: str) -> evaluation_pb2.ObservationResult:  # type: ignore[no-untyped-def]
+def record(evaluation, measure: str, site: str, period: str) -> evaluation_pb2.ObservationResult:
     message = evaluation_pb2.Observation(measure_id=measure, site_id=site, period=period,
                                          numerator=3, denominator=10)
     request = evaluation_pb2.SubmitObservationRequest(observation=message)

@@ -33,7 +33,7 @@ def pcref(evaluation):
 def mhin(evaluation):
     runner = CliRunner()
 
-    def run(*args: str, role: str = "national_admin", arc: str | None = None):  # type: ignore[no-untyped-def]
+    def run(*args: str, role: str = "national_admin", arc: str | None = None):
         env = {"MHIN_TOKEN": issue_token(TEST_ISSUER, "cli-test", role, arc),
                "MHIN_EVALUATION_ADDRESS": f"127.0.0.1:{evaluation.runtime.port}"}
         return runner.invoke(evaluation_group, list(args), env=env)

@@ -268,7 +268,7 @@ def test_a_batch_is_recorded_all_or_nothing(evaluation, observations_topic):
     bad = [good[0], observation(measure, sites[GM], period="2025-13"), good[2]]
     api = evaluation.api()
 
-    def batch(messages, caller=api):  # type: ignore[no-untyped-def]
+    def batch(messages, caller=api):
         return caller.SubmitObservations(
             evaluation_pb2.SubmitObservationsRequest(observations=messages)).results
 
@@ -403,7 +403,7 @@ def test_aggregate_series_and_breakdown_with_disclosure_per_caller(evaluation):
     site_black = evaluation_pb2.SeriesKey(measure_id=measure, level=SITE_LEVEL, unit=oldham,
                                           stratum="ethnicity=black")
 
-    def aggregate(api, series, period="2025-01"):  # type: ignore[no-untyped-def]
+    def aggregate(api, series, period="2025-01"):
         return api.GetAggregate(evaluation_pb2.GetAggregateRequest(series=series,
                                                                    period=period)).aggregate
 

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -32,10 +32,15 @@ from mhin_cli.client import (
     readable_rpc_errors,
     token_option,
 )
-from mhin_platform.protoconv import enum_to_proto
+from mhin_platform.protoconv import enum_to_proto, enum_unset
 from mhin_platform.reference import PriorityArea
 
-AREA = priority_area_pb2.PriorityArea.DESCRIPTOR
+if TYPE_CHECKING:
+    from google.protobuf.internal.enum_type_wrapper import _EnumTypeWrapper
+
+V = TypeVar("V", bound=int)
+
+AREA = priority_area_pb2.PriorityArea
 READINESS = ("ready", "needs_adaptation", "emerging")
 EVIDENCE_LEVELS = ("nice_recommended", "systematic_review", "randomised_trial",
                    "observational", "service_evaluation")
@@ -49,21 +54,21 @@ def _catalogue(address: str, token: str) -> catalogue_pb2_grpc.SolutionCatalogue
     return catalogue_pb2_grpc.SolutionCatalogueServiceStub(connect(address, token))
 
 
-def _area(text: str | None, option: str = "--area") -> int:
+def _area(text: str | None, option: str = "--area") -> priority_area_pb2.PriorityArea.ValueType:
     if not text:
-        return 0
+        return enum_unset(AREA)
     try:
         return enum_to_proto(PriorityArea.parse(text), AREA)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint=option) from None
 
 
-def _value(enum: Any, prefix: str, choice: str | None) -> int:
+def _value(enum: _EnumTypeWrapper[V], prefix: str, choice: str | None) -> V:
     """The proto number of a lower-case click choice, e.g. ``ready`` -> READINESS_READY."""
-    return enum.Value(f"{prefix}_{choice.upper()}") if choice else 0
+    return enum.Value(f"{prefix}_{choice.upper()}") if choice else enum_unset(enum)
 
 
-def _name(enum: Any, prefix: str, number: int) -> str:
+def _name(enum: _EnumTypeWrapper[V], prefix: str, number: V) -> str:
     return enum.Name(number).removeprefix(f"{prefix}_").lower()
 
 
@@ -102,9 +107,9 @@ def solutions() -> None:
     """The national catalogue of evidence-based solutions (solution-catalogue)."""
 
 
-def _draft_options(required: bool):  # type: ignore[no-untyped-def]
+def _draft_options(required: bool):
     """The options describing a solution: all required to add one, any to revise one."""
-    def decorate(command):  # type: ignore[no-untyped-def]
+    def decorate(command):
         for option in reversed((
             click.option("--name", required=required),
             click.option("--description", required=required),

@@ -8,7 +8,7 @@ import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import click
 from google.protobuf import json_format
@@ -258,7 +258,7 @@ def _batches(rows: Sequence[_Row], size: int) -> Iterator[Sequence[_Row]]:
         yield rows[start:start + size]
 
 
-def _progress(length: int, label: str):  # type: ignore[no-untyped-def]
+def _progress(length: int, label: str):
     return click.progressbar(length=length, label=label, file=click.get_text_stream("stderr"))
 
 
@@ -328,7 +328,7 @@ def import_observations(csv_file: Path, batch_size: int, address: str, token: st
 # ----------------------------------------------------------------- aggregates
 
 
-def _level(text: str) -> int:
+def _level(text: str) -> aggregate_events_pb2.Level.ValueType:
     return aggregate_events_pb2.Level.Value(f"LEVEL_{text.upper()}")
 
 
@@ -359,13 +359,16 @@ def series_key(measure_id: str, level: str, unit: str, stratum: str) -> evaluati
                                     unit=_unit(level, unit), stratum=stratum)
 
 
-def _figure(message: evaluation_pb2.Aggregate, name: str) -> str:
+Figure = Literal["numerator", "denominator", "value"]
+
+
+def _figure(message: evaluation_pb2.Aggregate, name: Figure) -> str:
     if getattr(message, f"{name}_suppressed"):
         return "**" if _secondary(message, name) else "*"
     return f"{getattr(message, name):g}" if message.HasField(name) else "-"
 
 
-def _secondary(message: evaluation_pb2.Aggregate, name: str) -> bool:
+def _secondary(message: evaluation_pb2.Aggregate, name: Figure) -> bool:
     """Withheld only by complementary suppression (the value: only for figures that are)."""
     if name != "value":
         return getattr(message, f"{name}_secondary")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from google.protobuf.message import Message
@@ -24,8 +24,13 @@ from mhin_cli.client import (
     readable_rpc_errors,
     token_option,
 )
-from mhin_platform.protoconv import date_to_proto, enum_to_proto
+from mhin_platform.protoconv import date_to_proto, enum_to_proto, enum_unset
 from mhin_platform.reference import Arc
+
+if TYPE_CHECKING:
+    from google.protobuf.internal.enum_type_wrapper import _EnumTypeWrapper
+
+V = TypeVar("V", bound=int)
 
 SELECTION_PROPOSAL = "mhin.projects.v1.SelectionProposal"
 
@@ -37,17 +42,19 @@ def _stub(address: str, token: str) -> governance_pb2_grpc.GovernanceServiceStub
     return governance_pb2_grpc.GovernanceServiceStub(connect(address, token))
 
 
-def _enum_choice(enum: Any, prefix: str) -> click.Choice:
+def _enum_choice(enum: _EnumTypeWrapper[V], prefix: str) -> click.Choice:
     """The values of a protobuf enum as lowercase, hyphenated choices."""
     return click.Choice([name.removeprefix(prefix).lower().replace("_", "-")
                          for name in enum.keys()[1:]])
 
 
-def _enum_value(enum: Any, prefix: str, choice: str | None) -> int:
-    return enum.Value(prefix + choice.upper().replace("-", "_")) if choice else 0
+def _enum_value(enum: _EnumTypeWrapper[V], prefix: str, choice: str | None) -> V:
+    if not choice:
+        return enum_unset(enum)
+    return enum.Value(prefix + choice.upper().replace("-", "_"))
 
 
-def _enum_label(enum: Any, prefix: str, number: int) -> str:
+def _enum_label(enum: _EnumTypeWrapper[V], prefix: str, number: V) -> str:
     return enum.Name(number).removeprefix(prefix).lower().replace("_", "-") if number else "-"
 
 
@@ -69,11 +76,11 @@ def _text(message: Any) -> str:
     return date(message.year, message.month, message.day).isoformat()
 
 
-def _arc(text: str | None) -> int:
+def _arc(text: str | None) -> arc_pb2.Arc.ValueType:
     if not text:
-        return 0
+        return enum_unset(arc_pb2.Arc)
     try:
-        return enum_to_proto(Arc.parse(text), arc_pb2.Arc.DESCRIPTOR)
+        return enum_to_proto(Arc.parse(text), arc_pb2.Arc)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--arc") from None
 

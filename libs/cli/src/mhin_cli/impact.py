@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import click
 
@@ -55,7 +55,8 @@ def effect(message: impact_pb2.ImpactEffect, present: bool = True) -> dict[str, 
             "p_value": message.p_value, "scale": _SCALES.get(message.scale, "unspecified")}
 
 
-def _figure(period: impact_pb2.ImpactPeriod, name: str) -> float | None:
+def _figure(period: impact_pb2.ImpactPeriod,
+            name: Literal["observed", "fitted", "counterfactual"]) -> float | None:
     return getattr(period, name) if period.HasField(name) else None
 
 

@@ -7,7 +7,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -22,8 +22,13 @@ from mhin_cli.client import (
     readable_rpc_errors,
     token_option,
 )
-from mhin_platform.protoconv import enum_to_proto
+from mhin_platform.protoconv import enum_to_proto, enum_unset
 from mhin_platform.reference import Arc, OrganisationType, PriorityArea
+
+if TYPE_CHECKING:
+    from google.protobuf.internal.enum_type_wrapper import _EnumTypeWrapper
+
+V = TypeVar("V", bound=int)
 
 IMPORT_BATCH = 500
 CSV_COLUMNS = ("organisation", "organisation_type", "arc", "title", "description")
@@ -41,16 +46,16 @@ def _stub(address: str, token: str) -> needs_pb2_grpc.NeedsServiceStub:
     return needs_pb2_grpc.NeedsServiceStub(connect(address, token))
 
 
-def _choice(parse: Callable[[str], Any], descriptor: Any, column: str, text: str) -> int:
+def _choice(parse: Callable[[str], Any], enum: _EnumTypeWrapper[V], column: str, text: str) -> V:
     try:
-        return enum_to_proto(parse(text), descriptor)
+        return enum_to_proto(parse(text), enum)
     except ValueError as exc:
         raise RowError(column, str(exc)) from None
 
 
-def _age_group(text: str) -> int:
+def _age_group(text: str) -> needs_pb2.AgeGroup.ValueType:
     if not text:
-        return 0
+        return enum_unset(needs_pb2.AgeGroup)
     name = "AGE_GROUP_" + text.strip().upper().replace(" ", "_").replace("-", "_")
     if name not in needs_pb2.AgeGroup.keys():
         names = needs_pb2.AgeGroup.keys()[1:]
@@ -84,14 +89,14 @@ def draft_from_row(row: dict[str, str]) -> needs_pb2.NeedDraft:
     return needs_pb2.NeedDraft(
         submitter=needs_pb2.Organisation(
             name=row["organisation"],
-            type=_choice(OrganisationType.parse, organisation_pb2.OrganisationType.DESCRIPTOR,
+            type=_choice(OrganisationType.parse, organisation_pb2.OrganisationType,
                          "organisation_type", row["organisation_type"])),
-        arc=_choice(Arc.parse, arc_pb2.Arc.DESCRIPTOR, "arc", row["arc"]),
+        arc=_choice(Arc.parse, arc_pb2.Arc, "arc", row["arc"]),
         title=row["title"],
         description=row["description"],
         population=row.get("population", ""),
         age_group=_age_group(row.get("age_group", "")),
-        priority_area=_choice(PriorityArea.parse, priority_area_pb2.PriorityArea.DESCRIPTOR,
+        priority_area=_choice(PriorityArea.parse, priority_area_pb2.PriorityArea,
                               "priority_area", row.get("priority_area") or "uncategorised"),
         sources=_sources(row),
         evidence_of_unmet_need=row.get("evidence", ""),
@@ -207,18 +212,20 @@ def _source_option(text: str) -> needs_pb2.NeedSource:
         param_hint="--source")
 
 
-def _parsed(parse: Callable[[str], Any], descriptor: Any, option: str, text: str | None) -> int:
+def _parsed(
+    parse: Callable[[str], Any], enum: _EnumTypeWrapper[V], option: str, text: str | None
+) -> V:
     if not text:
-        return 0
+        return enum_unset(enum)
     try:
-        return enum_to_proto(parse(text), descriptor)
+        return enum_to_proto(parse(text), enum)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint=option) from None
 
 
-ARC = arc_pb2.Arc.DESCRIPTOR
-AREA = priority_area_pb2.PriorityArea.DESCRIPTOR
-ORG_TYPE = organisation_pb2.OrganisationType.DESCRIPTOR
+ARC = arc_pb2.Arc
+AREA = priority_area_pb2.PriorityArea
+ORG_TYPE = organisation_pb2.OrganisationType
 
 
 @needs.command()
@@ -281,8 +288,9 @@ def list_needs(area: str | None, arc: str | None, organisation_type: str | None,
         organisation_type=_parsed(OrganisationType.parse, ORG_TYPE, "--organisation-type",
                                   organisation_type),
         source_kind=needs_pb2.SourceKind.Value(f"SOURCE_KIND_{source_kind.upper()}")
-        if source_kind else 0,
-        status=needs_pb2.NeedStatus.Value(f"NEED_STATUS_{status.upper()}") if status else 0)
+        if source_kind else enum_unset(needs_pb2.SourceKind),
+        status=needs_pb2.NeedStatus.Value(f"NEED_STATUS_{status.upper()}")
+        if status else enum_unset(needs_pb2.NeedStatus))
     with readable_rpc_errors():
         for need in all_pages(_stub(address, token).ListNeeds, request, "needs"):
             _print_need(need, as_json)

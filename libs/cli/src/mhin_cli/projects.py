@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -26,12 +26,16 @@ from mhin_cli.client import (
     readable_rpc_errors,
     token_option,
 )
-from mhin_platform.protoconv import enum_to_proto
+from mhin_platform.protoconv import enum_to_proto, enum_unset
 from mhin_platform.reference import Arc, OrganisationType, PriorityArea
 
-ARC = arc_pb2.Arc.DESCRIPTOR
-AREA = priority_area_pb2.PriorityArea.DESCRIPTOR
-ORG_TYPE = organisation_pb2.OrganisationType.DESCRIPTOR
+if TYPE_CHECKING:
+    from google.protobuf.internal.enum_type_wrapper import _EnumTypeWrapper
+
+V = TypeVar("V", bound=int)
+ARC = arc_pb2.Arc
+AREA = priority_area_pb2.PriorityArea
+ORG_TYPE = organisation_pb2.OrganisationType
 
 service = address_option("project-tracking")
 date_type = click.DateTime(formats=["%Y-%m-%d"])
@@ -48,34 +52,36 @@ def _projects(address: str, token: str) -> projects_grpc.ProjectsServiceStub:
 # ------------------------------------------------------------------ parsing options
 
 
-def _reference(parse: Callable[[str], Any], descriptor: Any, hint: str, text: str | None) -> int:
+def _reference(
+    parse: Callable[[str], Any], enum: _EnumTypeWrapper[V], hint: str, text: str | None
+) -> V:
     """A reference value (ARC, area, organisation type) by code, name or slug; 0 if none."""
     if not text:
-        return 0
+        return enum_unset(enum)
     try:
-        return enum_to_proto(parse(text), descriptor)
+        return enum_to_proto(parse(text), enum)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint=hint) from None
 
 
-def _arc(text: str | None, hint: str = "--arc") -> int:
+def _arc(text: str | None, hint: str = "--arc") -> arc_pb2.Arc.ValueType:
     return _reference(Arc.parse, ARC, hint, text)
 
 
-def _choices(enum: Any) -> list[str]:
+def _choices(enum: _EnumTypeWrapper[V]) -> list[str]:
     """Lower-case choices of a proto enum: PHASE_SET_UP -> set_up."""
     prefix = enum.DESCRIPTOR.values[0].name.removesuffix("UNSPECIFIED")
     return [name.removeprefix(prefix).lower() for name in enum.keys()[1:]]
 
 
-def _enum(enum: Any, choice: str | None) -> int:
+def _enum(enum: _EnumTypeWrapper[V], choice: str | None) -> V:
     if not choice:
-        return 0
+        return enum_unset(enum)
     prefix = enum.DESCRIPTOR.values[0].name.removesuffix("UNSPECIFIED")
     return enum.Value(prefix + choice.upper())
 
 
-def _label(enum: Any, number: int) -> str:
+def _label(enum: _EnumTypeWrapper[V], number: V) -> str:
     prefix = enum.DESCRIPTOR.values[0].name.removesuffix("UNSPECIFIED")
     return enum.Name(number).removeprefix(prefix).lower() if number else "-"
 
@@ -127,7 +133,7 @@ def _as_json(message: Any) -> str:
     return json.dumps(message_dict(message))
 
 
-def _arc_name(number: int) -> str:
+def _arc_name(number: arc_pb2.Arc.ValueType) -> str:
     return arc_pb2.Arc.Name(number).removeprefix("ARC_") if number else "PROJECT-WIDE"
 
 
@@ -424,9 +430,9 @@ def sites(project_id: str, address: str, token: str, as_json: bool) -> None:
             _print_site(site, as_json)
 
 
-def _site_options(required: bool):  # type: ignore[no-untyped-def]
+def _site_options(required: bool):
     """What describes a site: all required to add one, any to change one."""
-    def decorate(command):  # type: ignore[no-untyped-def]
+    def decorate(command):
         for option in reversed((
             click.option("--name", required=required),
             click.option("--organisation", required=required, help="Host organisation."),

@@ -103,5 +103,5 @@ def status(bootstrap: str, arcs: list[Arc], as_json: bool) -> None:
         click.echo(lags, err=True)
         return
     click.echo("\nconsumer group lag:")
-    for group, lag in lags.items():
-        click.echo(f"  {group:<52} {lag}")
+    for group, behind in lags.items():
+        click.echo(f"  {group:<52} {behind}")

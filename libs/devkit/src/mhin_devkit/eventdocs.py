@@ -49,9 +49,7 @@ def _field_type(field: FieldDescriptor) -> str:
         name = field.enum_type.full_name
     else:
         name = _TYPE_NAMES.get(field.type, str(field.type))
-    repeated = getattr(field, "is_repeated", None)
-    is_list = repeated if repeated is not None else field.label == FieldDescriptor.LABEL_REPEATED
-    return f"repeated {name}" if is_list else name
+    return f"repeated {name}" if field.is_repeated else name
 
 
 def _retention(spec: TopicSpec) -> str:
@@ -70,7 +68,7 @@ def _topic_section(spec: TopicSpec) -> list[str]:
         f"| key | {spec.key} |",
         f"| partitions | {spec.partitions} |",
         f"| cleanup | {spec.cleanup_policy}, retention {_retention(spec)} |",
-        f"| dead letters | {'`' + spec.dlq_name + '`' if spec.dlq else '—'} |",
+        f"| dead letters | {f'`{spec.dlq_name}`' if spec.dlq else '—'} |",
         "",
     ]
     for event_type in spec.events:

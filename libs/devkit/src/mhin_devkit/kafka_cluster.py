@@ -93,7 +93,7 @@ class LocalCluster:
                                   die_with_parent=die_with_parent)
                       for number in range(1, SIZE + 1)]
 
-    def _state(self) -> dict:  # type: ignore[type-arg]
+    def _state(self) -> dict:
         path = self.folder / "cluster.json"
         if not path.exists():
             self.folder.mkdir(parents=True, exist_ok=True)
@@ -165,18 +165,29 @@ class LocalCluster:
     def kill(self, node_id: int) -> None:
         self.node(node_id).kill()
 
-    def restart(self, node_id: int, *, timeout: float = 120.0) -> None:
-        node = self.node(node_id)
-        port, controller = self.ports[node_id - 1]
-        self._launch(node, port, controller, detach=False)
-        node.wait_until_ready(time.monotonic() + timeout)
+    def restart(self, *node_ids: int, timeout: float = 120.0) -> None:
+        """Start the nodes again, all of them before waiting for any: with two of the
+        three controllers down, the first alone may not be let back in before its
+        registration times out."""
+        for node_id in node_ids:
+            port, controller = self.ports[node_id - 1]
+            self._launch(self.node(node_id), port, controller, detach=False)
+        deadline = time.monotonic() + timeout
+        for node_id in node_ids:
+            self.node(node_id).wait_until_ready(deadline)
 
     def pause(self, node_id: int) -> None:
         """SIGSTOP: a hung node, not a dead one."""
-        os.kill(self.node(node_id).pid, signal.SIGSTOP)
+        os.kill(self._pid(node_id), signal.SIGSTOP)
 
     def resume(self, node_id: int) -> None:
-        os.kill(self.node(node_id).pid, signal.SIGCONT)
+        os.kill(self._pid(node_id), signal.SIGCONT)
+
+    def _pid(self, node_id: int) -> int:
+        pid = self.node(node_id).pid
+        if pid is None:
+            raise BrokerError(f"node {node_id} is not running")
+        return pid
 
     def stop(self) -> None:
         for node in self.nodes:

@@ -34,6 +34,7 @@ from urllib.parse import urlparse
 import pytest
 
 from mhin_devkit.kafka_broker import BrokerError, LocalBroker, free_port, wait_for_broker
+from mhin_platform.events.topics import CleanupPolicy, TopicSpec, ensure_topics
 
 __all__ = ["kafka_bootstrap", "declared_topics_created", "new_topic", "outage_broker"]
 
@@ -148,7 +149,7 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             with _container_broker() as bootstrap:
                 yield bootstrap
             return
-        except Exception as exc:  # noqa: BLE001 - say why, then fail: never skip
+        except Exception as exc:
             pytest.fail(
                 f"a Docker engine answers but the {KAFKA_IMAGE} container did not start: {exc}. "
                 "Set MHIN_TEST_KAFKA=local to use the local broker from the Maven jars.",
@@ -162,7 +163,6 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def declared_topics_created(kafka_bootstrap: str) -> dict[str, str]:
     """The declared topics (``topics.toml``) exist on the test broker; returns
     ``{name: "created" | "exists"}``."""
-    from mhin_platform.events.topics import ensure_topics
 
     return ensure_topics(kafka_bootstrap)
 
@@ -177,7 +177,6 @@ def new_topic(
 ) -> Iterator[Callable[..., str]]:
     """Factory: ``new_topic(partitions=1, *, dlq=False, cleanup_policy="delete",
     configs=None)`` creates a fresh topic named after the test and returns its name."""
-    from mhin_platform.events.topics import TopicSpec, ensure_topics
 
     created: list[str] = []
 
@@ -185,7 +184,7 @@ def new_topic(
         partitions: int = 1,
         *,
         dlq: bool = False,
-        cleanup_policy: str = "delete",
+        cleanup_policy: CleanupPolicy = "delete",
         configs: dict[str, str] | None = None,
     ) -> str:
         name = f"test.{_slug(request.node.name)}.{uuid.uuid4().hex[:10]}"
@@ -219,7 +218,6 @@ def new_topic(
 @pytest.fixture
 def outage_broker(tmp_path: Path) -> Iterator[LocalBroker]:
     """A broker of this test's own, with the declared topics, that it may kill."""
-    from mhin_platform.events.topics import ensure_topics
 
     broker = LocalBroker(die_with_parent=True)
     try:

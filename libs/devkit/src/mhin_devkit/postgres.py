@@ -31,6 +31,7 @@ import time
 import weakref
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any, BinaryIO
 from urllib.parse import urlsplit, urlunsplit
 
 __all__ = [
@@ -85,10 +86,10 @@ def find_server_binaries(
             return bindir
     candidates: list[tuple[tuple[int, ...], Path]] = []
     for root in roots:
-        for bindir in glob.glob(os.path.join(root, "*", "bin")):
-            version = os.path.basename(os.path.dirname(bindir))
-            if _has_server_tools(Path(bindir)):
-                candidates.append((_version_key(version), Path(bindir)))
+        for found in glob.glob(os.path.join(root, "*", "bin")):
+            version = os.path.basename(os.path.dirname(found))
+            if _has_server_tools(Path(found)):
+                candidates.append((_version_key(version), Path(found)))
     if candidates:
         return max(candidates)[1]
     raise PostgresUnavailable(
@@ -193,7 +194,7 @@ class LocalPostgres:
         self.port: int | None = None
         self.dir: Path | None = None
         self._process: subprocess.Popen[bytes] | None = None
-        self._log_file = None
+        self._log_file: BinaryIO | None = None
         self.startup_seconds: float | None = None
         if start:
             self.start()
@@ -326,7 +327,7 @@ class LocalPostgres:
         return env
 
     @staticmethod
-    def _as_user(user: pwd.struct_passwd | None) -> dict[str, object]:
+    def _as_user(user: pwd.struct_passwd | None) -> dict[str, Any]:
         if user is None:
             return {}
         return {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
@@ -350,7 +351,7 @@ class LocalPostgres:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             check=False,
-            **self._as_user(user),  # type: ignore[arg-type]
+            **self._as_user(user),
         )
         if result.returncode != 0:
             output = "\n".join(result.stdout.decode(errors="replace").splitlines()[-40:])
@@ -387,7 +388,7 @@ class LocalPostgres:
         assert self.dir is not None
         if self._log_file is not None:
             self._log_file.close()
-        self._log_file = open(self.dir / "server.log", "ab")  # noqa: SIM115 - closed in stop()
+        self._log_file = open(self.dir / "server.log", "ab")
         self._process = subprocess.Popen(
             [str(self.bindir / "postgres"), "-D", str(self.dir / "data")],
             cwd=self.dir,
@@ -396,7 +397,7 @@ class LocalPostgres:
             stdout=self._log_file,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C in a terminal reaches us, not the server
-            **self._as_user(user),  # type: ignore[arg-type]
+            **self._as_user(user),
         )
 
     def _wait_ready(self) -> None:

@@ -99,7 +99,7 @@ def list_protos(protos_dir: Path) -> list[str]:
 
 def _grpc_tools_include() -> Path:
     """protoc's own well-known types (google/protobuf/*.proto) shipped in grpcio-tools."""
-    import grpc_tools  # type: ignore[import-untyped]
+    import grpc_tools
 
     return Path(grpc_tools.__file__).resolve().parent / "_proto"
 

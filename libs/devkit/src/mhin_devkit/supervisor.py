@@ -73,6 +73,13 @@ class Child:
     serving_due: float = 0.0
 
     @property
+    def running(self) -> subprocess.Popen:
+        """The process of a started child."""
+        if self.process is None:
+            raise RuntimeError(f"{self.spec.name} has not been started")
+        return self.process
+
+    @property
     def argv(self) -> list[str]:
         return [str(script_path(self.spec.command))]
 
@@ -176,7 +183,7 @@ def wait_until_serving(children: list[Child]) -> None:
 
     for child in children:
         while not ready(child):
-            if child.process.poll() is not None or time.monotonic() > deadline:
+            if child.running.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit(f"{child.spec.name} did not start:\n{tail(child.log)}")
             time.sleep(0.2)
 
@@ -252,7 +259,7 @@ class Supervisor:
             for child in self.children:
                 if self.stopping:
                     break
-                code = child.process.poll()
+                code = child.running.poll()
                 if code is not None:
                     self._restart(child, f"exited with status {code}")
                 elif check_health and child.stopped_serving(self.unhealthy_seconds):

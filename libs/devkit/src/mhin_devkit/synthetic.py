@@ -52,15 +52,15 @@ class Observation:
             measure_id=self.measure_id,
             project_id=self.project_id,
             site_id=self.site_id,
-            arc=enum_to_proto(self.arc, arc_pb2.Arc.DESCRIPTOR),
+            arc=enum_to_proto(self.arc, arc_pb2.Arc),
             period=self.period,
             stratum=self.stratum,
             numerator=self.numerator,
             denominator=self.denominator,
             version=self.version,
-            measure_type=enum_to_proto(self.measure_type, measure_pb2.MeasureType.DESCRIPTOR),
+            measure_type=enum_to_proto(self.measure_type, measure_pb2.MeasureType),
             multiplier=self.multiplier,
-            direction=enum_to_proto(self.direction, measure_pb2.Direction.DESCRIPTOR),
+            direction=enum_to_proto(self.direction, measure_pb2.Direction),
             recorded_at=timestamp(datetime.now(UTC)),
         )
 

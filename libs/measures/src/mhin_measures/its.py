@@ -112,7 +112,7 @@ class Options:
         return replace(self, change=change)
 
 
-def _option(kind: type[Change], value: object, name: str) -> Change:
+def _option(kind: type[Change], value: Change | str, name: str) -> Change:
     try:
         return kind(value)
     except ValueError:

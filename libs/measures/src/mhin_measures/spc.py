@@ -257,6 +257,7 @@ def _fire_rules(xs: list[float], mean: float,
     the upper limit, above the mean, rising), -1 (low) or 0 (not fired)."""
     sides = [_compare(x, mean) for x in xs]
     shift, trend = _runs(sides, RUN_LENGTH), _trends(xs)
+    beyond: Sequence[int]
     if limits is None:
         beyond = two_of_three = [0] * len(xs)
     else:

@@ -40,6 +40,12 @@ ARC_INSTANCE_SERVICES = ("needs-intake", "evaluation")
 ARC_PORT_STRIDE = 1000  # the n-th ARC's instance of a service: its port + n x stride
 
 
+def _grpc_port(spec: ProcessSpec) -> int:
+    if spec.grpc_port is None:
+        raise ValueError(f"{spec.name} serves no gRPC, so it has no ARC instances")
+    return spec.grpc_port
+
+
 def arc_instances(arcs: list[Arc]) -> tuple[ProcessSpec, ...]:
     """Each ARC's own instances of the ARC-data services, beside the national ones:
     own name (so own consumer groups and database), own ports, MHIN_INSTANCE_ARC set."""
@@ -48,7 +54,7 @@ def arc_instances(arcs: list[Arc]) -> tuple[ProcessSpec, ...]:
         ProcessSpec(
             name=f"{service}-{arc.name.lower().replace('_', '-')}",
             command=national[service].command,
-            grpc_port=national[service].grpc_port + number * ARC_PORT_STRIDE,
+            grpc_port=_grpc_port(national[service]) + number * ARC_PORT_STRIDE,
             metrics_port=national[service].metrics_port + number * ARC_PORT_STRIDE,
             env={"MHIN_INSTANCE_ARC": arc.name},
         )

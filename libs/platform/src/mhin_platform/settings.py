@@ -10,9 +10,10 @@ variable, so a misconfigured process stops at once with a line an operator can a
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from pydantic import Field, ValidationError, field_validator
+from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from mhin_platform.processes import parse_arcs
@@ -78,7 +79,7 @@ class ServiceSettings(ProcessSettings):
 S = TypeVar("S", bound=ProcessSettings)
 
 
-def load_settings(cls: type[S], **overrides: object) -> S:
+def load_settings(cls: type[S], **overrides: Any) -> S:
     """Read ``cls`` from the environment; raise SettingsError naming each bad variable."""
     try:
         return cls(**overrides)
@@ -87,7 +88,7 @@ def load_settings(cls: type[S], **overrides: object) -> S:
         raise SettingsError("invalid configuration: " + "; ".join(problems)) from None
 
 
-def _describe(cls: type[ProcessSettings], error: dict) -> str:  # type: ignore[type-arg]
+def _describe(cls: type[ProcessSettings], error: ErrorDetails) -> str:
     """One line for one bad variable; secrets and missing values are never echoed."""
     field = ".".join(str(part) for part in error["loc"])
     variable = f"{ENV_PREFIX}{field}".upper()

@@ -344,7 +344,7 @@ class TokenVerifier:
         names = self._trust.claims
         arc = claims.get(names["arc"])
         try:
-            return Principal(claims["sub"], Role(claims.get(names["role"])),
+            return Principal(claims["sub"], Role(claims.get(names["role"], "")),
                              Arc.parse(arc) if arc else None)
         except ValueError as exc:
             raise Unauthenticated(f"bearer token names an invalid principal: {exc}") from None

@@ -1,5 +1,5 @@
 """stream-processors: faust workers that keep the network's aggregates (DESIGN.md
-step 4, issue 5).
+step 4).
 
 Observations (``mhin.evaluation.observation``, keyed by measure) are rolled up
 site -> ARC -> project -> national and over strata; each changed aggregate is

@@ -30,9 +30,10 @@ processor = ObservationProcessor(
     ),
     threshold=settings.disclosure_threshold,
 )
-signals = app.add_dependency(SignalStage(
+signals = SignalStage(
     processor, interval=settings.spc_interval_ms / 1000, max_pending=settings.spc_max_pending
-))
+)
+app.add_dependency(signals)
 # Catching up (see ``aggregate``): with more than settings.catch_up_backlog events on
 # the broker behind a take (a steady stream leaves a few behind each take: it is not
 # behind), the next take joins it, for at most catch_up_ms beyond the batch wait and at

@@ -45,8 +45,9 @@ app = HoldingApp(
 
 # every record the worker writes (aggregates, signals, dead letters, the cells
 # changelog) goes through this one publisher: see publisher.py and tables.py
-publisher: BatchPublisher = app.add_dependency(BatchPublisher(
+publisher = BatchPublisher(
     settings.kafka_bootstrap_servers,
     client_id=settings.service_name,
     max_batch_bytes=settings.producer_max_batch_bytes,
-))
+)
+app.add_dependency(publisher)

@@ -170,7 +170,7 @@ def breaches(shared_records: list, threshold: int) -> list[str]:
         message = _decode(record)
         if message.suppressed:
             continue
-        kind = enum_from_proto(MeasureType, measure_pb2.MeasureType.DESCRIPTOR,
+        kind = enum_from_proto(MeasureType, measure_pb2.MeasureType,
                                message.measure_type, "measure_type")
         shown = disclosure.disclose(kind, message.numerator, message.denominator,
                                     threshold=threshold)
@@ -180,10 +180,10 @@ def breaches(shared_records: list, threshold: int) -> list[str]:
     return found
 
 
-def _decode(record) -> AggregateUpdated:  # type: ignore[no-untyped-def]
+def _decode(record) -> AggregateUpdated:
     try:
         event = event_from_record(record.topic, record.key, record.value, record.headers)
-        return event.decode(AggregateUpdated)  # type: ignore[return-value]
+        return event.decode(AggregateUpdated)
     except EnvelopeError as exc:
         raise ValueError(f"{record.topic} {record.partition}/{record.offset}: {exc}") from None
 

@@ -56,12 +56,12 @@ def _cell(message: ObservationRecorded, partition: int) -> Cell:
             raise ValueError(f"{field} is required")
     if message.version < 1:
         raise ValueError(f"version must be 1 or more, not {message.version}")
-    arc = enum_from_proto(Arc, arc_pb2.Arc.DESCRIPTOR, message.arc, "arc")
+    arc = enum_from_proto(Arc, arc_pb2.Arc, message.arc, "arc")
     measure_type = enum_from_proto(
-        rates.MeasureType, measure_pb2.MeasureType.DESCRIPTOR, message.measure_type, "measure_type"
+        rates.MeasureType, measure_pb2.MeasureType, message.measure_type, "measure_type"
     )
     direction = enum_from_proto(
-        spc.Direction, measure_pb2.Direction.DESCRIPTOR, message.direction, "direction",
+        spc.Direction, measure_pb2.Direction, message.direction, "direction",
         required=False,
     )
     rates.validate_observation(measure_type, message.numerator, message.denominator)

@@ -14,9 +14,9 @@ from mhin_measures.complementary import Marks
 from mhin_measures.hierarchy import AggregateKey, Level
 from mhin_platform.protoconv import enum_to_proto
 
-_LEVELS = {level: enum_to_proto(level, pb.Level.DESCRIPTOR) for level in Level}
+_LEVELS = {level: enum_to_proto(level, pb.Level) for level in Level}
 _TYPES = {
-    kind: enum_to_proto(kind, measure_pb2.MeasureType.DESCRIPTOR) for kind in rates.MeasureType
+    kind: enum_to_proto(kind, measure_pb2.MeasureType) for kind in rates.MeasureType
 }
 
 
@@ -64,8 +64,8 @@ def spc_signal(signal: Signal, *, computed_at: Timestamp) -> pb.SpcSignalRaised:
         unit=series.unit,
         stratum=series.stratum,
         period=signal.period,
-        rules=[enum_to_proto(rule, pb.SpcRule.DESCRIPTOR) for rule in point.rules],
-        variation=enum_to_proto(point.variation, pb.SpcVariation.DESCRIPTOR),
+        rules=[enum_to_proto(rule, pb.SpcRule) for rule in point.rules],
+        variation=enum_to_proto(point.variation, pb.SpcVariation),
         mean=result.mean or 0.0,
         upper_limit=result.upper_limit or 0.0,
         lower_limit=result.lower_limit or 0.0,

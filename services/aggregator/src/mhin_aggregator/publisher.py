@@ -62,12 +62,18 @@ class BatchPublisher(Service):
         if self._producer is not None:
             await self._producer.stop()
 
+    @property
+    def _live_producer(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            raise RuntimeError("the publisher has not started")
+        return self._producer
+
     async def prepare(self, topics: Iterable[str]) -> None:
         """Start if needed and learn the partition counts of ``topics``."""
         await self.maybe_start()
         for topic in topics:
             if topic not in self._partitions:
-                self._partitions[topic] = len(await self._producer.partitions_for(topic))
+                self._partitions[topic] = len(await self._live_producer.partitions_for(topic))
 
     def add(self, topic: str, key: bytes | None, value: bytes | None,
             headers: list[tuple[str, bytes]], *, partition: int | None = None) -> None:
@@ -79,10 +85,10 @@ class BatchPublisher(Service):
         slot = (topic, partition)
         batch = self._open.get(slot)
         if batch is None:
-            batch = self._open[slot] = self._producer.create_batch()
+            batch = self._open[slot] = self._live_producer.create_batch()
         if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
             self._full.append((topic, partition, batch))
-            batch = self._open[slot] = self._producer.create_batch()
+            batch = self._open[slot] = self._live_producer.create_batch()
             batch.append(key=key, value=value, timestamp=None, headers=headers)
 
     async def send(self) -> None:
@@ -93,7 +99,7 @@ class BatchPublisher(Service):
         for topic, partition, batch in ready:
             batch.close()
             # waits while the partition's previous batch is still queued: backpressure
-            delivery = await self._producer.send_batch(batch, topic, partition=partition)
+            delivery = await self._live_producer.send_batch(batch, topic, partition=partition)
             self._in_flight.add(delivery)
             delivery.add_done_callback(self._in_flight.discard)
 

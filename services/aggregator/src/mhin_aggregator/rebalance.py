@@ -24,11 +24,12 @@ from typing import Any
 
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import AppT
 
 log = logging.getLogger(__name__)
 
 
-def _stream_partitions(app: faust.App, partitions: Iterable[Any]) -> list[Any]:
+def _stream_partitions(app: AppT, partitions: Iterable[Any]) -> list[Any]:
     changelogs = app.tables.changelog_topics
     return [tp for tp in partitions if tp.topic not in changelogs]
 

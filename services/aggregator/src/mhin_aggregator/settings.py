@@ -12,14 +12,15 @@ from pydantic import Field
 
 from mhin_aggregator import SERVICE_NAME
 from mhin_measures.disclosure import DEFAULT_THRESHOLD
+from mhin_platform.events import topic_names
 from mhin_platform.events.topics import TopicSpec, topic
 from mhin_platform.settings import ProcessSettings, load_settings
 
-OBSERVATION_TOPIC = "mhin.evaluation.observation"
-AGGREGATE_TOPIC = "mhin.evaluation.aggregate"
-RESTRICTED_AGGREGATE_TOPIC = "mhin.evaluation.aggregate-restricted"
-SPC_SIGNAL_TOPIC = "mhin.evaluation.spc-signal"
-CELLS_CHANGELOG_TOPIC = "mhin.evaluation.aggregation-cells"
+OBSERVATION_TOPIC = topic_names.EVALUATION_OBSERVATION
+AGGREGATE_TOPIC = topic_names.EVALUATION_AGGREGATE
+RESTRICTED_AGGREGATE_TOPIC = topic_names.EVALUATION_AGGREGATE_RESTRICTED
+SPC_SIGNAL_TOPIC = topic_names.EVALUATION_SPC_SIGNAL
+CELLS_CHANGELOG_TOPIC = topic_names.EVALUATION_AGGREGATION_CELLS
 TOPICS = (
     OBSERVATION_TOPIC,
     AGGREGATE_TOPIC,

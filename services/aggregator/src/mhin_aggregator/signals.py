@@ -21,6 +21,7 @@ import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Collection
 from datetime import UTC, datetime
+from typing import Any
 
 from mode import Service
 from prometheus_client import Counter
@@ -52,7 +53,7 @@ class SignalStage(Service):
     round."""
 
     def __init__(self, processor: ObservationProcessor, *, interval: float, max_pending: int,
-                 **kwargs: object) -> None:
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.processor = processor
         self.watch = SpcWatch()

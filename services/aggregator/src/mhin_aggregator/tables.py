@@ -66,19 +66,18 @@ class CellTable(faust.Table):
         raise NotImplementedError("cells are never deleted: a correction is a new version")
 
 
-cells: CellTable = app.tables.add(
-    CellTable(
-        app,
-        name="cells",
-        publisher=publisher,
-        beacon=app.tables.beacon,
-        changelog_topic=app.topic(
-            settings.topic_name(CELLS_CHANGELOG_TOPIC),
-            compacting=True,
-            internal=True,
-            key_serializer="json",
-            value_serializer="json",
-        ),
-        help="Latest observation version per measure|site|period|stratum",
-    )
+cells = CellTable(
+    app,
+    name="cells",
+    publisher=publisher,
+    beacon=app.tables.beacon,
+    changelog_topic=app.topic(
+        settings.topic_name(CELLS_CHANGELOG_TOPIC),
+        compacting=True,
+        internal=True,
+        key_serializer="json",
+        value_serializer="json",
+    ),
+    help="Latest observation version per measure|site|period|stratum",
 )
+app.tables.add(cells)

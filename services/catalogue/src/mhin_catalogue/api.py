@@ -28,27 +28,27 @@ class SolutionCatalogueServicer(catalogue_pb2_grpc.SolutionCatalogueServiceServi
     def __init__(self, app: CatalogueApp) -> None:
         self._app = app
 
-    def CatalogueSolution(self, request, context):  # noqa: N802
+    def CatalogueSolution(self, request, context):
         solution = self._app.catalogue(current_principal(),
                                        convert.draft_from_proto(request.solution))
         return catalogue_pb2.CatalogueSolutionResponse(
             solution=convert.solution_to_proto(solution))
 
-    def ReviseSolution(self, request, context):  # noqa: N802
+    def ReviseSolution(self, request, context):
         solution = self._app.revise(current_principal(), request.solution_id,
                                     convert.draft_from_proto(request.solution),
                                     request.expected_version or None)
         return catalogue_pb2.ReviseSolutionResponse(solution=convert.solution_to_proto(solution))
 
-    def RetireSolution(self, request, context):  # noqa: N802
+    def RetireSolution(self, request, context):
         solution = self._app.retire(current_principal(), request.solution_id, request.reason)
         return catalogue_pb2.RetireSolutionResponse(solution=convert.solution_to_proto(solution))
 
-    def GetSolution(self, request, context):  # noqa: N802
+    def GetSolution(self, request, context):
         return catalogue_pb2.GetSolutionResponse(
             solution=convert.solution_to_proto(self._app.get(request.solution_id)))
 
-    def ListSolutions(self, request, context):  # noqa: N802
+    def ListSolutions(self, request, context):
         where = SolutionFilter(
             text=request.text.strip(),
             priority_area=enum_from_proto(PriorityArea, convert.AREA, request.priority_area,
@@ -61,30 +61,30 @@ class SolutionCatalogueServicer(catalogue_pb2_grpc.SolutionCatalogueServiceServi
             status=enum_from_proto(domain.SolutionStatus, convert.SOLUTION_STATUS,
                                    request.status, "status", required=False),
         )
-        solutions, token = self._app.list(where, page_size(request.page.page_size),
+        solutions, token = self._app.list_solutions(where, page_size(request.page.page_size),
                                           request.page.page_token)
         return catalogue_pb2.ListSolutionsResponse(
             solutions=[convert.solution_to_proto(s) for s in solutions],
             page={"next_page_token": token})
 
-    def LinkSolutionToNeed(self, request, context):  # noqa: N802
+    def LinkSolutionToNeed(self, request, context):
         solution = self._app.link(current_principal(), request.solution_id, request.need_id)
         return catalogue_pb2.LinkSolutionToNeedResponse(
             solution=convert.solution_to_proto(solution))
 
-    def UnlinkSolutionFromNeed(self, request, context):  # noqa: N802
+    def UnlinkSolutionFromNeed(self, request, context):
         solution = self._app.unlink(current_principal(), request.solution_id, request.need_id)
         return catalogue_pb2.UnlinkSolutionFromNeedResponse(
             solution=convert.solution_to_proto(solution))
 
-    def ListCandidateSolutions(self, request, context):  # noqa: N802
+    def ListCandidateSolutions(self, request, context):
         need, linked, candidates = self._app.candidates(request.need_id)
         return catalogue_pb2.ListCandidateSolutionsResponse(
             need=convert.need_summary_to_proto(need),
             linked_solutions=[convert.solution_to_proto(s) for s in linked],
             candidate_solutions=[convert.solution_to_proto(s) for s in candidates])
 
-    def ListUnmetNeeds(self, request, context):  # noqa: N802
+    def ListUnmetNeeds(self, request, context):
         area = enum_from_proto(PriorityArea, convert.AREA, request.priority_area,
                                "priority_area", required=False)
         needs, token = self._app.unmet_needs(area, page_size(request.page.page_size),
@@ -98,29 +98,29 @@ class PrioritisationServicer(prioritisation_pb2_grpc.PrioritisationServiceServic
     def __init__(self, app: PrioritisationApp) -> None:
         self._app = app
 
-    def RecordRound(self, request, context):  # noqa: N802
+    def RecordRound(self, request, context):
         round_ = self._app.record(current_principal(),
                                   convert.round_draft_from_proto(request.round),
                                   request.idempotency_key)
         return prioritisation_pb2.RecordRoundResponse(round=convert.round_to_proto(round_))
 
-    def GetRound(self, request, context):  # noqa: N802
+    def GetRound(self, request, context):
         return prioritisation_pb2.GetRoundResponse(
             round=convert.round_to_proto(self._app.get(request.round_id)))
 
-    def ListRounds(self, request, context):  # noqa: N802
+    def ListRounds(self, request, context):
         status = enum_from_proto(mcda.RoundStatus, convert.ROUND_STATUS, request.status,
                                  "status", required=False)
-        rounds, token = self._app.list(status, page_size(request.page.page_size),
+        rounds, token = self._app.list_rounds(status, page_size(request.page.page_size),
                                        request.page.page_token)
         return prioritisation_pb2.ListRoundsResponse(
             rounds=[convert.round_to_proto(r) for r in rounds], page={"next_page_token": token})
 
-    def CloseRound(self, request, context):  # noqa: N802
+    def CloseRound(self, request, context):
         round_ = self._app.close(current_principal(), request.round_id)
         return prioritisation_pb2.CloseRoundResponse(round=convert.round_to_proto(round_))
 
-    def ListDefaultCriteria(self, request, context):  # noqa: N802
+    def ListDefaultCriteria(self, request, context):
         return prioritisation_pb2.ListDefaultCriteriaResponse(
             criteria=[convert.criterion_to_proto(c) for c in self._app.default_criteria()])
 

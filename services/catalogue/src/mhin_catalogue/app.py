@@ -88,7 +88,7 @@ class CatalogueApp:
         with self._db.read() as session:
             return store.get_solution(session, solution_id)
 
-    def list(self, where: store.SolutionFilter, page_size: int,
+    def list_solutions(self, where: store.SolutionFilter, page_size: int,
              page_token: str) -> tuple[list[Solution], str]:
         if len(where.text) > MAX_SEARCH_LENGTH:
             raise InvalidArgument("text", f"at most {MAX_SEARCH_LENGTH} characters")
@@ -181,7 +181,7 @@ class PrioritisationApp:
         with self._db.read() as session:
             return store.get_round(session, round_id)
 
-    def list(self, status: RoundStatus | None, page_size: int,
+    def list_rounds(self, status: RoundStatus | None, page_size: int,
              page_token: str) -> tuple[list[Round], str]:
         filters = {"status": status.name if status else None}
         after = decode_page_token(page_token, filters)

@@ -7,14 +7,15 @@ from __future__ import annotations
 from google.protobuf.message import Message
 from sqlalchemy.orm import Session
 
-from mhin.needs.v1 import events_pb2 as need_events_pb2
 from mhin_catalogue import convert, store
 from mhin_platform.errors import InvalidArgument
+from mhin_platform.events import topic_names
 from mhin_platform.events.consumer import Handler
 from mhin_platform.events.envelope import Event
+from mhin_platform.events.topics import event_classes
 from mhin_platform.runtime import ConsumerSpec
 
-NEED_TOPIC = "mhin.needs.need"
+NEED_TOPIC = topic_names.NEEDS_NEED
 
 
 def keep_need(session: Session, event: Event, message: Message) -> None:
@@ -25,10 +26,7 @@ def keep_need(session: Session, event: Event, message: Message) -> None:
 
 
 # Every need event carries the whole need, so one effect serves them all.
-NEED_HANDLERS = [
-    Handler(message_class, keep_need)
-    for message_class in (need_events_pb2.NeedSubmitted, need_events_pb2.NeedCategorised,
-                          need_events_pb2.NeedAligned, need_events_pb2.NeedWithdrawn)
-]
+NEED_HANDLERS = [Handler(message_class, keep_need)
+                 for message_class in event_classes(NEED_TOPIC)]
 
 CONSUMERS = (ConsumerSpec(name="needs", topics=[NEED_TOPIC], handlers=NEED_HANDLERS),)

@@ -16,14 +16,14 @@ from mhin_platform.protoconv import enum_from_proto, enum_to_proto, from_timesta
 from mhin_platform.reference import Arc, PriorityArea
 from mhin_platform.validation import build
 
-ARC = arc_pb2.Arc.DESCRIPTOR
-AREA = priority_area_pb2.PriorityArea.DESCRIPTOR
-READINESS = solution_pb2.Readiness.DESCRIPTOR
-EVIDENCE_LEVEL = solution_pb2.EvidenceLevel.DESCRIPTOR
-SOLUTION_STATUS = solution_pb2.SolutionStatus.DESCRIPTOR
-NEED_STATUS = needs_pb2.NeedStatus.DESCRIPTOR
-COMBINATION = prioritisation_pb2.ScoreCombination.DESCRIPTOR
-ROUND_STATUS = prioritisation_pb2.RoundStatus.DESCRIPTOR
+ARC = arc_pb2.Arc
+AREA = priority_area_pb2.PriorityArea
+READINESS = solution_pb2.Readiness
+EVIDENCE_LEVEL = solution_pb2.EvidenceLevel
+SOLUTION_STATUS = solution_pb2.SolutionStatus
+NEED_STATUS = needs_pb2.NeedStatus
+COMBINATION = prioritisation_pb2.ScoreCombination
+ROUND_STATUS = prioritisation_pb2.RoundStatus
 
 
 # ------------------------------------------------------------------ solutions

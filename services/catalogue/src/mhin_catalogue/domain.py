@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
@@ -60,7 +60,10 @@ def _published(year: int) -> int:
     return year
 
 
-def _distinct(items: list[str]) -> list[str]:
+T = TypeVar("T")
+
+
+def _distinct(items: list[T]) -> list[T]:
     if len(set(items)) != len(items):
         raise ValueError("lists the same value twice")
     return items

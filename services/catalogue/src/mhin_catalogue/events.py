@@ -13,11 +13,12 @@ from mhin.catalogue.v1 import events_pb2, prioritisation_events_pb2
 from mhin_catalogue import SERVICE_NAME, convert
 from mhin_catalogue.domain import Solution
 from mhin_catalogue.mcda import Round
+from mhin_platform.events import topic_names
 from mhin_platform.events.envelope import new_event
 from mhin_platform.events.outbox import add_to_outbox
 
-SOLUTION_TOPIC = "mhin.catalogue.solution"
-ROUND_TOPIC = "mhin.catalogue.prioritisation-round"
+SOLUTION_TOPIC = topic_names.CATALOGUE_SOLUTION
+ROUND_TOPIC = topic_names.CATALOGUE_PRIORITISATION_ROUND
 SOURCE = f"/mhin/{SERVICE_NAME}"
 
 

@@ -18,7 +18,7 @@ class CatalogueSettings(ServiceSettings):
     database_url: str = "sqlite:///solution-catalogue.db"
 
 
-def register(server, runtime: ServiceRuntime) -> list[str]:  # type: ignore[no-untyped-def]
+def register(server, runtime: ServiceRuntime) -> list[str]:
     return api.register(server, CatalogueApp(runtime.database),
                         PrioritisationApp(runtime.database))
 

@@ -4,6 +4,8 @@ holds about them beside."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from mhin_catalogue.domain import (
     Evidence,
     EvidenceLevel,
@@ -19,7 +21,7 @@ from mhin_platform.reference import (
 )
 
 
-def _draft(solution: ReferenceSolution, **details: object) -> SolutionDraft:
+def _draft(solution: ReferenceSolution, **details: Any) -> SolutionDraft:
     return SolutionDraft(name=solution.name, priority_areas=[solution.priority_area],
                          **details)
 

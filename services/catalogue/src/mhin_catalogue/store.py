@@ -180,7 +180,7 @@ def _escape_like(text_: str) -> str:
 
 
 def list_solutions(session: Session, where: SolutionFilter, after: tuple[str, str] | None,
-                   limit: int) -> list[Solution]:
+                   limit: int | None) -> list[Solution]:
     """Solutions matching ``where`` by name, after the (name key, id) keyset."""
     order = (solutions.c.name_key, solutions.c.id)
     query = after_keyset(solution_documents.select().order_by(*order), order, after)

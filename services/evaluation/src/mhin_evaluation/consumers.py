@@ -13,15 +13,16 @@ from google.protobuf.message import Message
 from sqlalchemy.orm import Session
 
 from mhin.evaluation.v1 import aggregate_events_pb2, measure_events_pb2
-from mhin.projects.v1 import project_events_pb2
 from mhin_evaluation import convert, domain, store
 from mhin_evaluation.events import MEASURE_TOPIC
+from mhin_platform.events import topic_names
 from mhin_platform.events.consumer import Handler
 from mhin_platform.events.envelope import Event
+from mhin_platform.events.topics import event_classes
 from mhin_platform.runtime import ConsumerSpec
 
-PROJECT_TOPIC = "mhin.projects.project"
-AGGREGATE_TOPIC = "mhin.evaluation.aggregate-restricted"
+PROJECT_TOPIC = topic_names.PROJECTS_PROJECT
+AGGREGATE_TOPIC = topic_names.EVALUATION_AGGREGATE_RESTRICTED
 
 
 def apply_project(session: Session, event: Event, message: Message) -> None:
@@ -68,16 +69,6 @@ def apply_aggregate(session: Session, event: Event, message: Message) -> None:
         store.mark_impacts(session, keys, datetime.now(UTC))
 
 
-def _project_event_classes() -> list[type[Message]]:
-    """Every event on the project topic carries the project snapshot (see
-    project_events.proto), so each one, including types added later, updates the sites."""
-    return [
-        getattr(project_events_pb2, name)
-        for name, descriptor in project_events_pb2.DESCRIPTOR.message_types_by_name.items()
-        if "project" in descriptor.fields_by_name
-    ]
-
-
 CONSUMERS = (
     ConsumerSpec(
         name="measures",
@@ -87,7 +78,8 @@ CONSUMERS = (
     ConsumerSpec(
         name="projects",
         topics=[PROJECT_TOPIC],
-        handlers=[Handler(cls, apply_project) for cls in _project_event_classes()],
+        # every event on the project topic carries the project snapshot
+        handlers=[Handler(cls, apply_project) for cls in event_classes(PROJECT_TOPIC)],
     ),
     ConsumerSpec(
         name="aggregates",

@@ -45,17 +45,17 @@ from mhin_platform.protoconv import (
 from mhin_platform.reference import Arc
 from mhin_platform.validation import build
 
-ARC = arc_pb2.Arc.DESCRIPTOR
-LEVEL = aggregate_events_pb2.Level.DESCRIPTOR
-MEASURE_TYPE = measure_pb2.MeasureType.DESCRIPTOR
-DIRECTION = measure_pb2.Direction.DESCRIPTOR
-RE_AIM = measure_definition_pb2.ReAimDimension.DESCRIPTOR
-PROCTOR = measure_definition_pb2.ProctorOutcome.DESCRIPTOR
-FREQUENCY = measure_definition_pb2.Frequency.DESCRIPTOR
-STRATIFIER = measure_definition_pb2.Stratifier.DESCRIPTOR
-OUTCOME = evaluation_pb2.ObservationOutcome.DESCRIPTOR
-SPC_RULE = aggregate_events_pb2.SpcRule.DESCRIPTOR
-VARIATION = aggregate_events_pb2.SpcVariation.DESCRIPTOR
+ARC = arc_pb2.Arc
+LEVEL = aggregate_events_pb2.Level
+MEASURE_TYPE = measure_pb2.MeasureType
+DIRECTION = measure_pb2.Direction
+RE_AIM = measure_definition_pb2.ReAimDimension
+PROCTOR = measure_definition_pb2.ProctorOutcome
+FREQUENCY = measure_definition_pb2.Frequency
+STRATIFIER = measure_definition_pb2.Stratifier
+OUTCOME = evaluation_pb2.ObservationOutcome
+SPC_RULE = aggregate_events_pb2.SpcRule
+VARIATION = aggregate_events_pb2.SpcVariation
 
 
 # ----------------------------------------------------------------- measures
@@ -128,7 +128,7 @@ def _tag_to_proto(tag: domain.MeasureTag) -> measure_definition_pb2.MeasureTag:
         return measure_definition_pb2.MeasureTag(re_aim=enum_to_proto(tag.re_aim, RE_AIM))
     if tag.proctor is not None:
         return measure_definition_pb2.MeasureTag(proctor=enum_to_proto(tag.proctor, PROCTOR))
-    return measure_definition_pb2.MeasureTag(clinical_outcome=tag.clinical_outcome)
+    return measure_definition_pb2.MeasureTag(clinical_outcome=tag.clinical_outcome or "")
 
 
 def stratifier_groups_to_proto(measure: Measure) -> list[evaluation_pb2.StratifierGroups]:
@@ -235,7 +235,7 @@ def _arc_code(code: str) -> Arc | None:
 
 
 def level_from_proto(number: int, field: str) -> Level:
-    return enum_from_proto(Level, LEVEL, number, field)  # type: ignore[return-value]
+    return enum_from_proto(Level, LEVEL, number, field)
 
 
 def aggregate_to_proto(item: AggregateView, measure: Measure) -> evaluation_pb2.Aggregate:

@@ -399,7 +399,7 @@ def spc_chart(views: list[AggregateView], measure: Measure, *,
     when set, moving ranges screened when ``screen_outliers``."""
     ordered = series_order(views)
     charted = [item for item in ordered if item.shown.value is not None]
-    values = [item.shown.value for item in charted]
+    values = [value for item in charted if (value := item.shown.value) is not None]
     cuts = sorted({index for index in (_first_at_or_after(charted, period)
                                        for period in rebase_periods)
                    if 0 < index < len(values)})
@@ -413,7 +413,7 @@ def spc_chart(views: list[AggregateView], measure: Measure, *,
     result = segments[-1].result if segments else spc.analyse([], measure.direction)
     analysed = iter([(number, point) for number, segment in enumerate(segments)
                      for point in segment.result.points])
-    points = []
+    points: list[ChartPoint] = []
     for item in ordered:
         number, point = next(analysed) if item.shown.value is not None else (None, None)
         points.append(ChartPoint(item.row.period, item.shown.value, item.shown.value_suppressed,

@@ -15,13 +15,14 @@ from mhin.evaluation.v1 import measure_events_pb2, observation_events_pb2
 from mhin_evaluation import SERVICE_NAME, convert
 from mhin_evaluation.domain import Measure, Observation
 from mhin_measures.hierarchy import cell_key
+from mhin_platform.events import topic_names
 from mhin_platform.events.envelope import Event, new_event
 from mhin_platform.events.outbox import add_to_outbox
 from mhin_platform.protoconv import enum_to_proto, timestamp
 
-MEASURE_TOPIC = "mhin.evaluation.measure"
-OBSERVATION_TOPIC = "mhin.evaluation.observation"
-IMPACT_TOPIC = "mhin.evaluation.impact"
+MEASURE_TOPIC = topic_names.EVALUATION_MEASURE
+OBSERVATION_TOPIC = topic_names.EVALUATION_OBSERVATION
+IMPACT_TOPIC = topic_names.EVALUATION_IMPACT
 SOURCE = f"/mhin/{SERVICE_NAME}"
 
 

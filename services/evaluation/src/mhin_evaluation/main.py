@@ -31,7 +31,7 @@ class EvaluationSettings(ServiceSettings):
     impact_live: bool = True
 
 
-def register(server, runtime: ServiceRuntime) -> list[str]:  # type: ignore[no-untyped-def]
+def register(server, runtime: ServiceRuntime) -> list[str]:
     settings = _settings(runtime)
     app = EvaluationApp(runtime.database, settings.disclosure_threshold,
                         instance_arc=settings.instance_arc)

@@ -24,8 +24,6 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
@@ -39,6 +37,7 @@ from mhin_evaluation.domain import (
 )
 from mhin_measures.hierarchy import AggregateKey, Level
 from mhin_platform.db.documents import document_table
+from mhin_platform.db.statements import rows_changed, upsert_into
 from mhin_platform.errors import FailedPrecondition
 from mhin_platform.reference import Arc
 
@@ -174,7 +173,7 @@ def sites_by_id(session: Session, ids: Iterable[str]) -> dict[str, Site]:
     return {row.id: _site(row) for row in rows}
 
 
-def _site(row) -> Site:  # type: ignore[no-untyped-def]
+def _site(row) -> Site:
     return Site(id=row.id, project_id=row.project_id, name=row.name, arc=Arc[row.arc],
                 go_live=row.go_live)
 
@@ -252,7 +251,7 @@ def _observation_columns(observation: Observation) -> dict[str, object]:
     }
 
 
-def _observation(row) -> Observation:  # type: ignore[no-untyped-def]
+def _observation(row) -> Observation:
     return Observation(
         measure_id=row.measure_id, site_id=row.site_id, period=row.period, stratum=row.stratum,
         numerator=row.numerator, denominator=row.denominator, project_id=row.project_id,
@@ -296,10 +295,10 @@ _AGGREGATE_KEY = tuple(column.name for column in aggregates.primary_key.columns)
 
 
 @cache
-def _upsert_aggregate(dialect: str):  # type: ignore[no-untyped-def]
+def _upsert_aggregate(dialect: str):
     """One INSERT ... ON CONFLICT DO UPDATE, built once per dialect: the aggregates
     consumer runs it for every record of a busy topic."""
-    statement = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}[dialect](aggregates)
+    statement = upsert_into(aggregates, dialect)
     figures = ("owner_arc", "numerator", "denominator", "observation_count", "computed_at")
     return statement.on_conflict_do_update(
         index_elements=list(aggregates.primary_key.columns),
@@ -346,7 +345,7 @@ def _aggregate_where(key: AggregateKey) -> list[ColumnElement[bool]]:
     return [aggregates.c[name] == value for name, value in _key_columns(key).items()]
 
 
-def _aggregate(row) -> AggregateRow:  # type: ignore[no-untyped-def]
+def _aggregate(row) -> AggregateRow:
     return AggregateRow(
         measure_id=row.measure_id, level=Level[row.level], unit=row.unit, period=row.period,
         stratum=row.stratum, owner_arc=Arc[row.owner_arc] if row.owner_arc else None,
@@ -401,9 +400,7 @@ def mark_impacts(session: Session, keys: Iterable[tuple[str, str, str, str]],
              "generation": 1} for m, s, u, st in dict.fromkeys(keys)]
     if not rows:
         return
-    insert_of = {"sqlite": sqlite_insert,
-                 "postgresql": postgresql_insert}[session.get_bind().dialect.name]
-    statement = insert_of(impact_pending)
+    statement = upsert_into(impact_pending, session.get_bind().dialect.name)
     session.execute(statement.on_conflict_do_update(
         index_elements=["measure_id", "scope", "unit", "stratum"],
         set_={"generation": impact_pending.c.generation + 1}), rows)
@@ -422,8 +419,8 @@ def finish_impact(session: Session, done: PendingImpact, now: datetime) -> None:
     waits again as changed ``now`` (so a busy series is estimated once per delay)."""
     where = [impact_pending.c[name] == getattr(done, name)
              for name in ("measure_id", "scope", "unit", "stratum")]
-    gone = session.execute(delete(impact_pending).where(
-        *where, impact_pending.c.generation == done.generation)).rowcount
+    gone = rows_changed(session, delete(impact_pending).where(
+        *where, impact_pending.c.generation == done.generation))
     if not gone:
         session.execute(update(impact_pending).where(*where).values(changed_at=now))
 

@@ -24,14 +24,14 @@ class GovernanceServicer(governance_pb2_grpc.GovernanceServiceServicer):
 
     # -- bodies -----------------------------------------------------------------
 
-    def CreateBody(self, request, context):  # noqa: N802
+    def CreateBody(self, request, context):
         body = self._app.create_body(current_principal(), convert.body_draft_from_proto(request))
         return pb.CreateBodyResponse(body=convert.body_to_proto(body))
 
-    def GetBody(self, request, context):  # noqa: N802
+    def GetBody(self, request, context):
         return pb.GetBodyResponse(body=convert.body_to_proto(self._app.get_body(request.body_id)))
 
-    def ListBodies(self, request, context):  # noqa: N802
+    def ListBodies(self, request, context):
         kind = enum_from_proto(domain.BodyKind, convert.BODY_KIND, request.kind, "kind",
                                required=False)
         bodies, token = self._app.list_bodies(kind, page_size(request.page.page_size),
@@ -39,13 +39,13 @@ class GovernanceServicer(governance_pb2_grpc.GovernanceServiceServicer):
         return pb.ListBodiesResponse(bodies=[convert.body_to_proto(b) for b in bodies],
                                      page={"next_page_token": token})
 
-    def AddMember(self, request, context):  # noqa: N802
+    def AddMember(self, request, context):
         body, member = self._app.add_member(current_principal(), request.body_id,
                                             convert.member_draft_from_proto(request))
         return pb.AddMemberResponse(body=convert.body_to_proto(body),
                                     member=convert.member_to_proto(member))
 
-    def EndMemberTerm(self, request, context):  # noqa: N802
+    def EndMemberTerm(self, request, context):
         body = self._app.end_member_term(current_principal(), request.body_id,
                                          request.member_id,
                                          date_from_proto(request.term_end, "term_end"))
@@ -53,13 +53,13 @@ class GovernanceServicer(governance_pb2_grpc.GovernanceServiceServicer):
 
     # -- meetings ---------------------------------------------------------------
 
-    def ScheduleMeeting(self, request, context):  # noqa: N802
+    def ScheduleMeeting(self, request, context):
         meeting = self._app.schedule_meeting(current_principal(), request.body_id,
                                              date_from_proto(request.date, "date"),
                                              request.title)
         return pb.ScheduleMeetingResponse(meeting=convert.meeting_to_proto(meeting))
 
-    def GenerateSchedule(self, request, context):  # noqa: N802
+    def GenerateSchedule(self, request, context):
         meetings, created = self._app.generate_schedule(
             current_principal(), request.body_id,
             date_from_proto(request.from_date, "from_date"),
@@ -67,11 +67,11 @@ class GovernanceServicer(governance_pb2_grpc.GovernanceServiceServicer):
         return pb.GenerateScheduleResponse(
             meetings=[convert.meeting_to_proto(m) for m in meetings], created=created)
 
-    def GetMeeting(self, request, context):  # noqa: N802
+    def GetMeeting(self, request, context):
         meeting = self._app.get_meeting(request.meeting_id)
         return pb.GetMeetingResponse(meeting=convert.meeting_to_proto(meeting))
 
-    def ListMeetings(self, request, context):  # noqa: N802
+    def ListMeetings(self, request, context):
         where = store.MeetingFilter(
             body_id=request.body_id,
             status=enum_from_proto(domain.MeetingStatus, convert.MEETING_STATUS, request.status,
@@ -84,12 +84,12 @@ class GovernanceServicer(governance_pb2_grpc.GovernanceServiceServicer):
         return pb.ListMeetingsResponse(meetings=[convert.meeting_to_proto(m) for m in meetings],
                                        page={"next_page_token": token})
 
-    def RecordAttendance(self, request, context):  # noqa: N802
+    def RecordAttendance(self, request, context):
         meeting = self._app.record_attendance(current_principal(), request.meeting_id,
                                               list(request.member_ids))
         return pb.RecordAttendanceResponse(meeting=convert.meeting_to_proto(meeting))
 
-    def AddAgendaItem(self, request, context):  # noqa: N802
+    def AddAgendaItem(self, request, context):
         meeting, item = self._app.add_agenda_item(current_principal(), request.meeting_id,
                                                   convert.agenda_draft_from_proto(request))
         return pb.AddAgendaItemResponse(meeting=convert.meeting_to_proto(meeting),
@@ -97,18 +97,18 @@ class GovernanceServicer(governance_pb2_grpc.GovernanceServiceServicer):
 
     # -- decisions --------------------------------------------------------------
 
-    def RecordDecision(self, request, context):  # noqa: N802
+    def RecordDecision(self, request, context):
         decision, meeting = self._app.record_decision(
             current_principal(), request.meeting_id, request.agenda_item_id,
             convert.decision_draft_from_proto(request))
         return pb.RecordDecisionResponse(decision=convert.decision_to_proto(decision),
                                          meeting=convert.meeting_to_proto(meeting))
 
-    def GetDecision(self, request, context):  # noqa: N802
+    def GetDecision(self, request, context):
         decision = self._app.get_decision(request.decision_id)
         return pb.GetDecisionResponse(decision=convert.decision_to_proto(decision))
 
-    def ListDecisions(self, request, context):  # noqa: N802
+    def ListDecisions(self, request, context):
         decisions, token = self._app.list_decisions(
             request.body_id, convert.subject_from_proto(request.subject, "subject"),
             page_size(request.page.page_size), request.page.page_token)
@@ -118,13 +118,13 @@ class GovernanceServicer(governance_pb2_grpc.GovernanceServiceServicer):
 
     # -- involvement ------------------------------------------------------------
 
-    def LogInvolvement(self, request, context):  # noqa: N802
+    def LogInvolvement(self, request, context):
         activity = self._app.log_involvement(
             current_principal(), convert.involvement_draft_from_proto(request.activity),
             request.idempotency_key)
         return pb.LogInvolvementResponse(activity=convert.activity_to_proto(activity))
 
-    def ListInvolvement(self, request, context):  # noqa: N802
+    def ListInvolvement(self, request, context):
         where = store.InvolvementFilter(
             project_id=_project_filter(request.project_id),
             arc=enum_from_proto(Arc, convert.ARC, request.arc, "arc", required=False),
@@ -139,7 +139,7 @@ class GovernanceServicer(governance_pb2_grpc.GovernanceServiceServicer):
             activities=[convert.activity_to_proto(a) for a in activities],
             page={"next_page_token": token})
 
-    def GetInvolvementReport(self, request, context):  # noqa: N802
+    def GetInvolvementReport(self, request, context):
         report = self._app.involvement_report(
             _project_filter(request.project_id),
             enum_from_proto(Arc, convert.ARC, request.arc, "arc", required=False),

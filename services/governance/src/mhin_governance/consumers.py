@@ -19,11 +19,12 @@ from sqlalchemy.orm import Session
 
 from mhin.projects.v1 import selection_events_pb2
 from mhin_governance import app, convert, domain, store
+from mhin_platform.events import topic_names
 from mhin_platform.events.consumer import Handler
 from mhin_platform.events.envelope import Event
 from mhin_platform.runtime import ConsumerSpec
 
-SELECTION_TOPIC = "mhin.projects.selection"
+SELECTION_TOPIC = topic_names.PROJECTS_SELECTION
 
 
 def on_selection_proposed(session: Session, event: Event,

@@ -22,13 +22,13 @@ from mhin_platform.protoconv import (
 from mhin_platform.reference import Arc
 from mhin_platform.validation import build
 
-ARC = arc_pb2.Arc.DESCRIPTOR
-BODY_KIND = decision_events_pb2.BodyKind.DESCRIPTOR
-OUTCOME = decision_events_pb2.DecisionOutcome.DESCRIPTOR
-ROLE = governance_pb2.MemberRole.DESCRIPTOR
-WEEKDAY = governance_pb2.Weekday.DESCRIPTOR
-MEETING_STATUS = governance_pb2.MeetingStatus.DESCRIPTOR
-INVOLVEMENT_KIND = governance_pb2.InvolvementKind.DESCRIPTOR
+ARC = arc_pb2.Arc
+BODY_KIND = decision_events_pb2.BodyKind
+OUTCOME = decision_events_pb2.DecisionOutcome
+ROLE = governance_pb2.MemberRole
+WEEKDAY = governance_pb2.Weekday
+MEETING_STATUS = governance_pb2.MeetingStatus
+INVOLVEMENT_KIND = governance_pb2.InvolvementKind
 
 
 # -------------------------------------------------------------------- requests

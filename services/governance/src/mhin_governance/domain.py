@@ -95,7 +95,7 @@ class Versioned(Model):
     updated_at: datetime
     version: int = 1
 
-    def _changed(self, now: datetime, **changes: object):  # type: ignore[no-untyped-def]
+    def _changed(self, now: datetime, **changes: object):
         return self.model_copy(update={**changes, "updated_at": now, "version": self.version + 1})
 
 

@@ -14,13 +14,14 @@ from sqlalchemy.orm import Session
 from mhin.governance.v1 import events_pb2
 from mhin_governance import SERVICE_NAME, convert
 from mhin_governance.domain import Body, Decision, InvolvementActivity, Meeting
+from mhin_platform.events import topic_names
 from mhin_platform.events.envelope import new_event
 from mhin_platform.events.outbox import add_to_outbox
 
-BODY_TOPIC = "mhin.governance.body"
-MEETING_TOPIC = "mhin.governance.meeting"
-DECISION_TOPIC = "mhin.governance.decision"
-INVOLVEMENT_TOPIC = "mhin.governance.involvement"
+BODY_TOPIC = topic_names.GOVERNANCE_BODY
+MEETING_TOPIC = topic_names.GOVERNANCE_MEETING
+DECISION_TOPIC = topic_names.GOVERNANCE_DECISION
+INVOLVEMENT_TOPIC = topic_names.GOVERNANCE_INVOLVEMENT
 SOURCE = f"/mhin/{SERVICE_NAME}"
 
 

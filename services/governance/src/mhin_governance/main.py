@@ -18,7 +18,7 @@ class GovernanceSettings(ServiceSettings):
     database_url: str = "sqlite:///governance.db"
 
 
-def register(server, runtime: ServiceRuntime) -> list[str]:  # type: ignore[no-untyped-def]
+def register(server, runtime: ServiceRuntime) -> list[str]:
     return api.register(server, GovernanceApp(runtime.database))
 
 

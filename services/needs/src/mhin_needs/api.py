@@ -29,12 +29,12 @@ class NeedsServicer(needs_pb2_grpc.NeedsServiceServicer):
     def __init__(self, app: NeedsApp) -> None:
         self._app = app
 
-    def SubmitNeed(self, request, context):  # noqa: N802
+    def SubmitNeed(self, request, context):
         draft = convert.draft_from_proto(request.need)
         need = self._app.submit(current_principal(), draft, request.idempotency_key)
         return needs_pb2.SubmitNeedResponse(need=convert.need_to_proto(need))
 
-    def ImportNeeds(self, request, context):  # noqa: N802
+    def ImportNeeds(self, request, context):
         if len(request.rows) > MAX_IMPORT_ROWS:
             raise InvalidArgument("rows", f"at most {MAX_IMPORT_ROWS} rows per call")
         rows = [_import_row(row) for row in request.rows]
@@ -45,10 +45,10 @@ class NeedsServicer(needs_pb2_grpc.NeedsServiceServicer):
             for r in results
         ])
 
-    def GetNeed(self, request, context):  # noqa: N802
+    def GetNeed(self, request, context):
         return needs_pb2.GetNeedResponse(need=convert.need_to_proto(self._app.get(request.need_id)))
 
-    def ListNeeds(self, request, context):  # noqa: N802
+    def ListNeeds(self, request, context):
         where = NeedFilter(
             priority_area=enum_from_proto(PriorityArea, convert.AREA, request.priority_area,
                                           "priority_area", required=False),
@@ -68,12 +68,12 @@ class NeedsServicer(needs_pb2_grpc.NeedsServiceServicer):
             page={"next_page_token": token},
         )
 
-    def CategoriseNeed(self, request, context):  # noqa: N802
+    def CategoriseNeed(self, request, context):
         area = enum_from_proto(PriorityArea, convert.AREA, request.priority_area, "priority_area")
         need = self._app.categorise(current_principal(), request.need_id, area)
         return needs_pb2.CategoriseNeedResponse(need=convert.need_to_proto(need))
 
-    def AlignNeeds(self, request, context):  # noqa: N802
+    def AlignNeeds(self, request, context):
         kind = enum_from_proto(domain.AlignmentKind, convert.ALIGNMENT_KIND, request.kind, "kind")
         if len(request.note) > 1000:
             raise InvalidArgument("note", "at most 1000 characters")
@@ -82,7 +82,7 @@ class NeedsServicer(needs_pb2_grpc.NeedsServiceServicer):
         return needs_pb2.AlignNeedsResponse(need=convert.need_to_proto(need),
                                             aligned_need=convert.need_to_proto(other))
 
-    def WithdrawNeed(self, request, context):  # noqa: N802
+    def WithdrawNeed(self, request, context):
         need = self._app.withdraw(current_principal(), request.need_id, request.reason)
         return needs_pb2.WithdrawNeedResponse(need=convert.need_to_proto(need))
 

@@ -74,7 +74,7 @@ class NeedsApp:
                 results.append(self._import_row(session, principal, row))
         return results
 
-    def _import_row(self, session, principal: Principal, row: ImportRow) -> RowResult:  # type: ignore[no-untyped-def]
+    def _import_row(self, session, principal: Principal, row: ImportRow) -> RowResult:
         number = row.row_number
         if row.error is not None:
             return RowResult(number, "invalid", field=row.error.field, message=row.error.message)

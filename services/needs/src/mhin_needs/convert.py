@@ -16,13 +16,13 @@ from mhin_platform.protoconv import enum_from_proto, enum_to_proto, timestamp
 from mhin_platform.reference import Arc, OrganisationType, PriorityArea
 from mhin_platform.validation import build
 
-ARC = arc_pb2.Arc.DESCRIPTOR
-AREA = priority_area_pb2.PriorityArea.DESCRIPTOR
-ORG_TYPE = organisation_pb2.OrganisationType.DESCRIPTOR
-AGE_GROUP = needs_pb2.AgeGroup.DESCRIPTOR
-STATUS = needs_pb2.NeedStatus.DESCRIPTOR
-SOURCE_KIND = needs_pb2.SourceKind.DESCRIPTOR
-ALIGNMENT_KIND = needs_pb2.AlignmentKind.DESCRIPTOR
+ARC = arc_pb2.Arc
+AREA = priority_area_pb2.PriorityArea
+ORG_TYPE = organisation_pb2.OrganisationType
+AGE_GROUP = needs_pb2.AgeGroup
+STATUS = needs_pb2.NeedStatus
+SOURCE_KIND = needs_pb2.SourceKind
+ALIGNMENT_KIND = needs_pb2.AlignmentKind
 
 
 def draft_from_proto(message: needs_pb2.NeedDraft, prefix: str = "need") -> domain.NeedDraft:

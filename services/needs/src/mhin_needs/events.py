@@ -10,12 +10,13 @@ from mhin.needs.v1 import events_pb2
 from mhin_needs import SERVICE_NAME
 from mhin_needs.convert import AREA, alignment_to_proto, need_to_proto
 from mhin_needs.domain import Alignment, Need
+from mhin_platform.events import topic_names
 from mhin_platform.events.envelope import new_event
 from mhin_platform.events.outbox import add_to_outbox
 from mhin_platform.protoconv import enum_to_proto
 from mhin_platform.reference import PriorityArea
 
-TOPIC = "mhin.needs.need"
+TOPIC = topic_names.NEEDS_NEED
 SOURCE = f"/mhin/{SERVICE_NAME}"
 
 

@@ -18,7 +18,7 @@ class NeedsSettings(ServiceSettings):
     database_url: str = "sqlite:///needs-intake.db"
 
 
-def register(server, runtime: ServiceRuntime) -> list[str]:  # type: ignore[no-untyped-def]
+def register(server, runtime: ServiceRuntime) -> list[str]:
     return api.register(server, NeedsApp(runtime.database))
 
 

@@ -26,15 +26,15 @@ class SelectionServicer(selection_grpc.SelectionServiceServicer):
     def __init__(self, app: SelectionApp) -> None:
         self._app = app
 
-    def OpenCall(self, request, context):  # noqa: N802
+    def OpenCall(self, request, context):
         call = self._app.open_call(current_principal(), convert.call_draft_from_proto(request.call))
         return selection_api.OpenCallResponse(call=convert.call_to_proto(call))
 
-    def GetCall(self, request, context):  # noqa: N802
+    def GetCall(self, request, context):
         return selection_api.GetCallResponse(
             call=convert.call_to_proto(self._app.get_call(request.call_id)))
 
-    def ListCalls(self, request, context):  # noqa: N802
+    def ListCalls(self, request, context):
         where = CallFilter(
             status=enum_from_proto(domain.CallStatus, convert.CALL_STATUS, request.status,
                                    "status", required=False),
@@ -45,7 +45,7 @@ class SelectionServicer(selection_grpc.SelectionServiceServicer):
         return selection_api.ListCallsResponse(calls=[convert.call_to_proto(c) for c in calls],
                                                page={"next_page_token": token})
 
-    def SubmitApplication(self, request, context):  # noqa: N802
+    def SubmitApplication(self, request, context):
         draft = convert.application_draft_from_proto(request.application)
         call, application = self._app.submit_application(current_principal(), request.call_id,
                                                          draft)
@@ -53,11 +53,11 @@ class SelectionServicer(selection_grpc.SelectionServiceServicer):
             call=convert.call_to_proto(call),
             application=convert.application_to_proto(application))
 
-    def CloseCall(self, request, context):  # noqa: N802
+    def CloseCall(self, request, context):
         call = self._app.close_call(current_principal(), request.call_id)
         return selection_api.CloseCallResponse(call=convert.call_to_proto(call))
 
-    def ScoreApplication(self, request, context):  # noqa: N802
+    def ScoreApplication(self, request, context):
         scores = convert.scores_from_proto(request.scores)
         call, application = self._app.score_application(
             current_principal(), request.call_id, request.application_id, scores)
@@ -65,7 +65,7 @@ class SelectionServicer(selection_grpc.SelectionServiceServicer):
             call=convert.call_to_proto(call),
             application=convert.application_to_proto(application))
 
-    def ProposeSelection(self, request, context):  # noqa: N802
+    def ProposeSelection(self, request, context):
         arcs = convert.arcs_from_proto(request.proposed_arcs, "proposed_arcs")
         call, proposal = self._app.propose(current_principal(), request.call_id, arcs,
                                            request.rationale)
@@ -77,16 +77,16 @@ class ProjectsServicer(projects_grpc.ProjectsServiceServicer):
     def __init__(self, app: ProjectsApp) -> None:
         self._app = app
 
-    def CreateProject(self, request, context):  # noqa: N802
+    def CreateProject(self, request, context):
         draft = convert.project_draft_from_proto(request.project)
         project = self._app.create_project(current_principal(), draft)
         return projects_api.CreateProjectResponse(project=convert.project_to_proto(project))
 
-    def GetProject(self, request, context):  # noqa: N802
+    def GetProject(self, request, context):
         return projects_api.GetProjectResponse(
             project=convert.project_to_proto(self._app.get_project(request.project_id)))
 
-    def ListProjects(self, request, context):  # noqa: N802
+    def ListProjects(self, request, context):
         where = ProjectFilter(
             arc=enum_from_proto(Arc, convert.ARC, request.arc, "arc", required=False),
             phase=enum_from_proto(domain.Phase, convert.PHASE, request.phase, "phase",
@@ -101,33 +101,33 @@ class ProjectsServicer(projects_grpc.ProjectsServiceServicer):
             projects=[convert.project_to_proto(p) for p in projects],
             page={"next_page_token": token})
 
-    def AddSite(self, request, context):  # noqa: N802
+    def AddSite(self, request, context):
         draft = convert.site_draft_from_proto(request.site)
         project, site = self._app.add_site(current_principal(), request.project_id, draft)
         return projects_api.AddSiteResponse(project=convert.project_to_proto(project),
                                             site=convert.site_to_proto(site))
 
-    def UpdateSite(self, request, context):  # noqa: N802
+    def UpdateSite(self, request, context):
         draft = convert.site_draft_from_proto(request.site)
         project, site = self._app.update_site(current_principal(), request.project_id,
                                               request.site_id, draft)
         return projects_api.UpdateSiteResponse(project=convert.project_to_proto(project),
                                                site=convert.site_to_proto(site))
 
-    def ChangePhase(self, request, context):  # noqa: N802
+    def ChangePhase(self, request, context):
         phase = enum_from_proto(domain.Phase, convert.PHASE, request.phase, "phase")
         project = self._app.change_phase(current_principal(), request.project_id, phase,
                                          request.reason)
         return projects_api.ChangePhaseResponse(project=convert.project_to_proto(project))
 
-    def AddMilestone(self, request, context):  # noqa: N802
+    def AddMilestone(self, request, context):
         draft = convert.milestone_draft_from_proto(request.milestone)
         project, milestone = self._app.add_milestone(current_principal(), request.project_id,
                                                      draft)
         return projects_api.AddMilestoneResponse(project=convert.project_to_proto(project),
                                                  milestone=convert.milestone_to_proto(milestone))
 
-    def UpdateMilestone(self, request, context):  # noqa: N802
+    def UpdateMilestone(self, request, context):
         update = convert.milestone_update_from_proto(request)
         project, milestone = self._app.update_milestone(current_principal(), request.project_id,
                                                         request.milestone_id, update)
@@ -135,13 +135,13 @@ class ProjectsServicer(projects_grpc.ProjectsServiceServicer):
             project=convert.project_to_proto(project),
             milestone=convert.milestone_to_proto(milestone))
 
-    def SubmitStatusReport(self, request, context):  # noqa: N802
+    def SubmitStatusReport(self, request, context):
         draft = convert.report_draft_from_proto(request.report)
         project, report = self._app.submit_report(current_principal(), request.project_id, draft)
         return projects_api.SubmitStatusReportResponse(project=convert.project_to_proto(project),
                                                        report=convert.report_to_proto(report))
 
-    def ListStatusReports(self, request, context):  # noqa: N802
+    def ListStatusReports(self, request, context):
         arc = enum_from_proto(Arc, convert.ARC, request.arc, "arc", required=False)
         reports, token = self._app.list_reports(request.project_id, arc,
                                                 page_size(request.page.page_size),
@@ -150,7 +150,7 @@ class ProjectsServicer(projects_grpc.ProjectsServiceServicer):
             reports=[convert.report_to_proto(r) for r in reports],
             page={"next_page_token": token})
 
-    def ListSolutions(self, request, context):  # noqa: N802
+    def ListSolutions(self, request, context):
         solutions, token = self._app.list_solutions(page_size(request.page.page_size),
                                                     request.page.page_token)
         return projects_api.ListSolutionsResponse(

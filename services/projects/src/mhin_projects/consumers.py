@@ -13,25 +13,17 @@ from __future__ import annotations
 from google.protobuf.message import Message
 from sqlalchemy.orm import Session
 
-from mhin.catalogue.v1 import events_pb2 as catalogue_events
 from mhin.governance.v1 import decision_events_pb2
 from mhin_platform.errors import InvalidArgument
+from mhin_platform.events import topic_names
 from mhin_platform.events.consumer import Handler
 from mhin_platform.events.envelope import Event
+from mhin_platform.events.topics import event_classes
 from mhin_platform.runtime import ConsumerSpec
 from mhin_projects import app, convert, store
 
-SOLUTION_TOPIC = "mhin.catalogue.solution"
-DECISION_TOPIC = "mhin.governance.decision"
-
-SOLUTION_EVENTS = (
-    catalogue_events.SolutionCatalogued,
-    catalogue_events.SolutionRevised,
-    catalogue_events.SolutionLinkedToNeed,
-    catalogue_events.SolutionUnlinkedFromNeed,
-    catalogue_events.SolutionRetired,
-)
-
+SOLUTION_TOPIC = topic_names.CATALOGUE_SOLUTION
+DECISION_TOPIC = topic_names.GOVERNANCE_DECISION
 
 def keep_solution(session: Session, event: Event, message: Message) -> None:
     solution = convert.solution_from_proto(message.solution)  # type: ignore[attr-defined]
@@ -51,7 +43,9 @@ def apply_decision(session: Session, event: Event, message: Message) -> None:
 
 CONSUMERS = (
     ConsumerSpec(name="solutions", topics=[SOLUTION_TOPIC],
-                 handlers=[Handler(kind, keep_solution) for kind in SOLUTION_EVENTS]),
+                 # every solution event carries the whole solution
+                 handlers=[Handler(kind, keep_solution)
+                           for kind in event_classes(SOLUTION_TOPIC)]),
     ConsumerSpec(name="decisions", topics=[DECISION_TOPIC],
                  handlers=[Handler(decision_events_pb2.DecisionRecorded, apply_decision)]),
 )

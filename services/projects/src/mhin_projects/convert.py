@@ -30,17 +30,17 @@ from mhin_platform.reference import Arc, OrganisationType, PriorityArea
 from mhin_platform.validation import build
 from mhin_projects import domain
 
-ARC = arc_pb2.Arc.DESCRIPTOR
-AREA = priority_area_pb2.PriorityArea.DESCRIPTOR
-ORG_TYPE = organisation_pb2.OrganisationType.DESCRIPTOR
-PHASE = project_pb2.Phase.DESCRIPTOR
-MILESTONE_STATUS = project_pb2.MilestoneStatus.DESCRIPTOR
-RAG = project_pb2.Rag.DESCRIPTOR
-CALL_STATUS = selection_pb2.CallStatus.DESCRIPTOR
-APPLICATION_STATUS = selection_pb2.ApplicationStatus.DESCRIPTOR
-PROPOSAL_STATUS = selection_pb2.ProposalStatus.DESCRIPTOR
-BODY_KIND = decision_events_pb2.BodyKind.DESCRIPTOR
-OUTCOME = decision_events_pb2.DecisionOutcome.DESCRIPTOR
+ARC = arc_pb2.Arc
+AREA = priority_area_pb2.PriorityArea
+ORG_TYPE = organisation_pb2.OrganisationType
+PHASE = project_pb2.Phase
+MILESTONE_STATUS = project_pb2.MilestoneStatus
+RAG = project_pb2.Rag
+CALL_STATUS = selection_pb2.CallStatus
+APPLICATION_STATUS = selection_pb2.ApplicationStatus
+PROPOSAL_STATUS = selection_pb2.ProposalStatus
+BODY_KIND = decision_events_pb2.BodyKind
+OUTCOME = decision_events_pb2.DecisionOutcome
 
 # What governance decisions name as their subject when they decide on a proposal.
 SELECTION_PROPOSAL_TYPE = selection_pb2.SelectionProposal.DESCRIPTOR.full_name
@@ -59,7 +59,8 @@ def _area(number: int, field: str) -> PriorityArea | None:
 
 
 def arcs_from_proto(numbers: Any, field: str) -> list[Arc]:
-    return [_arc(number, f"{field}.{index}") for index, number in enumerate(numbers)]
+    return [enum_from_proto(Arc, ARC, number, f"{field}.{index}")
+            for index, number in enumerate(numbers)]
 
 
 # ------------------------------------------------------------------ requests

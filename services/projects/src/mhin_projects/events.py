@@ -13,6 +13,7 @@ from google.protobuf.message import Message
 from sqlalchemy.orm import Session
 
 from mhin.projects.v1 import project_events_pb2, selection_events_pb2
+from mhin_platform.events import topic_names
 from mhin_platform.events.envelope import new_event
 from mhin_platform.events.outbox import add_to_outbox
 from mhin_platform.protoconv import enum_to_proto, timestamp
@@ -33,8 +34,8 @@ from mhin_projects.domain import (
     StatusReport,
 )
 
-SELECTION_TOPIC = "mhin.projects.selection"
-PROJECT_TOPIC = "mhin.projects.project"
+SELECTION_TOPIC = topic_names.PROJECTS_SELECTION
+PROJECT_TOPIC = topic_names.PROJECTS_PROJECT
 SOURCE = f"/mhin/{SERVICE_NAME}"
 
 

@@ -20,7 +20,7 @@ class ProjectsSettings(ServiceSettings):
     database_url: str = "sqlite:///project-tracking.db"
 
 
-def register(server, runtime: ServiceRuntime) -> list[str]:  # type: ignore[no-untyped-def]
+def register(server, runtime: ServiceRuntime) -> list[str]:
     return api.register(server, SelectionApp(runtime.database), ProjectsApp(runtime.database))
 
 

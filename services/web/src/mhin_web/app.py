@@ -18,11 +18,13 @@ from mhin.catalogue.v1 import (
     prioritisation_pb2,
     prioritisation_pb2_grpc,
 )
+from mhin.common.v1 import page_pb2
 from mhin.evaluation.v1 import evaluation_pb2, evaluation_pb2_grpc, measure_definition_pb2
 from mhin.governance.v1 import governance_pb2, governance_pb2_grpc
 from mhin.needs.v1 import needs_pb2, needs_pb2_grpc
 from mhin.projects.v1 import projects_service_pb2, projects_service_pb2_grpc
 from mhin_measures.hierarchy import NATIONAL_UNIT, Level
+from mhin_platform.protoconv import date_to_proto
 from mhin_platform.reference import Arc
 from mhin_web import convert, domain
 from mhin_web.domain import (
@@ -170,7 +172,8 @@ class Services:
     async def check_token(self, token: str) -> None:
         """Whether the services take this token: a cheap read every role may make."""
         await call(self.evaluation.ListMeasures,
-                   evaluation_pb2.ListMeasuresRequest(page={"page_size": 1}), token)
+                   evaluation_pb2.ListMeasuresRequest(page=page_pb2.PageRequest(page_size=1)),
+                   token)
 
     # ------------------------------------------------------------- evaluation
 
@@ -337,7 +340,7 @@ class Services:
     async def _meetings(self, token: str, today: datetime) -> Section:
         request = governance_pb2.ListMeetingsRequest(
             status=governance_pb2.MEETING_STATUS_SCHEDULED,
-            from_date={"year": today.year, "month": today.month, "day": today.day})
+            from_date=date_to_proto(today.date()))
         meetings = await all_pages(self.governance.ListMeetings, request, "meetings", token)
         rows = [(convert.date_text(m.date), m.title,
                  convert.enum_name(m, "body_kind", "BODY_KIND_").capitalize(),
@@ -361,12 +364,11 @@ class Services:
     async def _involvement(self, token: str) -> Section:
         projects = await self.projects_list(token)
         today = datetime.now(UTC).date()
-        period = {"from_date": {"year": NETWORK_START.year, "month": NETWORK_START.month,
-                                "day": NETWORK_START.day},
-                  "to_date": {"year": today.year, "month": today.month, "day": today.day}}
+        start, end = date_to_proto(NETWORK_START), date_to_proto(today)
         reports = await asyncio.gather(*(
             call(self.governance.GetInvolvementReport,
-                 governance_pb2.GetInvolvementReportRequest(project_id=p.id, **period), token)
+                 governance_pb2.GetInvolvementReportRequest(
+                     project_id=p.id, from_date=start, to_date=end), token)
             for p in projects))
         rows = []
         for project, answer in zip(projects, reports, strict=True):

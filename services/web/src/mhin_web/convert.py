@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from google.protobuf.message import Message
 
 from mhin.catalogue.v1 import prioritisation_pb2
-from mhin.common.v1 import arc_pb2, priority_area_pb2
+from mhin.common.v1 import arc_pb2, period_pb2, priority_area_pb2
 from mhin.evaluation.v1 import aggregate_events_pb2, evaluation_pb2, impact_pb2, measure_pb2
 from mhin.projects.v1 import project_pb2
 from mhin_measures.hierarchy import Level
@@ -48,6 +48,8 @@ LEVEL_NAMES = {number: level.value for level, number in LEVELS.items()}
 def enum_name(message: Message, field_name: str, prefix: str) -> str:
     """An enum field's value as words: STRATIFIER_AGE_BAND -> 'age band'."""
     descriptor = message.DESCRIPTOR.fields_by_name[field_name].enum_type
+    if descriptor is None:
+        raise TypeError(f"{field_name} is not an enum field")
     name = descriptor.values_by_number[getattr(message, field_name)].name
     return name.removeprefix(prefix).replace("_", " ").lower()
 
@@ -128,12 +130,12 @@ def newest_computed_at(points: list[evaluation_pb2.Aggregate], stratum: str,
                 if p.stratum == stratum and p.period == period), default=0.0)
 
 
-def area_name(number: int) -> str:
+def area_name(number: priority_area_pb2.PriorityArea.ValueType) -> str:
     return priority_area_pb2.PriorityArea.Name(number).removeprefix(
         "PRIORITY_AREA_").replace("_", " ").capitalize()
 
 
-def date_text(date: Message) -> str:
+def date_text(date: period_pb2.Date) -> str:
     return f"{date.year:04d}-{date.month:02d}-{date.day:02d}" if date.year else "not set"
 
 
@@ -179,5 +181,5 @@ def project_card(project: project_pb2.Project) -> ProjectCard:
         milestones=milestones, rags=tuple(row[4] for row in milestones.rows))
 
 
-def enum_name_of(arc_number: int) -> str:
+def enum_name_of(arc_number: arc_pb2.Arc.ValueType) -> str:
     return arc_pb2.Arc.Name(arc_number).removeprefix("ARC_")

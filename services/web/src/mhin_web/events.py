@@ -14,14 +14,16 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from prometheus_client import Counter
 
 from mhin.evaluation.v1 import aggregate_events_pb2
+from mhin_platform.events import topic_names
 from mhin_platform.events.dead_letter import dead_letter_headers, dead_letter_topic
 from mhin_platform.events.envelope import EnvelopeError, event_from_record
 from mhin_web.convert import LEVEL_NAMES
 
 log = logging.getLogger(__name__)
-FOLLOWED = {
-    "mhin.evaluation.aggregate": aggregate_events_pb2.AggregateUpdated,
-    "mhin.evaluation.spc-signal": aggregate_events_pb2.SpcSignalRaised,
+Followed = aggregate_events_pb2.AggregateUpdated | aggregate_events_pb2.SpcSignalRaised
+FOLLOWED: dict[str, type[Followed]] = {
+    topic_names.EVALUATION_AGGREGATE: aggregate_events_pb2.AggregateUpdated,
+    topic_names.EVALUATION_SPC_SIGNAL: aggregate_events_pb2.SpcSignalRaised,
 }
 DEAD_LETTERED = Counter("mhin_web_dead_lettered_records",
                         "Records of the followed topics the web could not decode, by topic",
@@ -120,17 +122,17 @@ class TopicFollower:
             await self._consumer.stop()
             await self._producer.stop()
 
-    async def _handle(self, record) -> None:  # type: ignore[no-untyped-def]
+    async def _handle(self, record) -> None:
         try:
             event = event_from_record(record.topic, record.key, record.value, record.headers)
             message = event.decode(FOLLOWED[record.topic])
         except EnvelopeError as error:
             await self._dead_letter(record, str(error))
             return
-        key, change = change_of(message)  # type: ignore[arg-type]
+        key, change = change_of(message)
         self._hub.publish(key, change)
 
-    async def _dead_letter(self, record, reason: str) -> None:  # type: ignore[no-untyped-def]
+    async def _dead_letter(self, record, reason: str) -> None:
         """What cannot be decoded goes to ``<topic>.dlq`` with the reason, as every
         platform consumer does; the follower then moves on."""
         log.warning("dead-lettering record %s:%s@%s: %s", record.topic, record.partition,

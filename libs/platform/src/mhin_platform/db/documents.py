@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.schema import SchemaItem
 from sqlalchemy.sql.elements import ColumnElement
 
+from mhin_platform.db.statements import rows_changed
 from mhin_platform.errors import FailedPrecondition, NotFound
 
 M = TypeVar("M", bound=BaseModel)
@@ -93,11 +94,9 @@ class Documents(Generic[M]):
         """Store a changed aggregate over the version before it; FailedPrecondition if
         someone else changed it first."""
         table = self.table
-        result = session.execute(
-            update(table)
-            .where(table.c.id == _id(item), table.c.version == _version(item) - 1)
-            .values(**self.values(item)))
-        if result.rowcount != 1:
+        newer = update(table).where(table.c.id == _id(item), table.c.version == _version(item) - 1)
+        changed = rows_changed(session, newer.values(**self.values(item)))
+        if changed != 1:
             raise FailedPrecondition(f"{self.noun} {_id(item)} was changed concurrently; retry")
 
     def keep_latest(self, session: Session, item: M) -> bool:

@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from google.protobuf.message import Message
 from kafka import KafkaConsumer, KafkaProducer
@@ -41,8 +41,8 @@ from mhin_platform.events.tables import processed_events
 
 log = logging.getLogger(__name__)
 
-Apply = Callable[[Session, Event, Message], None]
 T = TypeVar("T")
+M = TypeVar("M", bound=Message)
 # What makes a record unprocessable for ever (it goes to the dead-letter topic).
 _UNPROCESSABLE = (EnvelopeError, InvalidArgument, ValidationError)
 # Waits between tries while the broker is unreachable: doubling up to the maximum.
@@ -55,11 +55,11 @@ COMMIT_TIMEOUT_MS = 5_000
 
 
 @dataclass(frozen=True)
-class Handler:
+class Handler(Generic[M]):
     """How to apply one event type: the protobuf class of its data and the effect."""
 
-    message_class: type[Message]
-    apply: Apply
+    message_class: type[M]
+    apply: Callable[[Session, Event, M], None]
 
     @property
     def event_type(self) -> str:
@@ -104,7 +104,7 @@ class EventConsumer:
 
     # -- one record -------------------------------------------------------------
 
-    def process(self, record) -> Outcome:  # type: ignore[no-untyped-def]
+    def process(self, record) -> Outcome:
         """Apply one Kafka record (a kafka-python ConsumerRecord) exactly once."""
         try:
             with self._database.transaction() as session:
@@ -113,7 +113,7 @@ class EventConsumer:
             self._dead_letter(record, _reason(exc))
             return Outcome.DEAD_LETTERED
 
-    def process_batch(self, records: list) -> list[Outcome]:  # type: ignore[type-arg]
+    def process_batch(self, records: list) -> list[Outcome]:
         """Apply records in one transaction (one commit instead of one per record);
         if any of them cannot be processed, fall back to one at a time so that only
         that record is dead-lettered."""
@@ -123,7 +123,7 @@ class EventConsumer:
         except _UNPROCESSABLE:
             return [self._process_with_retries(record) for record in records]
 
-    def _apply(self, session: Session, records: Sequence) -> list[Outcome]:  # type: ignore[type-arg]
+    def _apply(self, session: Session, records: Sequence) -> list[Outcome]:
         """Decode ``records`` and apply, in order and in ``session``, those not already
         processed; raises one of _UNPROCESSABLE if any can never be applied. The
         processed ids are read in one query and recorded in one insert, not two
@@ -149,7 +149,7 @@ class EventConsumer:
                  "processed_at": now} for event in applied])
         return outcomes
 
-    def _decode(self, record) -> tuple[Event, Handler, Message] | None:  # type: ignore[no-untyped-def]
+    def _decode(self, record) -> tuple[Event, Handler, Message] | None:
         """The record's event, handler and data; None for a type with no handler."""
         event = event_from_record(record.topic, record.key, record.value, record.headers)
         handler = self._handlers.get(event.type)
@@ -166,7 +166,7 @@ class EventConsumer:
             processed_events.c.event_id.in_(event_ids),
         )))
 
-    def _dead_letter(self, record, reason: str) -> None:  # type: ignore[no-untyped-def]
+    def _dead_letter(self, record, reason: str) -> None:
         log.warning(
             "dead-lettering record",
             extra={"topic": record.topic, "partition": record.partition,
@@ -231,7 +231,7 @@ class EventConsumer:
                             "records", type(exc).__name__, exc, extra={"consumer": self.name})
         return count
 
-    def _process_with_retries(self, record) -> Outcome:  # type: ignore[no-untyped-def]
+    def _process_with_retries(self, record) -> Outcome:
         return self._with_retries(self.process, record)
 
     def _with_retries(self, apply: Callable[[Any], T], records: Any) -> T:

@@ -8,16 +8,19 @@ the context attributes travel as ``ce_*`` headers and the data content type as t
 
 from __future__ import annotations
 
+import builtins
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from google.protobuf.message import DecodeError, Message
 
 SPEC_VERSION = "1.0"
 CONTENT_TYPE = "application/protobuf"
 REQUIRED_HEADERS = ("ce_id", "ce_source", "ce_type", "ce_specversion", "ce_time")
+M = TypeVar("M", bound=Message)
 
 
 class EnvelopeError(ValueError):
@@ -53,7 +56,7 @@ class Event:
             headers.append(("ce_correlationid", self.correlation_id))
         return [(name, value.encode()) for name, value in headers]
 
-    def decode(self, message_class: type[Message]) -> Message:
+    def decode(self, message_class: builtins.type[M]) -> M:
         """Parse the data as ``message_class``; EnvelopeError if it does not parse."""
         expected = message_class.DESCRIPTOR.full_name
         if self.type != expected:

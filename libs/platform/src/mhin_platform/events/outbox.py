@@ -20,6 +20,7 @@ from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from mhin_platform.db import Database
+from mhin_platform.db.statements import rows_changed
 from mhin_platform.events.envelope import Event
 from mhin_platform.events.producer import publish
 from mhin_platform.events.tables import outbox
@@ -131,7 +132,7 @@ class OutboxRelay:
                 self._mark_published(session, rows)
         return len(rows)
 
-    def _pending(self, session: Session) -> list:  # type: ignore[type-arg]
+    def _pending(self, session: Session) -> list:
         return list(
             session.execute(
                 select(outbox)
@@ -142,7 +143,7 @@ class OutboxRelay:
         )
 
     @staticmethod
-    def _mark_published(session: Session, rows: list) -> None:  # type: ignore[type-arg]
+    def _mark_published(session: Session, rows: list) -> None:
         session.execute(
             update(outbox)
             .where(outbox.c.position.in_([row.position for row in rows]))
@@ -160,8 +161,7 @@ class OutboxRelay:
         """Delete rows published longer ago than the retention period."""
         cutoff = datetime.now(UTC) - self._keep_published_for
         with self._database.transaction() as session:
-            result = session.execute(delete(outbox).where(outbox.c.published_at < cutoff))
-        return result.rowcount or 0
+            return rows_changed(session, delete(outbox).where(outbox.c.published_at < cutoff))
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="outbox-relay", daemon=True)
@@ -238,7 +238,7 @@ def _discard(producer: KafkaProducer) -> None:
         producer._closed = True
 
 
-def _event_from_row(row) -> Event:  # type: ignore[no-untyped-def]
+def _event_from_row(row) -> Event:
     return Event(
         topic=row.topic,
         key=row.key,

@@ -16,7 +16,9 @@ is never changed silently).
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
+import pkgutil
 import sys
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
@@ -24,6 +26,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+from google.protobuf import descriptor_pool, message_factory
+from google.protobuf.message import Message
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -226,6 +230,20 @@ def topic(name: str) -> TopicSpec:
         if spec.name == name:
             return spec
     raise KeyError(f"topic {name!r} is not declared in {TOPICS_FILE}")
+
+
+def event_classes(name: str) -> list[type[Message]]:
+    """The message classes of the event types ``name`` carries, as topics.toml lists them."""
+    return [_message_class(event_type) for event_type in topic(name).events]
+
+
+def _message_class(full_name: str) -> type[Message]:
+    package = full_name.rpartition(".")[0]
+    for module in pkgutil.iter_modules(importlib.import_module(package).__path__):
+        if module.name.endswith("_pb2"):
+            importlib.import_module(f"{package}.{module.name}")
+    descriptor = descriptor_pool.Default().FindMessageTypeByName(full_name)
+    return message_factory.GetMessageClass(descriptor)
 
 
 # --------------------------------------------------------------------------- creation

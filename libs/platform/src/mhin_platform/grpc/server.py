@@ -44,7 +44,7 @@ class ServiceInfoServicer(service_info_pb2_grpc.ServiceInfoServiceServicer):
             service_name=name, version=version, started_at=started_at, services=services
         )
 
-    def GetServiceInfo(self, request, context):  # noqa: N802
+    def GetServiceInfo(self, request, context):
         return self._info
 
 
