@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any
 
 import click
 
@@ -23,6 +23,7 @@ from mhin.catalogue.v1 import (
     solution_pb2,
 )
 from mhin.common.v1 import priority_area_pb2
+from mhin_cli.choices import enum_number, enum_word, reference_number
 from mhin_cli.client import (
     address_option,
     all_pages,
@@ -32,13 +33,7 @@ from mhin_cli.client import (
     readable_rpc_errors,
     token_option,
 )
-from mhin_platform.protoconv import enum_to_proto, enum_unset
 from mhin_platform.reference import PriorityArea
-
-if TYPE_CHECKING:
-    from google.protobuf.internal.enum_type_wrapper import _EnumTypeWrapper
-
-V = TypeVar("V", bound=int)
 
 AREA = priority_area_pb2.PriorityArea
 READINESS = ("ready", "needs_adaptation", "emerging")
@@ -55,21 +50,7 @@ def _catalogue(address: str, token: str) -> catalogue_pb2_grpc.SolutionCatalogue
 
 
 def _area(text: str | None, option: str = "--area") -> priority_area_pb2.PriorityArea.ValueType:
-    if not text:
-        return enum_unset(AREA)
-    try:
-        return enum_to_proto(PriorityArea.parse(text), AREA)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint=option) from None
-
-
-def _value(enum: _EnumTypeWrapper[V], prefix: str, choice: str | None) -> V:
-    """The proto number of a lower-case click choice, e.g. ``ready`` -> READINESS_READY."""
-    return enum.Value(f"{prefix}_{choice.upper()}") if choice else enum_unset(enum)
-
-
-def _name(enum: _EnumTypeWrapper[V], prefix: str, number: V) -> str:
-    return enum.Name(number).removeprefix(f"{prefix}_").lower()
+    return reference_number(PriorityArea.parse, AREA, option, text)
 
 
 def _study(text: str) -> solution_pb2.Study:
@@ -83,8 +64,8 @@ def _print_solution(solution: solution_pb2.Solution, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(message_dict(solution)))
         return
-    status = _name(solution_pb2.SolutionStatus, "SOLUTION_STATUS", solution.status)
-    readiness = _name(solution_pb2.Readiness, "READINESS", solution.readiness)
+    status = enum_word(solution_pb2.SolutionStatus, solution.status)
+    readiness = enum_word(solution_pb2.Readiness, solution.readiness)
     areas = ", ".join(PriorityArea[priority_area_pb2.PriorityArea.Name(a).removeprefix(
         "PRIORITY_AREA_")].value for a in solution.priority_areas)
     click.echo(f"{solution.id}  {status:<7} {readiness:<16} {solution.name}  [{areas}]")
@@ -143,10 +124,9 @@ def _draft(current: catalogue_pb2.SolutionDraft, **given: Any) -> catalogue_pb2.
         draft.ClearField("priority_areas")
         draft.priority_areas.extend(_area(text) for text in given["areas"])
     if given["readiness"]:
-        draft.readiness = _value(solution_pb2.Readiness, "READINESS", given["readiness"])
+        draft.readiness = enum_number(solution_pb2.Readiness, given["readiness"])
     if given["evidence_level"]:
-        draft.evidence.level = _value(solution_pb2.EvidenceLevel, "EVIDENCE_LEVEL",
-                                      given["evidence_level"])
+        draft.evidence.level = enum_number(solution_pb2.EvidenceLevel, given["evidence_level"])
     if given["nice"]:
         draft.evidence.ClearField("nice_guidance")
         draft.evidence.nice_guidance.extend(given["nice"])
@@ -236,9 +216,9 @@ def list_solutions(text: str, area: str | None, readiness: str | None,
     """List or search solutions (all pages), by name."""
     request = catalogue_pb2.ListSolutionsRequest(
         text=text, priority_area=_area(area),
-        readiness=_value(solution_pb2.Readiness, "READINESS", readiness),
-        evidence_level=_value(solution_pb2.EvidenceLevel, "EVIDENCE_LEVEL", evidence_level),
-        status=_value(solution_pb2.SolutionStatus, "SOLUTION_STATUS", status))
+        readiness=enum_number(solution_pb2.Readiness, readiness),
+        evidence_level=enum_number(solution_pb2.EvidenceLevel, evidence_level),
+        status=enum_number(solution_pb2.SolutionStatus, status))
     with readable_rpc_errors():
         for solution in all_pages(_catalogue(address, token).ListSolutions, request, "solutions"):
             _print_solution(solution, as_json)

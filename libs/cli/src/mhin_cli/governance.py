@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any
 
 import click
 from google.protobuf.message import Message
@@ -15,6 +15,7 @@ from mhin.common.v1 import arc_pb2, ids_pb2
 from mhin.governance.v1 import decision_events_pb2 as dpb
 from mhin.governance.v1 import governance_pb2 as pb
 from mhin.governance.v1 import governance_pb2_grpc
+from mhin_cli.choices import enum_number, enum_word, enum_words, reference_number
 from mhin_cli.client import (
     address_option,
     all_pages,
@@ -24,13 +25,8 @@ from mhin_cli.client import (
     readable_rpc_errors,
     token_option,
 )
-from mhin_platform.protoconv import date_to_proto, enum_to_proto, enum_unset
+from mhin_platform.protoconv import date_to_proto
 from mhin_platform.reference import Arc
-
-if TYPE_CHECKING:
-    from google.protobuf.internal.enum_type_wrapper import _EnumTypeWrapper
-
-V = TypeVar("V", bound=int)
 
 SELECTION_PROPOSAL = "mhin.projects.v1.SelectionProposal"
 
@@ -42,27 +38,11 @@ def _stub(address: str, token: str) -> governance_pb2_grpc.GovernanceServiceStub
     return governance_pb2_grpc.GovernanceServiceStub(connect(address, token))
 
 
-def _enum_choice(enum: _EnumTypeWrapper[V], prefix: str) -> click.Choice:
-    """The values of a protobuf enum as lowercase, hyphenated choices."""
-    return click.Choice([name.removeprefix(prefix).lower().replace("_", "-")
-                         for name in enum.keys()[1:]])
-
-
-def _enum_value(enum: _EnumTypeWrapper[V], prefix: str, choice: str | None) -> V:
-    if not choice:
-        return enum_unset(enum)
-    return enum.Value(prefix + choice.upper().replace("-", "_"))
-
-
-def _enum_label(enum: _EnumTypeWrapper[V], prefix: str, number: V) -> str:
-    return enum.Name(number).removeprefix(prefix).lower().replace("_", "-") if number else "-"
-
-
-KINDS = (dpb.BodyKind, "BODY_KIND_")
-ROLES = (pb.MemberRole, "MEMBER_ROLE_")
-STATUSES = (pb.MeetingStatus, "MEETING_STATUS_")
-OUTCOMES = (dpb.DecisionOutcome, "DECISION_OUTCOME_")
-INVOLVEMENT = (pb.InvolvementKind, "INVOLVEMENT_KIND_")
+KINDS = dpb.BodyKind
+ROLES = pb.MemberRole
+STATUSES = pb.MeetingStatus
+OUTCOMES = dpb.DecisionOutcome
+INVOLVEMENT = pb.InvolvementKind
 
 
 def _day(value: datetime | None) -> Any:
@@ -77,12 +57,7 @@ def _text(message: Any) -> str:
 
 
 def _arc(text: str | None) -> arc_pb2.Arc.ValueType:
-    if not text:
-        return enum_unset(arc_pb2.Arc)
-    try:
-        return enum_to_proto(Arc.parse(text), arc_pb2.Arc)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--arc") from None
+    return reference_number(Arc.parse, arc_pb2.Arc, "--arc", text)
 
 
 def _subject(text: str | None) -> ids_pb2.AggregateRef | None:
@@ -101,39 +76,39 @@ def _emit(message: Message, as_json: bool, line: Callable[[Any], str]) -> None:
 
 
 def _body_line(body: pb.Body) -> str:
-    kind = _enum_label(*KINDS, body.kind)
+    kind = enum_word(KINDS, body.kind, "-")
     return f"{body.id:<36}  {kind:<15} {len(body.members):>3} members  {body.name}"
 
 
 def _member_line(member: pb.Member) -> str:
-    role = _enum_label(*ROLES, member.role)
+    role = enum_word(ROLES, member.role, "-")
     return (f"{member.id}  {role:<21} {_text(member.term_start)} to "
             f"{_text(member.term_end) if member.HasField('term_end') else 'open':<10}  "
             f"{member.name}")
 
 
 def _meeting_line(meeting: pb.Meeting) -> str:
-    status = _enum_label(*STATUSES, meeting.status)
+    status = enum_word(STATUSES, meeting.status, "-")
     quorate = " quorate" if meeting.quorum.quorate else ""
     return (f"{meeting.id}  {_text(meeting.date)}  {status:<9}{quorate:<8} "
             f"{len(meeting.agenda):>2} items  {meeting.title}")
 
 
 def _item_line(item: pb.AgendaItem) -> str:
-    outcome = _enum_label(*OUTCOMES, item.outcome) if item.decision_id else "undecided"
+    outcome = enum_word(OUTCOMES, item.outcome, "-") if item.decision_id else "undecided"
     about = f"  [{item.subject.aggregate_type}:{item.subject.aggregate_id}]" if (
         item.HasField("subject")) else ""
     return f"{item.position:>2}. {item.id}  {outcome:<9}  {item.title}{about}"
 
 
 def _decision_line(decision: pb.Decision) -> str:
-    outcome = _enum_label(*OUTCOMES, decision.outcome)
+    outcome = enum_word(OUTCOMES, decision.outcome, "-")
     return (f"{decision.id}  {_text(decision.meeting_date)}  {decision.body_id:<15} "
             f"{outcome:<8}  {decision.motion}")
 
 
 def _activity_line(activity: pb.InvolvementActivity) -> str:
-    kind = _enum_label(*INVOLVEMENT, activity.kind)
+    kind = enum_word(INVOLVEMENT, activity.kind, "-")
     arc = arc_pb2.Arc.Name(activity.arc).removeprefix("ARC_") if activity.arc else "national"
     return (f"{activity.id}  {_text(activity.activity_date)}  {activity.project_id:<16} "
             f"{arc:<24} {kind:<22} {activity.people:>4} people {activity.hours:>7g} h  "
@@ -155,7 +130,7 @@ def bodies() -> None:
 
 
 @bodies.command("list")
-@click.option("--kind", type=_enum_choice(*KINDS))
+@click.option("--kind", type=click.Choice(enum_words(KINDS, "-")))
 @service
 @token_option
 @json_option
@@ -164,7 +139,7 @@ def list_bodies(kind: str | None, address: str, token: str, as_json: bool) -> No
     stub = _stub(address, token)
     with readable_rpc_errors():
         for body in all_pages(stub.ListBodies, pb.ListBodiesRequest(
-                kind=_enum_value(*KINDS, kind)), "bodies"):
+                kind=enum_number(KINDS, kind, "-")), "bodies"):
             _emit(body, as_json, _body_line)
 
 
@@ -207,7 +182,7 @@ def members() -> None:
 @members.command("add")
 @click.argument("body_id")
 @click.option("--name", required=True)
-@click.option("--role", required=True, type=_enum_choice(*ROLES))
+@click.option("--role", required=True, type=click.Choice(enum_words(ROLES, "-")))
 @click.option("--from", "term_start", required=True, type=day_type, help="First day of the term.")
 @click.option("--to", "term_end", type=day_type, help="Last day of the term (optional).")
 @service
@@ -216,7 +191,7 @@ def members() -> None:
 def add_member(body_id: str, name: str, role: str, term_start: datetime,
                term_end: datetime | None, address: str, token: str, as_json: bool) -> None:
     """Start a member's term on BODY_ID."""
-    request = pb.AddMemberRequest(body_id=body_id, name=name, role=_enum_value(*ROLES, role),
+    request = pb.AddMemberRequest(body_id=body_id, name=name, role=enum_number(ROLES, role, "-"),
                                   term_start=_day(term_start), term_end=_day(term_end))
     with readable_rpc_errors():
         _emit(_stub(address, token).AddMember(request).member, as_json, _member_line)
@@ -301,7 +276,7 @@ def generate(body_id: str, from_date: datetime, to_date: datetime, address: str,
 
 @meetings.command("list")
 @click.option("--body", "body_id", default="")
-@click.option("--status", type=_enum_choice(*STATUSES))
+@click.option("--status", type=click.Choice(enum_words(STATUSES, "-")))
 @click.option("--from", "from_date", type=day_type)
 @click.option("--to", "to_date", type=day_type)
 @service
@@ -310,7 +285,7 @@ def generate(body_id: str, from_date: datetime, to_date: datetime, address: str,
 def list_meetings(body_id: str, status: str | None, from_date: datetime | None,
                   to_date: datetime | None, address: str, token: str, as_json: bool) -> None:
     """List meetings by date."""
-    request = pb.ListMeetingsRequest(body_id=body_id, status=_enum_value(*STATUSES, status),
+    request = pb.ListMeetingsRequest(body_id=body_id, status=enum_number(STATUSES, status, "-"),
                                      from_date=_day(from_date), to_date=_day(to_date))
     stub = _stub(address, token)
     with readable_rpc_errors():
@@ -410,7 +385,7 @@ def decisions() -> None:
 @click.argument("meeting_id")
 @click.argument("agenda_item_id")
 @click.option("--motion", required=True)
-@click.option("--outcome", required=True, type=_enum_choice(*OUTCOMES))
+@click.option("--outcome", required=True, type=click.Choice(enum_words(OUTCOMES, "-")))
 @service
 @token_option
 @json_option
@@ -418,7 +393,7 @@ def record_decision(meeting_id: str, agenda_item_id: str, motion: str, outcome: 
                     address: str, token: str, as_json: bool) -> None:
     """Record the decision on AGENDA_ITEM_ID at MEETING_ID (held and quorate)."""
     request = pb.RecordDecisionRequest(meeting_id=meeting_id, agenda_item_id=agenda_item_id,
-                                       motion=motion, outcome=_enum_value(*OUTCOMES, outcome))
+                                       motion=motion, outcome=enum_number(OUTCOMES, outcome, "-"))
     with readable_rpc_errors():
         _emit(_stub(address, token).RecordDecision(request).decision, as_json, _decision_line)
 
@@ -450,7 +425,7 @@ def involvement() -> None:
 @involvement.command("log")
 @click.option("--project", "project_id", required=True, help="e.g. mhin-project-1.")
 @click.option("--arc", help="ARC that ran it; omit for the national team.")
-@click.option("--kind", required=True, type=_enum_choice(*INVOLVEMENT))
+@click.option("--kind", required=True, type=click.Choice(enum_words(INVOLVEMENT, "-")))
 @click.option("--title", required=True)
 @click.option("--date", "day", required=True, type=day_type)
 @click.option("--people", required=True, type=click.IntRange(min=1))
@@ -467,7 +442,7 @@ def log_involvement(project_id: str, arc: str | None, kind: str, title: str, day
                     idempotency_key: str, address: str, token: str, as_json: bool) -> None:
     """Log an involvement activity."""
     draft = pb.InvolvementDraft(
-        project_id=project_id, arc=_arc(arc), kind=_enum_value(*INVOLVEMENT, kind), title=title,
+        project_id=project_id, arc=_arc(arc), kind=enum_number(INVOLVEMENT, kind, "-"), title=title,
         activity_date=_day(day), people=people, experts_by_experience=experts_by_experience,
         hours=hours, notes=notes)
     request = pb.LogInvolvementRequest(activity=draft, idempotency_key=idempotency_key)
@@ -478,7 +453,7 @@ def log_involvement(project_id: str, arc: str | None, kind: str, title: str, day
 @involvement.command("list")
 @click.option("--project", "project_id", default="")
 @click.option("--arc")
-@click.option("--kind", type=_enum_choice(*INVOLVEMENT))
+@click.option("--kind", type=click.Choice(enum_words(INVOLVEMENT, "-")))
 @click.option("--from", "from_date", type=day_type)
 @click.option("--to", "to_date", type=day_type)
 @service
@@ -489,7 +464,7 @@ def list_involvement(project_id: str, arc: str | None, kind: str | None,
                      token: str, as_json: bool) -> None:
     """List involvement activities by date."""
     request = pb.ListInvolvementRequest(
-        project_id=project_id, arc=_arc(arc), kind=_enum_value(*INVOLVEMENT, kind),
+        project_id=project_id, arc=_arc(arc), kind=enum_number(INVOLVEMENT, kind, "-"),
         from_date=_day(from_date), to_date=_day(to_date))
     stub = _stub(address, token)
     with readable_rpc_errors():
@@ -507,7 +482,7 @@ def _report_text(report: pb.InvolvementReport) -> str:
         scope += f", ARC {arc_pb2.Arc.Name(report.arc).removeprefix('ARC_')}"
     lines = [f"Involvement of {scope}, {_text(report.from_date)} to {_text(report.to_date)}",
              f"{'kind':<24} {'activities':>10} {'people':>7} {'experts':>7} {'hours':>9}"]
-    lines += [row(_enum_label(*INVOLVEMENT, k.kind), k.totals) for k in report.by_kind]
+    lines += [row(enum_word(INVOLVEMENT, k.kind, "-"), k.totals) for k in report.by_kind]
     lines.append(row("total", report.totals))
     return "\n".join(lines)
 

@@ -13,6 +13,7 @@ import click
 
 from mhin.common.v1 import arc_pb2, organisation_pb2, priority_area_pb2
 from mhin.needs.v1 import needs_pb2, needs_pb2_grpc
+from mhin_cli.choices import reference_number
 from mhin_cli.client import (
     address_option,
     all_pages,
@@ -212,17 +213,6 @@ def _source_option(text: str) -> needs_pb2.NeedSource:
         param_hint="--source")
 
 
-def _parsed(
-    parse: Callable[[str], Any], enum: _EnumTypeWrapper[V], option: str, text: str | None
-) -> V:
-    if not text:
-        return enum_unset(enum)
-    try:
-        return enum_to_proto(parse(text), enum)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint=option) from None
-
-
 ARC = arc_pb2.Arc
 AREA = priority_area_pb2.PriorityArea
 ORG_TYPE = organisation_pb2.OrganisationType
@@ -256,11 +246,11 @@ def submit(organisation: str, organisation_type: str, arc: str, title: str, desc
     draft = needs_pb2.NeedDraft(
         submitter=needs_pb2.Organisation(
             name=organisation,
-            type=_parsed(OrganisationType.parse, ORG_TYPE, "--organisation-type",
+            type=reference_number(OrganisationType.parse, ORG_TYPE, "--organisation-type",
                          organisation_type)),
-        arc=_parsed(Arc.parse, ARC, "--arc", arc), title=title, description=description,
+        arc=reference_number(Arc.parse, ARC, "--arc", arc), title=title, description=description,
         population=population, age_group=age,
-        priority_area=_parsed(PriorityArea.parse, AREA, "--area", area),
+        priority_area=reference_number(PriorityArea.parse, AREA, "--area", area),
         sources=[_source_option(text) for text in sources], evidence_of_unmet_need=evidence)
     with readable_rpc_errors():
         response = _stub(address, token).SubmitNeed(
@@ -283,9 +273,9 @@ def list_needs(area: str | None, arc: str | None, organisation_type: str | None,
                as_json: bool) -> None:
     """List needs (all pages), oldest first."""
     request = needs_pb2.ListNeedsRequest(
-        priority_area=_parsed(PriorityArea.parse, AREA, "--area", area),
-        arc=_parsed(Arc.parse, ARC, "--arc", arc),
-        organisation_type=_parsed(OrganisationType.parse, ORG_TYPE, "--organisation-type",
+        priority_area=reference_number(PriorityArea.parse, AREA, "--area", area),
+        arc=reference_number(Arc.parse, ARC, "--arc", arc),
+        organisation_type=reference_number(OrganisationType.parse, ORG_TYPE, "--organisation-type",
                                   organisation_type),
         source_kind=needs_pb2.SourceKind.Value(f"SOURCE_KIND_{source_kind.upper()}")
         if source_kind else enum_unset(needs_pb2.SourceKind),
@@ -320,7 +310,7 @@ def get(need_id: str, address: str, token: str, as_json: bool) -> None:
 def categorise(need_id: str, area: str, address: str, token: str, as_json: bool) -> None:
     """Place NEED_ID in priority AREA."""
     request = needs_pb2.CategoriseNeedRequest(
-        need_id=need_id, priority_area=_parsed(PriorityArea.parse, AREA, "AREA", area))
+        need_id=need_id, priority_area=reference_number(PriorityArea.parse, AREA, "AREA", area))
     with readable_rpc_errors():
         _print_need(_stub(address, token).CategoriseNeed(request).need, as_json)
 

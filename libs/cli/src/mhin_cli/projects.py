@@ -5,9 +5,8 @@ sites, phases, milestones and status reports."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any
 
 import click
 
@@ -17,6 +16,7 @@ from mhin.projects.v1 import projects_service_pb2 as projects_api
 from mhin.projects.v1 import projects_service_pb2_grpc as projects_grpc
 from mhin.projects.v1 import selection_service_pb2 as selection_api
 from mhin.projects.v1 import selection_service_pb2_grpc as selection_grpc
+from mhin_cli.choices import enum_number, enum_word, enum_words, reference_number
 from mhin_cli.client import (
     address_option,
     all_pages,
@@ -26,13 +26,8 @@ from mhin_cli.client import (
     readable_rpc_errors,
     token_option,
 )
-from mhin_platform.protoconv import enum_to_proto, enum_unset
 from mhin_platform.reference import Arc, OrganisationType, PriorityArea
 
-if TYPE_CHECKING:
-    from google.protobuf.internal.enum_type_wrapper import _EnumTypeWrapper
-
-V = TypeVar("V", bound=int)
 ARC = arc_pb2.Arc
 AREA = priority_area_pb2.PriorityArea
 ORG_TYPE = organisation_pb2.OrganisationType
@@ -52,38 +47,8 @@ def _projects(address: str, token: str) -> projects_grpc.ProjectsServiceStub:
 # ------------------------------------------------------------------ parsing options
 
 
-def _reference(
-    parse: Callable[[str], Any], enum: _EnumTypeWrapper[V], hint: str, text: str | None
-) -> V:
-    """A reference value (ARC, area, organisation type) by code, name or slug; 0 if none."""
-    if not text:
-        return enum_unset(enum)
-    try:
-        return enum_to_proto(parse(text), enum)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint=hint) from None
-
-
 def _arc(text: str | None, hint: str = "--arc") -> arc_pb2.Arc.ValueType:
-    return _reference(Arc.parse, ARC, hint, text)
-
-
-def _choices(enum: _EnumTypeWrapper[V]) -> list[str]:
-    """Lower-case choices of a proto enum: PHASE_SET_UP -> set_up."""
-    prefix = enum.DESCRIPTOR.values[0].name.removesuffix("UNSPECIFIED")
-    return [name.removeprefix(prefix).lower() for name in enum.keys()[1:]]
-
-
-def _enum(enum: _EnumTypeWrapper[V], choice: str | None) -> V:
-    if not choice:
-        return enum_unset(enum)
-    prefix = enum.DESCRIPTOR.values[0].name.removesuffix("UNSPECIFIED")
-    return enum.Value(prefix + choice.upper())
-
-
-def _label(enum: _EnumTypeWrapper[V], number: V) -> str:
-    prefix = enum.DESCRIPTOR.values[0].name.removesuffix("UNSPECIFIED")
-    return enum.Name(number).removeprefix(prefix).lower() if number else "-"
+    return reference_number(Arc.parse, ARC, hint, text)
 
 
 def _date(value: datetime | None) -> period_pb2.Date:
@@ -116,14 +81,14 @@ def _parts(text: str, count: int, usage: str, hint: str) -> list[str]:
 def _partner(text: str) -> selection_pb2.Partner:
     name, kind = _parts(text, 2, "NAME:TYPE", "--partner")
     return selection_pb2.Partner(
-        name=name, type=_reference(OrganisationType.parse, ORG_TYPE, "--partner", kind))
+        name=name, type=reference_number(OrganisationType.parse, ORG_TYPE, "--partner", kind))
 
 
 def _proposed_site(text: str) -> selection_pb2.ProposedSite:
     name, organisation, kind = _parts(text, 3, "SITE:ORGANISATION:TYPE", "--site")
     return selection_pb2.ProposedSite(
         name=name, organisation_name=organisation,
-        organisation_type=_reference(OrganisationType.parse, ORG_TYPE, "--site", kind))
+        organisation_type=reference_number(OrganisationType.parse, ORG_TYPE, "--site", kind))
 
 
 # ------------------------------------------------------------------ printing
@@ -141,17 +106,17 @@ def _print_call(call: selection_pb2.SelectionCall, as_json: bool) -> None:
     if as_json:
         click.echo(_as_json(call))
         return
-    status = _label(selection_pb2.CallStatus, call.status)
+    status = enum_word(selection_pb2.CallStatus, call.status)
     click.echo(f"{call.id}  {status:<9} deadline {_show_date(call.deadline)}  "
                f"{call.title}  (solution {call.solution_id})")
     for application in call.applications:
         click.echo(f"  application {application.id}  {_arc_name(application.arc):<28} "
-                   f"{_label(selection_pb2.ApplicationStatus, application.status):<12} "
+                   f"{enum_word(selection_pb2.ApplicationStatus, application.status):<12} "
                    f"score {application.total_score:g}")
     for proposal in call.proposals:
         arcs = ", ".join(_arc_name(arc) for arc in proposal.proposed_arcs)
         click.echo(f"  proposal {proposal.id}  "
-                   f"{_label(selection_pb2.ProposalStatus, proposal.status):<8} {arcs}")
+                   f"{enum_word(selection_pb2.ProposalStatus, proposal.status):<8} {arcs}")
         for noted in proposal.decisions_not_applied:
             click.echo(f"    decision {noted.decision_id} not applied: {noted.reason}")
 
@@ -161,7 +126,7 @@ def _print_project(project: project_pb2.Project, as_json: bool) -> None:
         click.echo(_as_json(project))
         return
     arcs = ", ".join(_arc_name(arc) for arc in project.arcs) or "no ARCs yet"
-    click.echo(f"{project.id}  {_label(project_pb2.Phase, project.phase):<14} {project.name}  "
+    click.echo(f"{project.id}  {enum_word(project_pb2.Phase, project.phase):<14} {project.name}  "
                f"[{arcs}] (solution {project.solution_id}, v{project.version})")
 
 
@@ -178,8 +143,8 @@ def _print_milestone(milestone: project_pb2.Milestone, as_json: bool) -> None:
         click.echo(_as_json(milestone))
         return
     click.echo(f"{milestone.id}  {_arc_name(milestone.arc):<28} "
-               f"{_label(project_pb2.MilestoneStatus, milestone.status):<12} "
-               f"{_label(project_pb2.Rag, milestone.rag):<6} "
+               f"{enum_word(project_pb2.MilestoneStatus, milestone.status):<12} "
+               f"{enum_word(project_pb2.Rag, milestone.rag):<6} "
                f"planned {_show_date(milestone.planned_date)} "
                f"actual {_show_date(milestone.actual_date)}  {milestone.title}")
 
@@ -190,7 +155,7 @@ def _print_report(report: project_pb2.StatusReport, as_json: bool) -> None:
         return
     click.echo(f"{report.id}  {_arc_name(report.arc):<28} "
                f"{_show_date(report.period_start)}..{_show_date(report.period_end)} "
-               f"{_label(project_pb2.Rag, report.rag):<6} {report.summary}")
+               f"{enum_word(project_pb2.Rag, report.rag):<6} {report.summary}")
 
 
 # ------------------------------------------------------------------ mhin calls
@@ -218,7 +183,7 @@ def open_call(solution_id: str, area: str, title: str, description: str, deadlin
     """Open a call for ARCs to implement a solution (national_admin)."""
     draft = selection_api.CallDraft(
         solution_id=solution_id, title=title, description=description,
-        priority_area=_reference(PriorityArea.parse, AREA, "--area", area),
+        priority_area=reference_number(PriorityArea.parse, AREA, "--area", area),
         deadline=_date(deadline),
         criteria=[selection_pb2.ScoringCriterion(name=name, weight=weight)
                   for name, weight in (_pair(text, "--criterion") for text in criteria)])
@@ -228,7 +193,7 @@ def open_call(solution_id: str, area: str, title: str, description: str, deadlin
 
 
 @calls.command("list")
-@click.option("--status", type=click.Choice(_choices(selection_pb2.CallStatus)))
+@click.option("--status", type=click.Choice(enum_words(selection_pb2.CallStatus)))
 @click.option("--solution", "solution_id", default="")
 @service
 @token_option
@@ -237,7 +202,7 @@ def list_calls(status: str | None, solution_id: str, address: str, token: str,
                as_json: bool) -> None:
     """List calls, oldest first."""
     request = selection_api.ListCallsRequest(
-        status=_enum(selection_pb2.CallStatus, status), solution_id=solution_id)
+        status=enum_number(selection_pb2.CallStatus, status), solution_id=solution_id)
     with readable_rpc_errors():
         for call in all_pages(_calls(address, token).ListCalls, request, "calls"):
             _print_call(call, as_json)
@@ -362,7 +327,7 @@ def _get_project(stub: projects_grpc.ProjectsServiceStub, project_id: str) -> pr
 
 @projects.command("list")
 @click.option("--arc")
-@click.option("--phase", type=click.Choice(_choices(project_pb2.Phase)))
+@click.option("--phase", type=click.Choice(enum_words(project_pb2.Phase)))
 @click.option("--solution", "solution_id", default="")
 @click.option("--area")
 @service
@@ -372,8 +337,8 @@ def list_projects(arc: str | None, phase: str | None, solution_id: str, area: st
                   address: str, token: str, as_json: bool) -> None:
     """List projects, oldest first."""
     request = projects_api.ListProjectsRequest(
-        arc=_arc(arc), phase=_enum(project_pb2.Phase, phase), solution_id=solution_id,
-        priority_area=_reference(PriorityArea.parse, AREA, "--area", area))
+        arc=_arc(arc), phase=enum_number(project_pb2.Phase, phase), solution_id=solution_id,
+        priority_area=reference_number(PriorityArea.parse, AREA, "--area", area))
     with readable_rpc_errors():
         for project in all_pages(_projects(address, token).ListProjects, request, "projects"):
             _print_project(project, as_json)
@@ -411,7 +376,7 @@ def create_project(name: str, solution_id: str, area: str, arcs: tuple[str, ...]
     """Create a project directly (national_admin); usually a finalised selection does."""
     draft = projects_api.ProjectDraft(
         name=name, solution_id=solution_id, arcs=[_arc(arc) for arc in arcs],
-        priority_area=_reference(PriorityArea.parse, AREA, "--area", area))
+        priority_area=reference_number(PriorityArea.parse, AREA, "--area", area))
     with readable_rpc_errors():
         project = _projects(address, token).CreateProject(
             projects_api.CreateProjectRequest(project=draft)).project
@@ -451,7 +416,7 @@ def _site_draft(current: project_pb2.Site, given: dict[str, Any]) -> projects_ap
     draft = projects_api.SiteDraft(
         name=given["name"] or current.name,
         organisation_name=given["organisation"] or current.organisation_name,
-        organisation_type=_reference(OrganisationType.parse, ORG_TYPE, "--organisation-type",
+        organisation_type=reference_number(OrganisationType.parse, ORG_TYPE, "--organisation-type",
                                      given["organisation_type"]) or current.organisation_type,
         arc=_arc(given["arc"]) or current.arc)
     draft.go_live_date.CopyFrom(_date(given["go_live"]) if given["go_live"]
@@ -496,7 +461,7 @@ def update_site(project_id: str, site_id: str, address: str, token: str, as_json
 
 @projects.command("phase")
 @click.argument("project_id")
-@click.argument("phase", type=click.Choice(_choices(project_pb2.Phase)))
+@click.argument("phase", type=click.Choice(enum_words(project_pb2.Phase)))
 @click.option("--reason", default="", help="Why; required to close early.")
 @service
 @token_option
@@ -506,7 +471,7 @@ def change_phase(project_id: str, phase: str, reason: str, address: str, token: 
     """Move PROJECT_ID to PHASE (national_admin): set_up -> implementation ->
     sustainment -> closed, or closed early from set_up or implementation."""
     request = projects_api.ChangePhaseRequest(project_id=project_id, reason=reason,
-                                              phase=_enum(project_pb2.Phase, phase))
+                                              phase=enum_number(project_pb2.Phase, phase))
     with readable_rpc_errors():
         _print_project(_projects(address, token).ChangePhase(request).project, as_json)
 
@@ -529,7 +494,7 @@ def milestones(project_id: str, address: str, token: str, as_json: bool) -> None
 @click.option("--planned", type=date_type, required=True, help="Planned date, YYYY-MM-DD.")
 @click.option("--arc", help="The milestone's ARC; omit for a project-wide one (national_admin).")
 @click.option("--description", default="")
-@click.option("--rag", type=click.Choice(_choices(project_pb2.Rag)), default="green",
+@click.option("--rag", type=click.Choice(enum_words(project_pb2.Rag)), default="green",
               show_default=True)
 @service
 @token_option
@@ -539,7 +504,7 @@ def add_milestone(project_id: str, title: str, planned: datetime, arc: str | Non
     """Add a milestone to PROJECT_ID."""
     draft = projects_api.MilestoneDraft(title=title, description=description, arc=_arc(arc),
                                         planned_date=_date(planned),
-                                        rag=_enum(project_pb2.Rag, rag))
+                                        rag=enum_number(project_pb2.Rag, rag))
     with readable_rpc_errors():
         milestone = _projects(address, token).AddMilestone(
             projects_api.AddMilestoneRequest(project_id=project_id, milestone=draft)).milestone
@@ -549,9 +514,9 @@ def add_milestone(project_id: str, title: str, planned: datetime, arc: str | Non
 @projects.command("update-milestone")
 @click.argument("project_id")
 @click.argument("milestone_id")
-@click.option("--status", type=click.Choice(_choices(project_pb2.MilestoneStatus)),
+@click.option("--status", type=click.Choice(enum_words(project_pb2.MilestoneStatus)),
               required=True)
-@click.option("--rag", type=click.Choice(_choices(project_pb2.Rag)), required=True)
+@click.option("--rag", type=click.Choice(enum_words(project_pb2.Rag)), required=True)
 @click.option("--actual", type=date_type, help="Date reached (with --status completed).")
 @click.option("--planned", type=date_type, help="A new planned date.")
 @click.option("--note", default="")
@@ -564,7 +529,8 @@ def update_milestone(project_id: str, milestone_id: str, status: str, rag: str,
     """Record MILESTONE_ID's progress."""
     request = projects_api.UpdateMilestoneRequest(
         project_id=project_id, milestone_id=milestone_id, note=note,
-        status=_enum(project_pb2.MilestoneStatus, status), rag=_enum(project_pb2.Rag, rag),
+        status=enum_number(project_pb2.MilestoneStatus, status),
+        rag=enum_number(project_pb2.Rag, rag),
         actual_date=_date(actual), planned_date=_date(planned))
     with readable_rpc_errors():
         _print_milestone(_projects(address, token).UpdateMilestone(request).milestone, as_json)
@@ -576,7 +542,7 @@ def update_milestone(project_id: str, milestone_id: str, status: str, rag: str,
               help="First day of the period, YYYY-MM-DD.")
 @click.option("--to", "period_end", type=date_type, required=True,
               help="Last day of the period, YYYY-MM-DD.")
-@click.option("--rag", type=click.Choice(_choices(project_pb2.Rag)), required=True)
+@click.option("--rag", type=click.Choice(enum_words(project_pb2.Rag)), required=True)
 @click.option("--summary", required=True, help="Progress in the period.")
 @click.option("--risks", default="")
 @click.option("--next-steps", default="")
@@ -590,7 +556,7 @@ def report(project_id: str, period_start: datetime, period_end: datetime, rag: s
     """Submit a status report on PROJECT_ID."""
     draft = projects_api.StatusReportDraft(
         arc=_arc(arc), period_start=_date(period_start), period_end=_date(period_end),
-        rag=_enum(project_pb2.Rag, rag), summary=summary, risks=risks, next_steps=next_steps)
+        rag=enum_number(project_pb2.Rag, rag), summary=summary, risks=risks, next_steps=next_steps)
     with readable_rpc_errors():
         filed = _projects(address, token).SubmitStatusReport(
             projects_api.SubmitStatusReportRequest(project_id=project_id, report=draft)).report
