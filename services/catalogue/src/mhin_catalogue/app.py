@@ -7,9 +7,8 @@ Solutions and rounds are national: only a national_admin changes them.
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
@@ -28,6 +27,7 @@ from mhin_platform.errors import (
 )
 from mhin_platform.paging import decode_page_token, page_of
 from mhin_platform.reference import PriorityArea
+from mhin_platform.usecases import UseCases, utc_now
 from mhin_platform.validation import build
 
 MAX_ID_LENGTH = 36
@@ -39,21 +39,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _new_id() -> str:
-    return str(uuid.uuid4())
-
-
-class CatalogueApp:
-    def __init__(self, database: Database, clock: Callable[[], datetime] = _now,
-                 new_id: Callable[[], str] = _new_id) -> None:
-        self._db = database
-        self._clock = clock
-        self._new_id = new_id
-
+class CatalogueApp(UseCases):
     def catalogue(self, principal: Principal, draft: SolutionDraft) -> Solution:
         require_national(principal, "catalogue solutions")
         with self._db.transaction() as session:
@@ -154,13 +140,7 @@ class CatalogueApp:
                      lambda last: [last.submitted_at.isoformat(), last.id])
 
 
-class PrioritisationApp:
-    def __init__(self, database: Database, clock: Callable[[], datetime] = _now,
-                 new_id: Callable[[], str] = _new_id) -> None:
-        self._db = database
-        self._clock = clock
-        self._new_id = new_id
-
+class PrioritisationApp(UseCases):
     def record(self, principal: Principal, draft: RoundDraft, idempotency_key: str = "") -> Round:
         if len(idempotency_key) > MAX_KEY_LENGTH:
             raise InvalidArgument("idempotency_key", f"at most {MAX_KEY_LENGTH} characters")
@@ -204,7 +184,7 @@ class PrioritisationApp:
             return store.list_default_criteria(session)
 
 
-def seed_reference_data(database: Database, clock: Callable[[], datetime] = _now) -> None:
+def seed_reference_data(database: Database, clock: Callable[[], datetime] = utc_now) -> None:
     """The network's default MCDA criteria and the MHIN projects' solutions, each
     added once (runs at every start): what exists is never touched, so revisions
     and retirements survive a restart."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
@@ -40,12 +40,9 @@ from mhin_platform.errors import (
 )
 from mhin_platform.paging import decode_page_token, page_of
 from mhin_platform.reference import Arc
+from mhin_platform.usecases import utc_now
 
 MAX_BATCH = 10_000
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -67,7 +64,7 @@ class Breakdown:
 
 class EvaluationApp:
     def __init__(self, database: Database, disclosure_threshold: int = disclosure.DEFAULT_THRESHOLD,
-                 clock: Callable[[], datetime] = _now, instance_arc: Arc | None = None) -> None:
+                 clock: Callable[[], datetime] = utc_now, instance_arc: Arc | None = None) -> None:
         self._db = database
         self._pattern_cache = suppression.Patterns(disclosure_threshold)
         self._clock = clock

@@ -8,9 +8,8 @@ their own ARC's; an activity without an ARC is the national team's).
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
@@ -36,23 +35,16 @@ from mhin_platform.db import Database
 from mhin_platform.errors import FailedPrecondition, InvalidArgument
 from mhin_platform.paging import decode_page_token, page_of
 from mhin_platform.reference import Arc
+from mhin_platform.usecases import UseCases, random_id, utc_now
 
 MAX_KEY_LENGTH = 200
 T = TypeVar("T")
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _new_id() -> str:
-    return str(uuid.uuid4())
-
-
 GOVERNANCE_WRITES = "change governance records (governance is national)"
 
 
-def seed_reference_bodies(database: Database, clock: Callable[[], datetime] = _now) -> None:
+def seed_reference_bodies(database: Database, clock: Callable[[], datetime] = utc_now) -> None:
     """Create the Executive committee and the Advisory Board once (runs at every start)."""
     with database.transaction() as session:
         for body_id in domain.REFERENCE_BODIES:
@@ -73,7 +65,7 @@ def add_to_agenda(session: Session, meeting: Meeting, draft: AgendaItemDraft, it
 
 
 def place_on_executive_agenda(session: Session, draft: AgendaItemDraft, on_or_after: date,
-                              now: datetime, new_id: Callable[[], str] = _new_id) -> Meeting:
+                              now: datetime, new_id: Callable[[], str] = random_id) -> Meeting:
     """Put the item on the Executive's next meeting not yet held, on or after the day.
     When there is none, the next meeting by the Executive's schedule rule is
     scheduled for it, so a proposal never waits outside an agenda."""
@@ -90,13 +82,7 @@ def place_on_executive_agenda(session: Session, draft: AgendaItemDraft, on_or_af
     return changed
 
 
-class GovernanceApp:
-    def __init__(self, database: Database, clock: Callable[[], datetime] = _now,
-                 new_id: Callable[[], str] = _new_id) -> None:
-        self._db = database
-        self._clock = clock
-        self._new_id = new_id
-
+class GovernanceApp(UseCases):
     # -- bodies -----------------------------------------------------------------
 
     def create_body(self, principal: Principal, draft: BodyDraft) -> Body:

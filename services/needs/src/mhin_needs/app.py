@@ -3,28 +3,18 @@ stores the result and records its event in the outbox."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from mhin_needs import domain, events, store
 from mhin_needs.domain import AlignmentKind, Need, NeedDraft
 from mhin_platform.auth import Principal, require_write
-from mhin_platform.db import Database
 from mhin_platform.errors import InvalidArgument, PermissionDenied
 from mhin_platform.paging import decode_page_token, page_of
 from mhin_platform.reference import PriorityArea
+from mhin_platform.usecases import UseCases
 
 MAX_KEY_LENGTH = 200
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _new_id() -> str:
-    return str(uuid.uuid4())
 
 
 @dataclass(frozen=True)
@@ -44,13 +34,7 @@ class RowResult:
     message: str = ""
 
 
-class NeedsApp:
-    def __init__(self, database: Database, clock: Callable[[], datetime] = _now,
-                 new_id: Callable[[], str] = _new_id) -> None:
-        self._db = database
-        self._clock = clock
-        self._new_id = new_id
-
+class NeedsApp(UseCases):
     def submit(self, principal: Principal, draft: NeedDraft, idempotency_key: str = "") -> Need:
         _check_key(idempotency_key, "idempotency_key")
         require_write(principal, draft.arc)

@@ -7,18 +7,17 @@ consumer inside the consumer's own (idempotent) transaction.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TypeVar
 
 from sqlalchemy.orm import Session
 
 from mhin_platform.auth import Principal, require_national, require_write
-from mhin_platform.db import Database
 from mhin_platform.errors import InvalidArgument
 from mhin_platform.paging import decode_page_token, page_of
 from mhin_platform.reference import Arc
+from mhin_platform.usecases import UseCases, random_id
 from mhin_projects import domain, events, store
 from mhin_projects.domain import (
     ApplicationDraft,
@@ -43,14 +42,6 @@ from mhin_projects.domain import (
 
 MAX_ID_LENGTH = 64
 T = TypeVar("T")
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
-def new_id() -> str:
-    return str(uuid.uuid4())
 
 
 def _check_id(value: str, field: str) -> None:
@@ -79,13 +70,7 @@ def _keyset(token: str, filters: dict[str, str | None]) -> store.Keyset | None:
         raise InvalidArgument("page.page_token", "is not a token this service issued") from None
 
 
-class SelectionApp:
-    def __init__(self, database: Database, clock: Callable[[], datetime] = now,
-                 new_id: Callable[[], str] = new_id) -> None:
-        self._db = database
-        self._clock = clock
-        self._new_id = new_id
-
+class SelectionApp(UseCases):
     def open_call(self, principal: Principal, draft: CallDraft) -> SelectionCall:
         require_national(principal, "open a selection call")
         with self._db.transaction() as session:
@@ -155,13 +140,7 @@ class SelectionApp:
         return call, proposal
 
 
-class ProjectsApp:
-    def __init__(self, database: Database, clock: Callable[[], datetime] = now,
-                 new_id: Callable[[], str] = new_id) -> None:
-        self._db = database
-        self._clock = clock
-        self._new_id = new_id
-
+class ProjectsApp(UseCases):
     def create_project(self, principal: Principal, draft: ProjectDraft) -> Project:
         require_national(principal, "create a project")
         with self._db.transaction() as session:
@@ -288,7 +267,7 @@ class ProjectsApp:
 
 
 def apply_decision(session: Session, decision: Decision, at: datetime,
-                   make_id: Callable[[], str] = new_id) -> None:
+                   make_id: Callable[[], str] = random_id) -> None:
     """Apply a governance decision about a selection proposal (see
     ``domain.apply_decision``): an approval selects the ARCs and gives the call's
     solution its project (created if no open one exists) with the ARC

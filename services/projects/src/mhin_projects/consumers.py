@@ -20,6 +20,7 @@ from mhin_platform.events.consumer import Handler
 from mhin_platform.events.envelope import Event
 from mhin_platform.events.topics import event_classes
 from mhin_platform.runtime import ConsumerSpec
+from mhin_platform.usecases import utc_now
 from mhin_projects import app, convert, store
 
 SOLUTION_TOPIC = topic_names.CATALOGUE_SOLUTION
@@ -38,7 +39,7 @@ def keep_solution(session: Session, event: Event, message: Message) -> None:
 def apply_decision(session: Session, event: Event, message: Message) -> None:
     decision = convert.decision_from_proto(message)  # type: ignore[arg-type]
     if decision is not None:
-        app.apply_decision(session, decision, app.now())
+        app.apply_decision(session, decision, utc_now())
 
 
 CONSUMERS = (

@@ -19,7 +19,8 @@ from mhin_platform.reference import (
     REFERENCE_SOLUTIONS,
     Arc,
 )
-from mhin_projects import app, domain, events, store
+from mhin_platform.usecases import utc_now
+from mhin_projects import domain, events, store
 from mhin_projects.domain import KnownSolution, ProjectDraft
 
 KNOWN_SOLUTIONS = tuple(
@@ -47,7 +48,7 @@ REFERENCE_PROJECTS = {
 }
 
 
-def load_reference_data(database: Database, clock: Callable[[], datetime] = app.now) -> None:
+def load_reference_data(database: Database, clock: Callable[[], datetime] = utc_now) -> None:
     """Add what is missing (publishing ProjectCreated for each project added);
     never touch what exists, so changes made since survive a restart."""
     with database.transaction() as session:
