@@ -23,7 +23,7 @@ from mhin.catalogue.v1 import (
     solution_pb2,
 )
 from mhin.common.v1 import priority_area_pb2
-from mhin_cli.choices import enum_number, enum_word, reference_number
+from mhin_cli.choices import enum_number, enum_word, enum_words, reference_number
 from mhin_cli.client import (
     address_option,
     all_pages,
@@ -36,10 +36,9 @@ from mhin_cli.client import (
 from mhin_platform.reference import PriorityArea
 
 AREA = priority_area_pb2.PriorityArea
-READINESS = ("ready", "needs_adaptation", "emerging")
-EVIDENCE_LEVELS = ("nice_recommended", "systematic_review", "randomised_trial",
-                   "observational", "service_evaluation")
-STATUSES = ("active", "retired")
+READINESS = enum_words(solution_pb2.Readiness)
+EVIDENCE_LEVELS = enum_words(solution_pb2.EvidenceLevel)
+STATUSES = enum_words(solution_pb2.SolutionStatus)
 FULL_WEIGHT = 100
 
 service = address_option("solution-catalogue")

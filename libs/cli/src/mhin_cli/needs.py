@@ -13,7 +13,7 @@ import click
 
 from mhin.common.v1 import arc_pb2, organisation_pb2, priority_area_pb2
 from mhin.needs.v1 import needs_pb2, needs_pb2_grpc
-from mhin_cli.choices import reference_number
+from mhin_cli.choices import enum_number, enum_words, reference_number
 from mhin_cli.client import (
     address_option,
     all_pages,
@@ -247,7 +247,7 @@ def submit(organisation: str, organisation_type: str, arc: str, title: str, desc
         submitter=needs_pb2.Organisation(
             name=organisation,
             type=reference_number(OrganisationType.parse, ORG_TYPE, "--organisation-type",
-                         organisation_type)),
+                                  organisation_type)),
         arc=reference_number(Arc.parse, ARC, "--arc", arc), title=title, description=description,
         population=population, age_group=age,
         priority_area=reference_number(PriorityArea.parse, AREA, "--area", area),
@@ -262,9 +262,8 @@ def submit(organisation: str, organisation_type: str, arc: str, title: str, desc
 @click.option("--area", help="Priority area.")
 @click.option("--arc", help="ARC.")
 @click.option("--organisation-type", help="Submitter's organisation type.")
-@click.option("--source-kind", type=click.Choice(["scoping_exercise", "prior_study",
-                                                  "policy_document"]))
-@click.option("--status", type=click.Choice(["submitted", "categorised", "withdrawn"]))
+@click.option("--source-kind", type=click.Choice(enum_words(needs_pb2.SourceKind)))
+@click.option("--status", type=click.Choice(enum_words(needs_pb2.NeedStatus)))
 @service
 @token_option
 @json_option
@@ -275,12 +274,10 @@ def list_needs(area: str | None, arc: str | None, organisation_type: str | None,
     request = needs_pb2.ListNeedsRequest(
         priority_area=reference_number(PriorityArea.parse, AREA, "--area", area),
         arc=reference_number(Arc.parse, ARC, "--arc", arc),
-        organisation_type=reference_number(OrganisationType.parse, ORG_TYPE, "--organisation-type",
-                                  organisation_type),
-        source_kind=needs_pb2.SourceKind.Value(f"SOURCE_KIND_{source_kind.upper()}")
-        if source_kind else enum_unset(needs_pb2.SourceKind),
-        status=needs_pb2.NeedStatus.Value(f"NEED_STATUS_{status.upper()}")
-        if status else enum_unset(needs_pb2.NeedStatus))
+        organisation_type=reference_number(OrganisationType.parse, ORG_TYPE,
+                                           "--organisation-type", organisation_type),
+        source_kind=enum_number(needs_pb2.SourceKind, source_kind),
+        status=enum_number(needs_pb2.NeedStatus, status))
     with readable_rpc_errors():
         for need in all_pages(_stub(address, token).ListNeeds, request, "needs"):
             _print_need(need, as_json)

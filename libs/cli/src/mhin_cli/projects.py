@@ -416,8 +416,9 @@ def _site_draft(current: project_pb2.Site, given: dict[str, Any]) -> projects_ap
     draft = projects_api.SiteDraft(
         name=given["name"] or current.name,
         organisation_name=given["organisation"] or current.organisation_name,
-        organisation_type=reference_number(OrganisationType.parse, ORG_TYPE, "--organisation-type",
-                                     given["organisation_type"]) or current.organisation_type,
+        organisation_type=reference_number(OrganisationType.parse, ORG_TYPE,
+                                           "--organisation-type", given["organisation_type"])
+        or current.organisation_type,
         arc=_arc(given["arc"]) or current.arc)
     draft.go_live_date.CopyFrom(_date(given["go_live"]) if given["go_live"]
                                 else current.go_live_date)
