@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from google.protobuf.message import Message
 from sqlalchemy.orm import Session
@@ -40,12 +40,9 @@ from mhin_measures.periods import GRANULARITY_OF, Period
 from mhin_platform.auth import Principal, Role
 from mhin_platform.db import Database
 from mhin_platform.errors import FailedPrecondition, InvalidArgument, NotFound
+from mhin_platform.usecases import utc_now
 
 log = logging.getLogger("mhin.evaluation.impact")
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _options(options: its.Options, measure: Measure) -> its.Options:
@@ -57,7 +54,7 @@ def _options(options: its.Options, measure: Measure) -> its.Options:
 
 class ImpactApp:
     def __init__(self, database: Database, disclosure_threshold: int = DEFAULT_THRESHOLD,
-                 clock: Callable[[], datetime] = _now, idle_share: float = 0.0) -> None:
+                 clock: Callable[[], datetime] = utc_now, idle_share: float = 0.0) -> None:
         """``idle_share``: the live recomputation rests this many times as long as each
         estimate took (3: it takes at most a quarter of a core), so a burst of marked
         estimates does not hold up the process's queries and consumers."""
