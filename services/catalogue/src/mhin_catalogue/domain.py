@@ -8,18 +8,15 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 
 from mhin_platform.errors import FailedPrecondition, InvalidArgument
+from mhin_platform.models import Model, Name, RequiredText, Text, Versioned
 from mhin_platform.reference import Arc, PriorityArea
 
 FIRST_STUDY_YEAR = 1900
 MAX_REASON_LENGTH = 1000
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)]
-RequiredText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                                max_length=5000)]
 Url = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
 # NICE guidance ids: a product prefix and a number, e.g. NG225, CG159, QS53, PH16.
 NiceReference = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True,
@@ -29,10 +26,6 @@ NiceReference = Annotated[str, StringConstraints(strip_whitespace=True, to_upper
 def name_key(text: str) -> str:
     """What makes two names one name: case and spacing aside."""
     return " ".join(text.split()).casefold()
-
-
-class Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 class EvidenceLevel(StrEnum):
@@ -104,17 +97,12 @@ class SolutionDraft(Model):
                                                         max_length=500)] = ""
 
 
-class Solution(SolutionDraft):
+class Solution(SolutionDraft, Versioned):
     id: str
     need_ids: list[str] = []
     status: SolutionStatus = SolutionStatus.ACTIVE
     retirement_reason: str = ""
     created_at: datetime
-    updated_at: datetime
-    version: int = 1
-
-    def _changed(self, now: datetime, **changes: object) -> Solution:
-        return self.model_copy(update={**changes, "updated_at": now, "version": self.version + 1})
 
     def _require_active(self) -> None:
         if self.status is SolutionStatus.RETIRED:

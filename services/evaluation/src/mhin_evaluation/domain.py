@@ -13,8 +13,6 @@ from typing import Annotated
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
-    ConfigDict,
     Field,
     StringConstraints,
     ValidationInfo,
@@ -29,6 +27,7 @@ from mhin_measures.rates import InvalidObservation, MeasureType
 from mhin_measures.spc import Direction
 from mhin_platform.auth import Principal, Role
 from mhin_platform.errors import InvalidArgument
+from mhin_platform.models import Id, Model, Name
 from mhin_platform.reference import Arc
 
 
@@ -74,14 +73,8 @@ class Outcome(StrEnum):
 
 
 MeasureId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{2,63}$")]
-EntityId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
 Part = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
-
-
-class Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 # ----------------------------------------------------------------- measure definitions
@@ -92,7 +85,7 @@ class MeasureTag(Model):
 
     re_aim: ReAimDimension | None = None
     proctor: ProctorOutcome | None = None
-    clinical_outcome: Title | None = None
+    clinical_outcome: Name | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> MeasureTag:
@@ -110,8 +103,8 @@ class MeasureDraft(Model):
     """What whoever defines a measure provides."""
 
     id: MeasureId
-    project_id: EntityId
-    title: Title
+    project_id: Id
+    title: Name
     description: Description = ""
     tag: MeasureTag
     type: MeasureType
@@ -157,8 +150,8 @@ def define(draft: MeasureDraft, now: datetime) -> Measure:
 
 
 class Site(Model):
-    id: EntityId
-    project_id: EntityId
+    id: Id
+    project_id: Id
     name: str
     arc: Arc
     go_live: date | None = None
@@ -168,7 +161,7 @@ class Site(Model):
 class ProjectSites(Model):
     """A project's sites as of one version of project-tracking's project snapshot."""
 
-    project_id: EntityId
+    project_id: Id
     version: Annotated[int, Field(ge=1)]
     sites: tuple[Site, ...] = ()
 

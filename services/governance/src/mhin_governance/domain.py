@@ -10,8 +10,6 @@ from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
-    ConfigDict,
     Field,
     StringConstraints,
     ValidationInfo,
@@ -19,6 +17,7 @@ from pydantic import (
 )
 
 from mhin_platform.errors import FailedPrecondition, InvalidArgument, NotFound
+from mhin_platform.models import Model, Name, RequiredText, Text, Versioned
 from mhin_platform.reference import Arc
 
 EXECUTIVE_ID = "executive"
@@ -27,10 +26,6 @@ SELECTION_PROPOSAL = "mhin.projects.v1.SelectionProposal"
 MAX_SCHEDULE_YEARS = 5
 MAX_REPORT_YEARS = 10
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)]
-RequiredText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                                max_length=5000)]
 Papers = Annotated[str, StringConstraints(strip_whitespace=True, max_length=10000)]
 ProjectId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 ExternalId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
@@ -85,18 +80,6 @@ class InvolvementKind(StrEnum):
     RECRUITMENT = "recruitment"
     DISSEMINATION = "dissemination"
     OTHER = "other"
-
-
-class Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class Versioned(Model):
-    updated_at: datetime
-    version: int = 1
-
-    def _changed(self, now: datetime, **changes: object):
-        return self.model_copy(update={**changes, "updated_at": now, "version": self.version + 1})
 
 
 def check_range(from_date: date, to_date: date, max_years: int | None = None) -> None:

@@ -6,18 +6,15 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 
 from mhin_platform.errors import FailedPrecondition, InvalidArgument
+from mhin_platform.models import Model, Name, RequiredText, Text, Versioned
 from mhin_platform.reference import Arc, OrganisationType, PriorityArea
 
 FIRST_PRIOR_STUDY_YEAR = 2015
 FIRST_POLICY_YEAR = 1948  # the NHS
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)]
-RequiredText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                                max_length=5000)]
 
 
 class AgeGroup(StrEnum):
@@ -45,10 +42,6 @@ class SourceKind(StrEnum):
 class AlignmentKind(StrEnum):
     SAME_NEED = "same need"
     RELATED = "related"
-
-
-class Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 class Organisation(Model):
@@ -111,21 +104,16 @@ class Alignment(Model):
     note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)] = ""
 
 
-class Need(NeedDraft):
+class Need(NeedDraft, Versioned):
     id: str
     status: NeedStatus
     alignments: list[Alignment] = []
     withdrawal_reason: str = ""
     submitted_at: datetime
-    updated_at: datetime
-    version: int = 1
 
     @property
     def source_kinds(self) -> set[SourceKind]:
         return {source.kind for source in self.sources}
-
-    def _changed(self, now: datetime, **changes: object) -> Need:
-        return self.model_copy(update={**changes, "updated_at": now, "version": self.version + 1})
 
     def _require_active(self) -> None:
         if self.status is NeedStatus.WITHDRAWN:

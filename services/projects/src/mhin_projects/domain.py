@@ -10,12 +10,10 @@ from __future__ import annotations
 import math
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated, Self
+from typing import Annotated
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
-    ConfigDict,
     Field,
     StringConstraints,
     ValidationInfo,
@@ -23,27 +21,11 @@ from pydantic import (
 )
 
 from mhin_platform.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from mhin_platform.models import Id, Model, Name, RequiredText, Text, Versioned
 from mhin_platform.reference import Arc, OrganisationType, PriorityArea
 
-Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)]
-RequiredText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                                max_length=5000)]
 Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)]
 Score = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
-
-
-class Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class Versioned(Model):
-    updated_at: datetime
-    version: int = 1
-
-    def _changed(self, now: datetime, **changes: object) -> Self:
-        return self.model_copy(update={**changes, "updated_at": now, "version": self.version + 1})
 
 
 def _distinct_arcs(arcs: list[Arc]) -> list[Arc]:
