@@ -11,12 +11,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TypeVar
-
-E = TypeVar("E", bound=StrEnum)
+from typing import Self
 
 
-class Arc(StrEnum):
+class ReferenceEnum(StrEnum):
+    """A list of reference values people type: by code, name or slug."""
+
+    @classmethod
+    def parse(cls, text: str) -> Self:
+        """Accept a code (``GREATER_MANCHESTER``), a name (``Greater Manchester``) or
+        a slug (``greater-manchester``); ValueError names the choices otherwise."""
+        wanted = _normalise(text)
+        for member in cls:
+            if wanted in (_normalise(member.name), _normalise(member.value)):
+                return member
+        choices = ", ".join(member.name for member in cls)
+        raise ValueError(f"{text!r} is not one of: {choices}")
+
+
+class Arc(ReferenceEnum):
     EAST_MIDLANDS = "East Midlands"
     EAST_OF_ENGLAND = "East of England"
     GREATER_MANCHESTER = "Greater Manchester"
@@ -33,14 +46,8 @@ class Arc(StrEnum):
     WEST_MIDLANDS = "West Midlands"
     YORKSHIRE_AND_HUMBER = "Yorkshire and Humber"
 
-    @classmethod
-    def parse(cls, text: str) -> Arc:
-        """Accept a code (``GREATER_MANCHESTER``), a name (``Greater Manchester``) or
-        a slug (``greater-manchester``); ValueError names the choices otherwise."""
-        return _parse(cls, text)
 
-
-class PriorityArea(StrEnum):
+class PriorityArea(ReferenceEnum):
     CHILDREN_AND_YOUNG_PEOPLE = "Children and young people"
     COMORBIDITIES = "Comorbidities"
     INEQUALITIES = "Inequalities"
@@ -50,22 +57,14 @@ class PriorityArea(StrEnum):
     SEVERE_MENTAL_ILLNESS = "Severe mental illness"
     UNCATEGORISED = "Uncategorised"
 
-    @classmethod
-    def parse(cls, text: str) -> PriorityArea:
-        return _parse(cls, text)
 
-
-class OrganisationType(StrEnum):
+class OrganisationType(ReferenceEnum):
     NHS_TRUST = "NHS trust"
     VCSE = "VCSE / charity"
     SOCIAL_CARE = "Social care"
     EDUCATION = "Education"
     LOCAL_AUTHORITY = "Local authority"
     RESEARCH_ORGANISATION = "Research organisation"
-
-    @classmethod
-    def parse(cls, text: str) -> OrganisationType:
-        return _parse(cls, text)
 
 
 @dataclass(frozen=True)
@@ -94,12 +93,3 @@ REFERENCE_SOLUTIONS = (PCREF, PARENT_LED_CBT, ALCOHOL_ASSERTIVE_OUTREACH)
 
 def _normalise(text: str) -> str:
     return "".join(ch for ch in text.lower() if ch.isalnum())
-
-
-def _parse(cls: type[E], text: str) -> E:
-    wanted = _normalise(text)
-    for member in cls:
-        if wanted in (_normalise(member.name), _normalise(member.value)):
-            return member
-    choices = ", ".join(member.name for member in cls)
-    raise ValueError(f"{text!r} is not one of: {choices}")
