@@ -417,6 +417,9 @@ def test_bad_input_in_the_address_is_a_4xx_page_naming_it(tab, seeded):
             (f"/evaluation?project={PROJECT}&measure=no-such-measure", 400,
              "measure: 'no-such-measure' is not a measure of project"),
             ("/evaluation?project=%3Cscript%3E", 400, "project: '<script>' is not a valid id"),
+            ("/overview/no-such.csv", 404, "the overview has no table 'no-such' to download"),
+            ("/governance/no-such.csv", 404,
+             "the governance page has no table 'no-such' to download"),
             ("/no-such-page", 404, "There is no page at /no-such-page")):
         answer = tab.page.goto(path)
         assert answer.status == status, path

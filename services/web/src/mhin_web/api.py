@@ -252,22 +252,21 @@ def csv_response(table: Table, name: str) -> Response:
                     headers={"content-disposition": f'attachment; filename="{name}.csv"'})
 
 
-async def overview_csv(request: Request) -> Response:
-    token = signed_in(request)
-    name = request.path_params["table"]
-    tables = overview_tables(await services(request).overview_page(token))
+def table_download(tables: dict[str, Table], name: str, page_name: str) -> Response:
     if name not in tables:
-        raise HTTPException(404, f"the overview has no table {name!r} to download")
+        raise HTTPException(404, f"the {page_name} has no table {name!r} to download")
     return csv_response(tables[name], f"mhin-{name}")
+
+
+async def overview_csv(request: Request) -> Response:
+    view = await services(request).overview_page(signed_in(request))
+    return table_download(overview_tables(view), request.path_params["table"], "overview")
 
 
 async def governance_csv(request: Request) -> Response:
-    token = signed_in(request)
-    name = request.path_params["table"]
-    tables = governance_tables(await services(request).governance_page(token))
-    if name not in tables:
-        raise HTTPException(404, f"the governance page has no table {name!r} to download")
-    return csv_response(tables[name], f"mhin-{name}")
+    view = await services(request).governance_page(signed_in(request))
+    return table_download(governance_tables(view), request.path_params["table"],
+                          "governance page")
 
 
 def query_of(request: Request) -> dict[str, str]:
