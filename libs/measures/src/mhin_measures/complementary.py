@@ -73,7 +73,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import NamedTuple
 
-from mhin_measures.disclosure import DEFAULT_THRESHOLD, Disclosed, disclose
+from mhin_measures.disclosure import DEFAULT_THRESHOLD, Disclosed, disclose, withheld
 from mhin_measures.rates import MeasureType, value
 from mhin_measures.strata import parse_stratum
 
@@ -181,19 +181,9 @@ def own_data(cells: Mapping[CellKey, Cell], table_relations: list[Relation], arc
     """The aggregates ``arc`` can compute from its own: its own sites and ARC, and any
     total of the hierarchy whose parts are all its own or known ``zeros`` (a project
     whose only ARC with data it is)."""
-    own = {key for key, cell in cells.items() if cell.owner == arc}
     nothing = set(zeros)
-    hierarchy = [(total, members) for total, members in table_relations
-                 if members and members[0].unit_key != total.unit_key]
-    grown = True
-    while grown:
-        grown = False
-        for total, members in hierarchy:
-            if total not in own and any(m in own for m in members) and all(
-                    m in own or m in nothing for m in members):
-                own.add(total)
-                grown = True
-    return frozenset(own)
+    return _closure(cells, table_relations, arc, lambda members, own: all(
+        m in own or m in nothing for m in members))
 
 
 def contributions(cells: Mapping[CellKey, Cell], table_relations: list[Relation],
@@ -203,6 +193,13 @@ def contributions(cells: Mapping[CellKey, Cell], table_relations: list[Relation]
     little about the others' part; the other ARCs' aggregates and the totals it has no
     part in are the ones whose small counts must stay anywhere from 1 to threshold - 1
     for it."""
+    return _closure(cells, table_relations, arc, lambda members, found: True)
+
+
+def _closure(cells: Mapping[CellKey, Cell], table_relations: list[Relation], arc: str,
+             admits: Callable[[tuple[CellKey, ...], set[CellKey]], bool]) -> frozenset[CellKey]:
+    """``arc``'s own aggregates, and every total of the hierarchy above them that has
+    one of them as a part and whose parts ``admits``, until no more are added."""
     found = {key for key, cell in cells.items() if cell.owner == arc}
     hierarchy = [(total, members) for total, members in table_relations
                  if members and members[0].unit_key != total.unit_key]
@@ -210,7 +207,8 @@ def contributions(cells: Mapping[CellKey, Cell], table_relations: list[Relation]
     while grown:
         grown = False
         for total, members in hierarchy:
-            if total not in found and any(m in found for m in members):
+            if total not in found and any(m in found for m in members) and admits(
+                    members, found):
                 found.add(total)
                 grown = True
     return frozenset(found)
@@ -533,16 +531,8 @@ def disclosed(measure_type: MeasureType, numerator: float, denominator: float | 
     computed = value(kind, numerator, denominator, multiplier)
     if in_full:
         return Disclosed(numerator, shown_denominator, computed)
-    hide_numerator = marks.numerator is not Mark.SHOWN
-    hide_denominator = marks.denominator is not Mark.SHOWN
-    hide_value = (hide_numerator or hide_denominator) and computed is not None
-    return Disclosed(
-        numerator=None if hide_numerator else numerator,
-        denominator=None if hide_denominator else shown_denominator,
-        value=None if hide_value else computed,
-        numerator_suppressed=hide_numerator,
-        denominator_suppressed=hide_denominator,
-        value_suppressed=hide_value,
-        numerator_secondary=marks.numerator is Mark.SECONDARY,
-        denominator_secondary=marks.denominator is Mark.SECONDARY,
-    )
+    return withheld(numerator, shown_denominator, computed,
+                    hide_numerator=marks.numerator is not Mark.SHOWN,
+                    hide_denominator=marks.denominator is not Mark.SHOWN,
+                    numerator_secondary=marks.numerator is Mark.SECONDARY,
+                    denominator_secondary=marks.denominator is Mark.SECONDARY)

@@ -96,14 +96,26 @@ def disclose(
         or (kind is MeasureType.MEAN and hide_denominator)
         or (kind is MeasureType.PROPORTION and is_small((denominator or 0) - numerator, threshold))
     )
+    return withheld(numerator, shown_denominator, computed,
+                    hide_numerator=hide_numerator, hide_denominator=hide_denominator)
+
+
+def withheld(numerator: float, denominator: float | None, computed: float | None, *,
+             hide_numerator: bool, hide_denominator: bool,
+             numerator_secondary: bool = False,
+             denominator_secondary: bool = False) -> Disclosed:
+    """The figures with the hidden ones absent and flagged; the value is hidden with
+    any figure it is built on."""
     hide_value = (hide_numerator or hide_denominator) and computed is not None
     return Disclosed(
         numerator=None if hide_numerator else numerator,
-        denominator=None if hide_denominator else shown_denominator,
+        denominator=None if hide_denominator else denominator,
         value=None if hide_value else computed,
         numerator_suppressed=hide_numerator,
         denominator_suppressed=hide_denominator,
         value_suppressed=hide_value,
+        numerator_secondary=numerator_secondary,
+        denominator_secondary=denominator_secondary,
     )
 
 
