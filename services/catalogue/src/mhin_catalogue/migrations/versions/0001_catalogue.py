@@ -9,6 +9,8 @@ Create Date: 2026-11-26
 import sqlalchemy as sa
 from alembic import op
 
+from mhin_platform.db.migration_ops import create_document_table
+
 revision = "catalogue_0001"
 down_revision = None
 branch_labels = ("catalogue",)
@@ -42,22 +44,16 @@ def upgrade() -> None:
         sa.Column("solution_id", sa.String(36), sa.ForeignKey("solutions.id"), primary_key=True),
         sa.Column("need_id", sa.String(36), primary_key=True, index=True),
     )
-    op.create_table(
+    create_document_table(
         "known_needs",
-        sa.Column("id", sa.String(36), primary_key=True),
         sa.Column("priority_area", sa.String(60), nullable=False, index=True),
         sa.Column("status", sa.String(20), nullable=False, index=True),
         sa.Column("submitted_at", sa.DateTime(timezone=True), nullable=False, index=True),
-        sa.Column("version", sa.Integer, nullable=False),
-        sa.Column("document", sa.Text, nullable=False),
     )
-    op.create_table(
+    create_document_table(
         "prioritisation_rounds",
-        sa.Column("id", sa.String(36), primary_key=True),
         sa.Column("status", sa.String(20), nullable=False, index=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, index=True),
-        sa.Column("version", sa.Integer, nullable=False),
-        sa.Column("document", sa.Text, nullable=False),
     )
     op.create_table(
         "round_keys",

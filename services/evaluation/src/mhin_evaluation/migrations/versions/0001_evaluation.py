@@ -9,6 +9,8 @@ Create Date: 2026-11-26
 import sqlalchemy as sa
 from alembic import op
 
+from mhin_platform.db.migration_ops import create_document_table
+
 revision = "evaluation_0001"
 down_revision = None
 branch_labels = ("evaluation",)
@@ -16,11 +18,11 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_table(
+    create_document_table(
         "measures",
-        sa.Column("id", sa.String(64), primary_key=True),
         sa.Column("project_id", sa.String(64), nullable=False, index=True),
-        sa.Column("document", sa.Text, nullable=False),
+        id_length=64,
+        versioned=False,
     )
     op.create_table(
         "projects",

@@ -9,6 +9,8 @@ Create Date: 2026-11-26
 import sqlalchemy as sa
 from alembic import op
 
+from mhin_platform.db.migration_ops import create_document_table
+
 revision = "governance_0001"
 down_revision = None
 branch_labels = ("governance",)
@@ -16,21 +18,16 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_table(
+    create_document_table(
         "bodies",
-        sa.Column("id", sa.String(64), primary_key=True),
         sa.Column("kind", sa.String(20), nullable=False, index=True),
-        sa.Column("version", sa.Integer, nullable=False),
-        sa.Column("document", sa.Text, nullable=False),
+        id_length=64,
     )
-    op.create_table(
+    create_document_table(
         "meetings",
-        sa.Column("id", sa.String(36), primary_key=True),
         sa.Column("body_id", sa.String(64), sa.ForeignKey("bodies.id"), nullable=False),
         sa.Column("meeting_date", sa.Date, nullable=False, index=True),
         sa.Column("status", sa.String(20), nullable=False),
-        sa.Column("version", sa.Integer, nullable=False),
-        sa.Column("document", sa.Text, nullable=False),
         sa.UniqueConstraint("body_id", "meeting_date", name="uq_meetings_body_day"),
     )
     op.create_table(
@@ -42,26 +39,24 @@ def upgrade() -> None:
         sa.Column("subject_id", sa.String(200), nullable=False),
         sa.Index("ix_agenda_subjects_subject", "subject_type", "subject_id"),
     )
-    op.create_table(
+    create_document_table(
         "decisions",
-        sa.Column("id", sa.String(36), primary_key=True),
         sa.Column("body_id", sa.String(64), nullable=False, index=True),
         sa.Column("meeting_id", sa.String(36), sa.ForeignKey("meetings.id"), nullable=False),
         sa.Column("subject_type", sa.String(200), nullable=True),
         sa.Column("subject_id", sa.String(200), nullable=True),
         sa.Column("decided_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("document", sa.Text, nullable=False),
         sa.Index("ix_decisions_subject", "subject_type", "subject_id"),
+        versioned=False,
     )
-    op.create_table(
+    create_document_table(
         "involvement_activities",
-        sa.Column("id", sa.String(36), primary_key=True),
         sa.Column("project_id", sa.String(64), nullable=False),
         sa.Column("arc", sa.String(40), nullable=True),
         sa.Column("kind", sa.String(40), nullable=False),
         sa.Column("activity_date", sa.Date, nullable=False, index=True),
-        sa.Column("document", sa.Text, nullable=False),
         sa.Index("ix_involvement_project_date", "project_id", "activity_date"),
+        versioned=False,
     )
     op.create_table(
         "involvement_keys",

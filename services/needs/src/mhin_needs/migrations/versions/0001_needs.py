@@ -8,6 +8,8 @@ Create Date: 2026-11-26
 import sqlalchemy as sa
 from alembic import op
 
+from mhin_platform.db.migration_ops import create_document_table
+
 revision = "needs_0001"
 down_revision = None
 branch_labels = ("needs",)
@@ -15,16 +17,13 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_table(
+    create_document_table(
         "needs",
-        sa.Column("id", sa.String(36), primary_key=True),
         sa.Column("arc", sa.String(40), nullable=False, index=True),
         sa.Column("priority_area", sa.String(60), nullable=False, index=True),
         sa.Column("status", sa.String(20), nullable=False, index=True),
         sa.Column("organisation_type", sa.String(40), nullable=False),
         sa.Column("submitted_at", sa.DateTime(timezone=True), nullable=False, index=True),
-        sa.Column("version", sa.Integer, nullable=False),
-        sa.Column("document", sa.Text, nullable=False),
     )
     op.create_table(
         "need_source_kinds",

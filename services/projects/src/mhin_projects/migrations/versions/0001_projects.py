@@ -9,6 +9,8 @@ Create Date: 2026-11-27
 import sqlalchemy as sa
 from alembic import op
 
+from mhin_platform.db.migration_ops import create_document_table
+
 revision = "projects_0001"
 down_revision = None
 branch_labels = ("projects",)
@@ -16,50 +18,44 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_table(
+    create_document_table(
         "selection_calls",
-        sa.Column("id", sa.String(64), primary_key=True),
         sa.Column("solution_id", sa.String(64), nullable=False, index=True),
         sa.Column("status", sa.String(20), nullable=False, index=True),
         sa.Column("opened_at", sa.DateTime(timezone=True), nullable=False, index=True),
-        sa.Column("version", sa.Integer, nullable=False),
-        sa.Column("document", sa.Text, nullable=False),
+        id_length=64,
     )
     op.create_table(
         "selection_proposals",
         sa.Column("id", sa.String(64), primary_key=True),
         sa.Column("call_id", sa.String(64), sa.ForeignKey("selection_calls.id"), nullable=False),
     )
-    op.create_table(
+    create_document_table(
         "projects",
-        sa.Column("id", sa.String(64), primary_key=True),
         sa.Column("solution_id", sa.String(64), nullable=False, index=True),
         sa.Column("priority_area", sa.String(60), nullable=False, index=True),
         sa.Column("phase", sa.String(20), nullable=False, index=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, index=True),
-        sa.Column("version", sa.Integer, nullable=False),
-        sa.Column("document", sa.Text, nullable=False),
+        id_length=64,
     )
     op.create_table(
         "project_arcs",
         sa.Column("project_id", sa.String(64), sa.ForeignKey("projects.id"), primary_key=True),
         sa.Column("arc", sa.String(40), primary_key=True),
     )
-    op.create_table(
+    create_document_table(
         "status_reports",
-        sa.Column("id", sa.String(64), primary_key=True),
         sa.Column("project_id", sa.String(64), sa.ForeignKey("projects.id"), nullable=False,
                   index=True),
         sa.Column("arc", sa.String(40), nullable=True),
         sa.Column("submitted_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("document", sa.Text, nullable=False),
+        id_length=64,
+        versioned=False,
     )
-    op.create_table(
+    create_document_table(
         "known_solutions",
-        sa.Column("id", sa.String(64), primary_key=True),
         sa.Column("retired", sa.Boolean, nullable=False),
-        sa.Column("version", sa.Integer, nullable=False),
-        sa.Column("document", sa.Text, nullable=False),
+        id_length=64,
     )
 
 
