@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -95,6 +96,20 @@ class ObservationSet:
     record_bytes: int
     produce_seconds: float
 
+    @asynccontextmanager
+    async def reader(self, bootstrap: str) -> AsyncIterator[AIOKafkaConsumer]:
+        """A consumer assigned to every partition of the set, at its start offsets."""
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        await consumer.start()
+        try:
+            partitions = [AioTopicPartition(self.topic, p) for p in sorted(self.start)]
+            consumer.assign(partitions)
+            for partition in partitions:
+                consumer.seek(partition, self.start[partition.partition])
+            yield consumer
+        finally:
+            await consumer.stop()
+
 
 Record = tuple[int, bytes, bytes, list[tuple[str, bytes]]]  # partition, key, value, headers
 
@@ -151,13 +166,7 @@ def produce(bootstrap: str, count: int) -> ObservationSet:
 
 async def _records_of(bootstrap: str, source: ObservationSet,
                       count: int) -> AsyncIterator[list[Record]]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        partitions = [AioTopicPartition(source.topic, p) for p in sorted(source.start)]
-        consumer.assign(partitions)
-        for partition in partitions:
-            consumer.seek(partition, source.start[partition.partition])
+    async with source.reader(bootstrap) as consumer:
         left = count
         while left > 0:
             chunk = [(partition.partition, record.key, record.value, list(record.headers))
@@ -165,8 +174,6 @@ async def _records_of(bootstrap: str, source: ObservationSet,
                      for record in records if record.offset < source.end[partition.partition]]
             yield chunk[:left]
             left -= len(chunk)
-    finally:
-        await consumer.stop()
 
 
 def copy(bootstrap: str, source: ObservationSet, topic: str,

@@ -9,8 +9,6 @@ import asyncio
 import time
 from collections import defaultdict
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-
 from mhin.evaluation.v1.observation_events_pb2 import ObservationRecorded
 from mhin_bench.context import BenchContext, BenchError, Sizes
 from mhin_bench.figures import Figure
@@ -31,13 +29,7 @@ def sum_observations(records, sums: dict[tuple[str, str, str], list[float]]) -> 
 
 
 async def _consume(bootstrap: str, events: ObservationSet) -> float:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        partitions = [TopicPartition(events.topic, p) for p in sorted(events.start)]
-        consumer.assign(partitions)
-        for partition in partitions:
-            consumer.seek(partition, events.start[partition.partition])
+    async with events.reader(bootstrap) as consumer:
         sums: dict[tuple[str, str, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
         done, began = 0, None
         deadline = time.monotonic() + TIMEOUT_SECONDS
@@ -52,8 +44,6 @@ async def _consume(bootstrap: str, events: ObservationSet) -> float:
                 done += sum_observations([r for r in records if r.offset < end], sums)
         assert began is not None
         return events.count / (time.perf_counter() - began)
-    finally:
-        await consumer.stop()
 
 
 def peer_rate(context: BenchContext, events: ObservationSet) -> float:
