@@ -24,15 +24,7 @@ from mhin.catalogue.v1 import (
 )
 from mhin.common.v1 import priority_area_pb2
 from mhin_cli.choices import enum_number, enum_word, enum_words, reference_number
-from mhin_cli.client import (
-    address_option,
-    all_pages,
-    connect,
-    json_option,
-    message_dict,
-    readable_rpc_errors,
-    token_option,
-)
+from mhin_cli.client import ServiceCommand, all_pages, connect, message_dict
 from mhin_platform.reference import PriorityArea
 
 AREA = priority_area_pb2.PriorityArea
@@ -41,7 +33,7 @@ EVIDENCE_LEVELS = enum_words(solution_pb2.EvidenceLevel)
 STATUSES = enum_words(solution_pb2.SolutionStatus)
 FULL_WEIGHT = 100
 
-service = address_option("solution-catalogue")
+service = ServiceCommand("solution-catalogue")
 
 
 def _catalogue(address: str, token: str) -> catalogue_pb2_grpc.SolutionCatalogueServiceStub:
@@ -140,37 +132,31 @@ def _draft(current: catalogue_pb2.SolutionDraft, **given: Any) -> catalogue_pb2.
 @solutions.command()
 @_draft_options(required=True)
 @service
-@token_option
-@json_option
 def add(address: str, token: str, as_json: bool, **given: Any) -> None:
     """Catalogue a solution (national_admin)."""
     request = catalogue_pb2.CatalogueSolutionRequest(
         solution=_draft(catalogue_pb2.SolutionDraft(), **given))
-    with readable_rpc_errors():
-        _print_solution(_catalogue(address, token).CatalogueSolution(request).solution, as_json)
+    _print_solution(_catalogue(address, token).CatalogueSolution(request).solution, as_json)
 
 
 @solutions.command()
 @click.argument("solution_id")
 @_draft_options(required=False)
 @service
-@token_option
-@json_option
 def revise(solution_id: str, address: str, token: str, as_json: bool, **given: Any) -> None:
     """Change what describes SOLUTION_ID: the options given replace its fields, the
     rest stay. Fails, changing nothing, if someone revised it meanwhile."""
     stub = _catalogue(address, token)
-    with readable_rpc_errors():
-        current = stub.GetSolution(catalogue_pb2.GetSolutionRequest(
-            solution_id=solution_id)).solution
-        described = catalogue_pb2.SolutionDraft(
-            name=current.name, description=current.description,
-            priority_areas=current.priority_areas, evidence=current.evidence,
-            readiness=current.readiness, setting=current.setting,
-            target_population=current.target_population)
-        revised = stub.ReviseSolution(catalogue_pb2.ReviseSolutionRequest(
-            solution_id=solution_id, solution=_draft(described, **given),
-            expected_version=current.version)).solution
+    current = stub.GetSolution(catalogue_pb2.GetSolutionRequest(
+        solution_id=solution_id)).solution
+    described = catalogue_pb2.SolutionDraft(
+        name=current.name, description=current.description,
+        priority_areas=current.priority_areas, evidence=current.evidence,
+        readiness=current.readiness, setting=current.setting,
+        target_population=current.target_population)
+    revised = stub.ReviseSolution(catalogue_pb2.ReviseSolutionRequest(
+        solution_id=solution_id, solution=_draft(described, **given),
+        expected_version=current.version)).solution
     _print_solution(revised, as_json)
 
 
@@ -178,25 +164,20 @@ def revise(solution_id: str, address: str, token: str, as_json: bool, **given: A
 @click.argument("solution_id")
 @click.option("--reason", required=True)
 @service
-@token_option
-@json_option
 def retire(solution_id: str, reason: str, address: str, token: str, as_json: bool) -> None:
     """Retire SOLUTION_ID (it stays on record)."""
-    with readable_rpc_errors():
-        solution = _catalogue(address, token).RetireSolution(catalogue_pb2.RetireSolutionRequest(
-            solution_id=solution_id, reason=reason)).solution
+    solution = _catalogue(address, token).RetireSolution(catalogue_pb2.RetireSolutionRequest(
+        solution_id=solution_id, reason=reason)).solution
     _print_solution(solution, as_json)
 
 
 @solutions.command()
 @click.argument("solution_id")
-@service
-@token_option
+@service.without_json
 def show(solution_id: str, address: str, token: str) -> None:
     """Show one solution in full (JSON)."""
-    with readable_rpc_errors():
-        solution = _catalogue(address, token).GetSolution(catalogue_pb2.GetSolutionRequest(
-            solution_id=solution_id)).solution
+    solution = _catalogue(address, token).GetSolution(catalogue_pb2.GetSolutionRequest(
+        solution_id=solution_id)).solution
     click.echo(json.dumps(message_dict(solution), indent=2))
 
 
@@ -207,8 +188,6 @@ def show(solution_id: str, address: str, token: str) -> None:
 @click.option("--evidence-level", type=click.Choice(EVIDENCE_LEVELS))
 @click.option("--status", type=click.Choice(STATUSES))
 @service
-@token_option
-@json_option
 def list_solutions(text: str, area: str | None, readiness: str | None,
                    evidence_level: str | None, status: str | None, address: str, token: str,
                    as_json: bool) -> None:
@@ -218,51 +197,41 @@ def list_solutions(text: str, area: str | None, readiness: str | None,
         readiness=enum_number(solution_pb2.Readiness, readiness),
         evidence_level=enum_number(solution_pb2.EvidenceLevel, evidence_level),
         status=enum_number(solution_pb2.SolutionStatus, status))
-    with readable_rpc_errors():
-        for solution in all_pages(_catalogue(address, token).ListSolutions, request, "solutions"):
-            _print_solution(solution, as_json)
+    for solution in all_pages(_catalogue(address, token).ListSolutions, request, "solutions"):
+        _print_solution(solution, as_json)
 
 
 @solutions.command()
 @click.argument("solution_id")
 @click.argument("need_id")
 @service
-@token_option
-@json_option
 def link(solution_id: str, need_id: str, address: str, token: str, as_json: bool) -> None:
     """Record that SOLUTION_ID addresses NEED_ID (a need the catalogue has seen)."""
-    with readable_rpc_errors():
-        solution = _catalogue(address, token).LinkSolutionToNeed(
-            catalogue_pb2.LinkSolutionToNeedRequest(solution_id=solution_id,
+    solution = _catalogue(address, token).LinkSolutionToNeed(
+        catalogue_pb2.LinkSolutionToNeedRequest(solution_id=solution_id,
+                                                need_id=need_id)).solution
+    _print_solution(solution, as_json)
+
+
+@solutions.command()
+@click.argument("solution_id")
+@click.argument("need_id")
+@service
+def unlink(solution_id: str, need_id: str, address: str, token: str, as_json: bool) -> None:
+    """Remove the link between SOLUTION_ID and NEED_ID."""
+    solution = _catalogue(address, token).UnlinkSolutionFromNeed(
+        catalogue_pb2.UnlinkSolutionFromNeedRequest(solution_id=solution_id,
                                                     need_id=need_id)).solution
     _print_solution(solution, as_json)
 
 
 @solutions.command()
-@click.argument("solution_id")
 @click.argument("need_id")
 @service
-@token_option
-@json_option
-def unlink(solution_id: str, need_id: str, address: str, token: str, as_json: bool) -> None:
-    """Remove the link between SOLUTION_ID and NEED_ID."""
-    with readable_rpc_errors():
-        solution = _catalogue(address, token).UnlinkSolutionFromNeed(
-            catalogue_pb2.UnlinkSolutionFromNeedRequest(solution_id=solution_id,
-                                                        need_id=need_id)).solution
-    _print_solution(solution, as_json)
-
-
-@solutions.command()
-@click.argument("need_id")
-@service
-@token_option
-@json_option
 def candidates(need_id: str, address: str, token: str, as_json: bool) -> None:
     """The solutions linked to NEED_ID, and the other solutions in its area."""
-    with readable_rpc_errors():
-        found = _catalogue(address, token).ListCandidateSolutions(
-            catalogue_pb2.ListCandidateSolutionsRequest(need_id=need_id))
+    found = _catalogue(address, token).ListCandidateSolutions(
+        catalogue_pb2.ListCandidateSolutionsRequest(need_id=need_id))
     if as_json:
         click.echo(json.dumps(message_dict(found)))
         return
@@ -277,14 +246,11 @@ def candidates(need_id: str, address: str, token: str, as_json: bool) -> None:
 @solutions.command("unmet-needs")
 @click.option("--area", help="Priority area ('uncategorised' for needs not yet placed).")
 @service
-@token_option
-@json_option
 def unmet_needs(area: str | None, address: str, token: str, as_json: bool) -> None:
     """The needs no active solution addresses yet (all pages), oldest first."""
     request = catalogue_pb2.ListUnmetNeedsRequest(priority_area=_area(area))
-    with readable_rpc_errors():
-        for need in all_pages(_catalogue(address, token).ListUnmetNeeds, request, "needs"):
-            _print_need(need, as_json)
+    for need in all_pages(_catalogue(address, token).ListUnmetNeeds, request, "needs"):
+        _print_need(need, as_json)
 
 
 # ------------------------------------------------------------------ mhin prioritise
@@ -412,8 +378,6 @@ def _print_round(round_: prioritisation_pb2.PrioritisationRound) -> None:
 @click.option("--title", help="Title of the round (default: the file name).")
 @click.option("--source", help="Where the scores come from (default: the file name).")
 @service
-@token_option
-@json_option
 def prioritise(csv_file: Path, title: str | None, source: str | None, address: str, token: str,
                as_json: bool) -> None:
     """Record an MCDA prioritisation round from CSV_FILE and show its ranking.
@@ -435,9 +399,8 @@ def prioritise(csv_file: Path, title: str | None, source: str | None, address: s
     title = title or csv_file.stem
     key = hashlib.sha256(f"{title}\n{content}".encode()).hexdigest()
     stub = prioritisation_pb2_grpc.PrioritisationServiceStub(connect(address, token))
-    with readable_rpc_errors():
-        round_ = stub.RecordRound(prioritisation_pb2.RecordRoundRequest(
-            round=table.draft(title, source or csv_file.name), idempotency_key=key)).round
+    round_ = stub.RecordRound(prioritisation_pb2.RecordRoundRequest(
+        round=table.draft(title, source or csv_file.name), idempotency_key=key)).round
     if as_json:
         click.echo(json.dumps(_results(round_), indent=2))
     else:

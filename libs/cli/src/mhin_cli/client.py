@@ -4,6 +4,7 @@ messages as JSON."""
 
 from __future__ import annotations
 
+import functools
 from collections import namedtuple
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -36,6 +37,28 @@ def address_option(service: str) -> Callable[..., Any]:
         "--address", envvar=spec.address_variable, default=f"127.0.0.1:{spec.grpc_port}",
         show_default=True, show_envvar=True, help=f"host:port of the {service} service.",
     )
+
+
+class ServiceCommand:
+    """What a command that calls one service takes: ``--address`` of that service,
+    ``--token`` and ``--json``; a failed call ends it with a readable error."""
+
+    def __init__(self, service: str) -> None:
+        self._address = address_option(service)
+
+    def __call__(self, command: Callable[..., Any]) -> Callable[..., Any]:
+        return self.without_json(json_option(command))
+
+    def without_json(self, command: Callable[..., Any]) -> Callable[..., Any]:
+        """``--address`` and ``--token`` only, for a command that prints JSON always
+        or words its own ``--json``."""
+
+        @functools.wraps(command)
+        def with_readable_errors(*args: Any, **kwargs: Any) -> Any:
+            with readable_rpc_errors():
+                return command(*args, **kwargs)
+
+        return self._address(token_option(with_readable_errors))
 
 
 def connect(address: str, token: str) -> grpc.Channel:

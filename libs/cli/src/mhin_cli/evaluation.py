@@ -21,15 +21,7 @@ from mhin.evaluation.v1 import (
     measure_definition_pb2,
     measure_pb2,
 )
-from mhin_cli.client import (
-    address_option,
-    all_pages,
-    connect,
-    json_option,
-    message_dict,
-    readable_rpc_errors,
-    token_option,
-)
+from mhin_cli.client import ServiceCommand, all_pages, connect, message_dict
 from mhin_platform.reference import Arc
 
 CSV_COLUMNS = ("measure_id", "site_id", "period", "stratum", "numerator", "denominator")
@@ -37,7 +29,7 @@ BATCH_SIZE = 2_000
 MAX_BATCH_SIZE = 10_000
 LEVELS = ("site", "arc", "project", "national")
 
-service = address_option("evaluation")
+service = ServiceCommand("evaluation")
 
 
 def _stub(address: str, token: str) -> evaluation_pb2_grpc.EvaluationServiceStub:
@@ -89,26 +81,20 @@ def _measure_line(measure: measure_definition_pb2.MeasureDefinition) -> str:
 @measures.command("list")
 @click.option("--project", "project_id", default="", help="Only this project's measures.")
 @service
-@token_option
-@json_option
 def list_measures(project_id: str, address: str, token: str, as_json: bool) -> None:
     """List measure definitions (all pages), by id."""
     request = evaluation_pb2.ListMeasuresRequest(project_id=project_id)
-    with readable_rpc_errors():
-        for measure in all_pages(_stub(address, token).ListMeasures, request, "measures"):
-            click.echo(json.dumps(message_dict(measure)) if as_json else _measure_line(measure))
+    for measure in all_pages(_stub(address, token).ListMeasures, request, "measures"):
+        click.echo(json.dumps(message_dict(measure)) if as_json else _measure_line(measure))
 
 
 @measures.command("show")
 @click.argument("measure_id")
 @service
-@token_option
-@json_option
 def show_measure(measure_id: str, address: str, token: str, as_json: bool) -> None:
     """Show MEASURE_ID's definition and the groups of its stratifiers."""
-    with readable_rpc_errors():
-        response = _stub(address, token).GetMeasure(
-            evaluation_pb2.GetMeasureRequest(measure_id=measure_id))
+    response = _stub(address, token).GetMeasure(
+        evaluation_pb2.GetMeasureRequest(measure_id=measure_id))
     if as_json:
         click.echo(json.dumps(message_dict(response)))
         return
@@ -126,8 +112,6 @@ def show_measure(measure_id: str, address: str, token: str, as_json: bool) -> No
 @measures.command("define")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @service
-@token_option
-@json_option
 def define_measure(path: Path, address: str, token: str, as_json: bool) -> None:
     """Define a measure from FILE.json: a MeasureDefinition in proto3 JSON, as
     `mhin evaluation measures show --json` prints it under "measure" (national
@@ -147,22 +131,18 @@ def define_measure(path: Path, address: str, token: str, as_json: bool) -> None:
         json_format.ParseDict(document, measure)
     except json_format.ParseError as exc:
         raise click.ClickException(f"{path}: not a MeasureDefinition: {exc}") from None
-    with readable_rpc_errors():
-        defined = _stub(address, token).DefineMeasure(
-            evaluation_pb2.DefineMeasureRequest(measure=measure)).measure
+    defined = _stub(address, token).DefineMeasure(
+        evaluation_pb2.DefineMeasureRequest(measure=measure)).measure
     click.echo(json.dumps(message_dict(defined)) if as_json else _measure_line(defined))
 
 
 @evaluation.command("sites")
 @click.argument("project_id")
 @service
-@token_option
-@json_option
 def sites(project_id: str, address: str, token: str, as_json: bool) -> None:
     """List the sites of PROJECT_ID that observations may be recorded for."""
-    with readable_rpc_errors():
-        response = _stub(address, token).GetProjectSites(
-            evaluation_pb2.GetProjectSitesRequest(project_id=project_id))
+    response = _stub(address, token).GetProjectSites(
+        evaluation_pb2.GetProjectSitesRequest(project_id=project_id))
     if as_json:
         click.echo(json.dumps(message_dict(response)))
         return
@@ -192,8 +172,6 @@ def _outcome(result: evaluation_pb2.ObservationResult) -> str:
 @click.option("--numerator", required=True, type=float)
 @click.option("--denominator", type=float, help="Required unless the measure is a count.")
 @service
-@token_option
-@json_option
 def submit(measure_id: str, site_id: str, period: str, stratum: str, numerator: float,
            denominator: float | None, address: str, token: str, as_json: bool) -> None:
     """Record one observation (a resubmission replaces the earlier value)."""
@@ -201,9 +179,8 @@ def submit(measure_id: str, site_id: str, period: str, stratum: str, numerator: 
                                              period=period, stratum=stratum, numerator=numerator)
     if denominator is not None:
         observation.denominator = denominator
-    with readable_rpc_errors():
-        result = _stub(address, token).SubmitObservation(
-            evaluation_pb2.SubmitObservationRequest(observation=observation)).result
+    result = _stub(address, token).SubmitObservation(
+        evaluation_pb2.SubmitObservationRequest(observation=observation)).result
     if as_json:
         click.echo(json.dumps(message_dict(result)))
     else:
@@ -283,8 +260,7 @@ def _problems(stub: evaluation_pb2_grpc.EvaluationServiceStub, rows: Sequence[_R
 @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--batch-size", type=click.IntRange(1, MAX_BATCH_SIZE), default=BATCH_SIZE,
               show_default=True, help="Observations per call.")
-@service
-@token_option
+@service.without_json
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def import_observations(csv_file: Path, batch_size: int, address: str, token: str,
                         as_json: bool) -> None:
@@ -301,17 +277,16 @@ def import_observations(csv_file: Path, batch_size: int, address: str, token: st
     rows, report = read_observations(csv_file)
     stub = _stub(address, token)
     counts = {"recorded": 0, "corrected": 0, "unchanged": 0}
-    with readable_rpc_errors():
-        if rows:
-            report += _problems(stub, rows, batch_size)
-        if not report:
-            with _progress(len(rows), "importing") as bar:
-                for batch in _batches(rows, batch_size):
-                    response = stub.SubmitObservations(evaluation_pb2.SubmitObservationsRequest(
-                        observations=[row.observation for row in batch]))
-                    for result in response.results:
-                        counts[_outcome(result)] += 1
-                    bar.update(len(batch))
+    if rows:
+        report += _problems(stub, rows, batch_size)
+    if not report:
+        with _progress(len(rows), "importing") as bar:
+            for batch in _batches(rows, batch_size):
+                response = stub.SubmitObservations(evaluation_pb2.SubmitObservationsRequest(
+                    observations=[row.observation for row in batch]))
+                for result in response.results:
+                    counts[_outcome(result)] += 1
+                bar.update(len(batch))
     report.sort(key=lambda item: item["row"])
     if as_json:
         click.echo(json.dumps({**counts, "invalid": len(report), "errors": report}))
@@ -401,16 +376,13 @@ def aggregates() -> None:
 @click.option("--period", required=True)
 @click.option("--stratum", default="", help="Default: all strata combined.")
 @service
-@token_option
-@json_option
 def get_aggregate(measure_id: str, level: str, unit: str, period: str, stratum: str,
                   address: str, token: str, as_json: bool) -> None:
     """Show MEASURE_ID at one level and unit for a period ('*' = suppressed, '**' =
     suppressed so that a small count elsewhere cannot be derived)."""
     request = evaluation_pb2.GetAggregateRequest(
         series=series_key(measure_id, level, unit, stratum), period=period)
-    with readable_rpc_errors():
-        aggregate = _stub(address, token).GetAggregate(request).aggregate
+    aggregate = _stub(address, token).GetAggregate(request).aggregate
     click.echo(json.dumps(message_dict(aggregate)) if as_json else aggregate_line(aggregate))
 
 
@@ -418,14 +390,11 @@ def get_aggregate(measure_id: str, level: str, unit: str, period: str, stratum: 
 @series_options
 @click.option("--stratum", default="", help="Default: all strata combined.")
 @service
-@token_option
-@json_option
 def series(measure_id: str, level: str, unit: str, stratum: str, address: str, token: str,
            as_json: bool) -> None:
     """Every period of MEASURE_ID at one level and unit, oldest first."""
     request = evaluation_pb2.GetSeriesRequest(series=series_key(measure_id, level, unit, stratum))
-    with readable_rpc_errors():
-        points = _stub(address, token).GetSeries(request).points
+    points = _stub(address, token).GetSeries(request).points
     for point in points:
         click.echo(json.dumps(message_dict(point)) if as_json else aggregate_line(point))
 
@@ -436,16 +405,13 @@ def series(measure_id: str, level: str, unit: str, stratum: str, address: str, t
 @click.option("--by", "stratifier", required=True,
               type=click.Choice(["sex", "age_band", "ethnicity", "deprivation_decile"]))
 @service
-@token_option
-@json_option
 def breakdown(measure_id: str, level: str, unit: str, period: str, stratifier: str,
               address: str, token: str, as_json: bool) -> None:
     """MEASURE_ID for one period by the groups of a stratifier, and the total."""
     request = evaluation_pb2.GetBreakdownRequest(
         measure_id=measure_id, level=_level(level), unit=_unit(level, unit), period=period,
         stratifier=measure_definition_pb2.Stratifier.Value(f"STRATIFIER_{stratifier.upper()}"))
-    with readable_rpc_errors():
-        response = _stub(address, token).GetBreakdown(request)
+    response = _stub(address, token).GetBreakdown(request)
     if as_json:
         click.echo(json.dumps(message_dict(response)))
         return
@@ -468,8 +434,6 @@ def breakdown(measure_id: str, level: str, unit: str, period: str, stratifier: s
               help="Leave out moving ranges above 3.267 x their mean (NHSRplotthedots' "
                    "default; the MDC Excel tool does not screen).")
 @service
-@token_option
-@json_option
 def spc(measure_id: str, level: str, unit: str, stratum: str, rebase_periods: tuple[str, ...],
         no_rebase: bool, fix_after_n_points: int, screen_outliers: bool, address: str,
         token: str, as_json: bool) -> None:
@@ -478,8 +442,7 @@ def spc(measure_id: str, level: str, unit: str, stratum: str, rebase_periods: tu
         series=series_key(measure_id, level, unit, stratum), rebase_periods=rebase_periods,
         no_rebase=no_rebase, fix_after_n_points=fix_after_n_points,
         screen_outliers=screen_outliers)
-    with readable_rpc_errors():
-        chart = _stub(address, token).GetSpc(request)
+    chart = _stub(address, token).GetSpc(request)
     if as_json:
         click.echo(json.dumps(message_dict(chart)))
         return

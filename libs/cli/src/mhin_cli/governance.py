@@ -16,21 +16,13 @@ from mhin.governance.v1 import decision_events_pb2 as dpb
 from mhin.governance.v1 import governance_pb2 as pb
 from mhin.governance.v1 import governance_pb2_grpc
 from mhin_cli.choices import enum_number, enum_word, enum_words, reference_number
-from mhin_cli.client import (
-    address_option,
-    all_pages,
-    connect,
-    json_option,
-    message_dict,
-    readable_rpc_errors,
-    token_option,
-)
+from mhin_cli.client import ServiceCommand, all_pages, connect, message_dict
 from mhin_platform.protoconv import date_to_proto
 from mhin_platform.reference import Arc
 
 SELECTION_PROPOSAL = "mhin.projects.v1.SelectionProposal"
 
-service = address_option("governance")
+service = ServiceCommand("governance")
 day_type = click.DateTime(formats=["%Y-%m-%d"])
 
 
@@ -132,26 +124,20 @@ def bodies() -> None:
 @bodies.command("list")
 @click.option("--kind", type=click.Choice(enum_words(KINDS, "-")))
 @service
-@token_option
-@json_option
 def list_bodies(kind: str | None, address: str, token: str, as_json: bool) -> None:
     """List bodies."""
     stub = _stub(address, token)
-    with readable_rpc_errors():
-        for body in all_pages(stub.ListBodies, pb.ListBodiesRequest(
-                kind=enum_number(KINDS, kind, "-")), "bodies"):
-            _emit(body, as_json, _body_line)
+    for body in all_pages(stub.ListBodies, pb.ListBodiesRequest(
+            kind=enum_number(KINDS, kind, "-")), "bodies"):
+        _emit(body, as_json, _body_line)
 
 
 @bodies.command("show")
 @click.argument("body_id")
 @service
-@token_option
-@json_option
 def show_body(body_id: str, address: str, token: str, as_json: bool) -> None:
     """Show BODY_ID with every member's terms."""
-    with readable_rpc_errors():
-        body = _stub(address, token).GetBody(pb.GetBodyRequest(body_id=body_id)).body
+    body = _stub(address, token).GetBody(pb.GetBodyRequest(body_id=body_id)).body
     _emit(body, as_json, lambda b: "\n".join([_body_line(b), *map(_member_line, b.members)]))
 
 
@@ -160,15 +146,12 @@ def show_body(body_id: str, address: str, token: str, as_json: bool) -> None:
 @click.option("--description", default="")
 @click.option("--project", "project_id", default="", help="Project the group supports.")
 @service
-@token_option
-@json_option
 def create_body(name: str, description: str, project_id: str, address: str, token: str,
                 as_json: bool) -> None:
     """Create an advisory group (of Experts by Experience, for a project)."""
     request = pb.CreateBodyRequest(name=name, kind=dpb.BODY_KIND_ADVISORY_GROUP,
                                    description=description, project_id=project_id)
-    with readable_rpc_errors():
-        _emit(_stub(address, token).CreateBody(request).body, as_json, _body_line)
+    _emit(_stub(address, token).CreateBody(request).body, as_json, _body_line)
 
 
 # -------------------------------------------------------------------- members
@@ -186,15 +169,12 @@ def members() -> None:
 @click.option("--from", "term_start", required=True, type=day_type, help="First day of the term.")
 @click.option("--to", "term_end", type=day_type, help="Last day of the term (optional).")
 @service
-@token_option
-@json_option
 def add_member(body_id: str, name: str, role: str, term_start: datetime,
                term_end: datetime | None, address: str, token: str, as_json: bool) -> None:
     """Start a member's term on BODY_ID."""
     request = pb.AddMemberRequest(body_id=body_id, name=name, role=enum_number(ROLES, role, "-"),
                                   term_start=_day(term_start), term_end=_day(term_end))
-    with readable_rpc_errors():
-        _emit(_stub(address, token).AddMember(request).member, as_json, _member_line)
+    _emit(_stub(address, token).AddMember(request).member, as_json, _member_line)
 
 
 @members.command("end")
@@ -202,27 +182,21 @@ def add_member(body_id: str, name: str, role: str, term_start: datetime,
 @click.argument("member_id")
 @click.option("--on", "term_end", required=True, type=day_type, help="Last day of the term.")
 @service
-@token_option
-@json_option
 def end_term(body_id: str, member_id: str, term_end: datetime, address: str, token: str,
              as_json: bool) -> None:
     """End MEMBER_ID's term on BODY_ID."""
     request = pb.EndMemberTermRequest(body_id=body_id, member_id=member_id,
                                       term_end=_day(term_end))
-    with readable_rpc_errors():
-        body = _stub(address, token).EndMemberTerm(request).body
+    body = _stub(address, token).EndMemberTerm(request).body
     _emit(next(m for m in body.members if m.id == member_id), as_json, _member_line)
 
 
 @members.command("list")
 @click.argument("body_id")
 @service
-@token_option
-@json_option
 def list_members(body_id: str, address: str, token: str, as_json: bool) -> None:
     """List every term of BODY_ID's members."""
-    with readable_rpc_errors():
-        body = _stub(address, token).GetBody(pb.GetBodyRequest(body_id=body_id)).body
+    body = _stub(address, token).GetBody(pb.GetBodyRequest(body_id=body_id)).body
     for member in body.members:
         _emit(member, as_json, _member_line)
 
@@ -240,14 +214,11 @@ def meetings() -> None:
 @click.option("--date", "day", required=True, type=day_type)
 @click.option("--title", default="", help="Default: '<body name>, <date>'.")
 @service
-@token_option
-@json_option
 def schedule(body_id: str, day: datetime, title: str, address: str, token: str,
              as_json: bool) -> None:
     """Schedule a meeting of BODY_ID."""
     request = pb.ScheduleMeetingRequest(body_id=body_id, date=_day(day), title=title)
-    with readable_rpc_errors():
-        _emit(_stub(address, token).ScheduleMeeting(request).meeting, as_json, _meeting_line)
+    _emit(_stub(address, token).ScheduleMeeting(request).meeting, as_json, _meeting_line)
 
 
 @meetings.command("generate")
@@ -255,16 +226,13 @@ def schedule(body_id: str, day: datetime, title: str, address: str, token: str,
 @click.option("--from", "from_date", required=True, type=day_type)
 @click.option("--to", "to_date", required=True, type=day_type)
 @service
-@token_option
-@json_option
 def generate(body_id: str, from_date: datetime, to_date: datetime, address: str, token: str,
              as_json: bool) -> None:
     """Schedule BODY_ID's meetings (default: the Executive's bi-monthly ones) in a
     range by its schedule rule; safe to repeat."""
     request = pb.GenerateScheduleRequest(body_id=body_id, from_date=_day(from_date),
                                          to_date=_day(to_date))
-    with readable_rpc_errors():
-        response = _stub(address, token).GenerateSchedule(request)
+    response = _stub(address, token).GenerateSchedule(request)
     if as_json:
         click.echo(json.dumps(message_dict(response)))
         return
@@ -280,17 +248,14 @@ def generate(body_id: str, from_date: datetime, to_date: datetime, address: str,
 @click.option("--from", "from_date", type=day_type)
 @click.option("--to", "to_date", type=day_type)
 @service
-@token_option
-@json_option
 def list_meetings(body_id: str, status: str | None, from_date: datetime | None,
                   to_date: datetime | None, address: str, token: str, as_json: bool) -> None:
     """List meetings by date."""
     request = pb.ListMeetingsRequest(body_id=body_id, status=enum_number(STATUSES, status, "-"),
                                      from_date=_day(from_date), to_date=_day(to_date))
     stub = _stub(address, token)
-    with readable_rpc_errors():
-        for meeting in all_pages(stub.ListMeetings, request, "meetings"):
-            _emit(meeting, as_json, _meeting_line)
+    for meeting in all_pages(stub.ListMeetings, request, "meetings"):
+        _emit(meeting, as_json, _meeting_line)
 
 
 def _meeting_details(meeting: pb.Meeting) -> str:
@@ -309,13 +274,10 @@ def _meeting_details(meeting: pb.Meeting) -> str:
 @meetings.command("show")
 @click.argument("meeting_id")
 @service
-@token_option
-@json_option
 def show_meeting(meeting_id: str, address: str, token: str, as_json: bool) -> None:
     """Show MEETING_ID with its attendance, quorum and agenda."""
-    with readable_rpc_errors():
-        meeting = _stub(address, token).GetMeeting(pb.GetMeetingRequest(
-            meeting_id=meeting_id)).meeting
+    meeting = _stub(address, token).GetMeeting(pb.GetMeetingRequest(
+        meeting_id=meeting_id)).meeting
     _emit(meeting, as_json, _meeting_details)
 
 
@@ -323,14 +285,11 @@ def show_meeting(meeting_id: str, address: str, token: str, as_json: bool) -> No
 @click.argument("meeting_id")
 @click.argument("member_ids", nargs=-1, required=True)
 @service
-@token_option
-@json_option
 def attendance(meeting_id: str, member_ids: tuple[str, ...], address: str, token: str,
                as_json: bool) -> None:
     """Record that MEMBER_IDS attended MEETING_ID (the meeting is then held)."""
     request = pb.RecordAttendanceRequest(meeting_id=meeting_id, member_ids=member_ids)
-    with readable_rpc_errors():
-        meeting = _stub(address, token).RecordAttendance(request).meeting
+    meeting = _stub(address, token).RecordAttendance(request).meeting
     _emit(meeting, as_json, _meeting_details)
 
 
@@ -348,27 +307,21 @@ def agenda() -> None:
 @click.option("--description", default="")
 @click.option("--about", help="What it is about: proposal:ID, or TYPE:ID.")
 @service
-@token_option
-@json_option
 def add_item(meeting_id: str, title: str, description: str, about: str | None, address: str,
              token: str, as_json: bool) -> None:
     """Add an item at the end of MEETING_ID's agenda."""
     request = pb.AddAgendaItemRequest(meeting_id=meeting_id, title=title,
                                       description=description, subject=_subject(about))
-    with readable_rpc_errors():
-        _emit(_stub(address, token).AddAgendaItem(request).item, as_json, _item_line)
+    _emit(_stub(address, token).AddAgendaItem(request).item, as_json, _item_line)
 
 
 @agenda.command("list")
 @click.argument("meeting_id")
 @service
-@token_option
-@json_option
 def list_items(meeting_id: str, address: str, token: str, as_json: bool) -> None:
     """List MEETING_ID's agenda."""
-    with readable_rpc_errors():
-        meeting = _stub(address, token).GetMeeting(pb.GetMeetingRequest(
-            meeting_id=meeting_id)).meeting
+    meeting = _stub(address, token).GetMeeting(pb.GetMeetingRequest(
+        meeting_id=meeting_id)).meeting
     for item in meeting.agenda:
         _emit(item, as_json, _item_line)
 
@@ -387,31 +340,25 @@ def decisions() -> None:
 @click.option("--motion", required=True)
 @click.option("--outcome", required=True, type=click.Choice(enum_words(OUTCOMES, "-")))
 @service
-@token_option
-@json_option
 def record_decision(meeting_id: str, agenda_item_id: str, motion: str, outcome: str,
                     address: str, token: str, as_json: bool) -> None:
     """Record the decision on AGENDA_ITEM_ID at MEETING_ID (held and quorate)."""
     request = pb.RecordDecisionRequest(meeting_id=meeting_id, agenda_item_id=agenda_item_id,
                                        motion=motion, outcome=enum_number(OUTCOMES, outcome, "-"))
-    with readable_rpc_errors():
-        _emit(_stub(address, token).RecordDecision(request).decision, as_json, _decision_line)
+    _emit(_stub(address, token).RecordDecision(request).decision, as_json, _decision_line)
 
 
 @decisions.command("list")
 @click.option("--body", "body_id", default="")
 @click.option("--about", help="Only decisions about proposal:ID, or TYPE:ID.")
 @service
-@token_option
-@json_option
 def list_decisions(body_id: str, about: str | None, address: str, token: str,
                    as_json: bool) -> None:
     """List decisions in the order they were recorded."""
     request = pb.ListDecisionsRequest(body_id=body_id, subject=_subject(about))
     stub = _stub(address, token)
-    with readable_rpc_errors():
-        for decision in all_pages(stub.ListDecisions, request, "decisions"):
-            _emit(decision, as_json, _decision_line)
+    for decision in all_pages(stub.ListDecisions, request, "decisions"):
+        _emit(decision, as_json, _decision_line)
 
 
 # -------------------------------------------------------------------- involvement
@@ -435,8 +382,6 @@ def involvement() -> None:
 @click.option("--notes", default="")
 @click.option("--idempotency-key", default="", help="Makes a retried log safe.")
 @service
-@token_option
-@json_option
 def log_involvement(project_id: str, arc: str | None, kind: str, title: str, day: datetime,
                     people: int, experts_by_experience: int, hours: float, notes: str,
                     idempotency_key: str, address: str, token: str, as_json: bool) -> None:
@@ -446,8 +391,7 @@ def log_involvement(project_id: str, arc: str | None, kind: str, title: str, day
         activity_date=_day(day), people=people, experts_by_experience=experts_by_experience,
         hours=hours, notes=notes)
     request = pb.LogInvolvementRequest(activity=draft, idempotency_key=idempotency_key)
-    with readable_rpc_errors():
-        _emit(_stub(address, token).LogInvolvement(request).activity, as_json, _activity_line)
+    _emit(_stub(address, token).LogInvolvement(request).activity, as_json, _activity_line)
 
 
 @involvement.command("list")
@@ -457,8 +401,6 @@ def log_involvement(project_id: str, arc: str | None, kind: str, title: str, day
 @click.option("--from", "from_date", type=day_type)
 @click.option("--to", "to_date", type=day_type)
 @service
-@token_option
-@json_option
 def list_involvement(project_id: str, arc: str | None, kind: str | None,
                      from_date: datetime | None, to_date: datetime | None, address: str,
                      token: str, as_json: bool) -> None:
@@ -467,9 +409,8 @@ def list_involvement(project_id: str, arc: str | None, kind: str | None,
         project_id=project_id, arc=_arc(arc), kind=enum_number(INVOLVEMENT, kind, "-"),
         from_date=_day(from_date), to_date=_day(to_date))
     stub = _stub(address, token)
-    with readable_rpc_errors():
-        for activity in all_pages(stub.ListInvolvement, request, "activities"):
-            _emit(activity, as_json, _activity_line)
+    for activity in all_pages(stub.ListInvolvement, request, "activities"):
+        _emit(activity, as_json, _activity_line)
 
 
 def _report_text(report: pb.InvolvementReport) -> str:
@@ -493,14 +434,11 @@ def _report_text(report: pb.InvolvementReport) -> str:
 @click.option("--from", "from_date", required=True, type=day_type)
 @click.option("--to", "to_date", required=True, type=day_type)
 @service
-@token_option
-@json_option
 def report(project_id: str, arc: str | None, from_date: datetime, to_date: datetime,
            address: str, token: str, as_json: bool) -> None:
     """Totals of activities, people, Experts by Experience and hours, by kind, over a
     period (e.g. a financial year: --from 2025-04-01 --to 2026-03-31)."""
     request = pb.GetInvolvementReportRequest(project_id=project_id, arc=_arc(arc),
                                              from_date=_day(from_date), to_date=_day(to_date))
-    with readable_rpc_errors():
-        result = _stub(address, token).GetInvolvementReport(request).report
+    result = _stub(address, token).GetInvolvementReport(request).report
     _emit(result, as_json, _report_text)

@@ -11,10 +11,10 @@ from typing import Any, Literal
 import click
 
 from mhin.evaluation.v1 import evaluation_pb2, evaluation_pb2_grpc, impact_pb2
-from mhin_cli.client import address_option, connect, json_option, readable_rpc_errors, token_option
+from mhin_cli.client import ServiceCommand, connect
 from mhin_cli.evaluation import series_key
 
-service = address_option("evaluation")
+service = ServiceCommand("evaluation")
 
 _CHANGES = {"level": impact_pb2.IMPACT_CHANGE_LEVEL,
             "level+slope": impact_pb2.IMPACT_CHANGE_LEVEL_SLOPE}
@@ -128,8 +128,6 @@ def _comparators(text: str) -> evaluation_pb2.ImpactComparators | None:
 @click.option("--comparators", default="", help="'auto' (sites not live within the series) "
               "or site ids separated by commas: a controlled estimate as well.")
 @service
-@token_option
-@json_option
 def impact(measure_id: str, level: str, unit: str, stratum: str, change: str, harmonics: int,
            exclude_after: int, comparators: str, address: str, token: str,
            as_json: bool) -> None:
@@ -139,8 +137,7 @@ def impact(measure_id: str, level: str, unit: str, stratum: str, change: str, ha
         options=_options(change, harmonics, exclude_after))
     if (chosen := _comparators(comparators)) is not None:
         request.comparators.CopyFrom(chosen)
-    with readable_rpc_errors():
-        response = _stub(address, token).GetImpact(request)
+    response = _stub(address, token).GetImpact(request)
     if response.withheld:
         found: dict[str, Any] = {"withheld": True, "withheld_reason": response.withheld_reason}
     else:
@@ -181,8 +178,6 @@ def impact(measure_id: str, level: str, unit: str, stratum: str, change: str, ha
                    "pooled level changes (does the gap narrow?).")
 @model_options
 @service
-@token_option
-@json_option
 def impact_pooled(project_id: str, measure_id: str, stratum: str, reference_stratum: str,
                   change: str, harmonics: int, exclude_after: int, address: str, token: str,
                   as_json: bool) -> None:
@@ -191,8 +186,7 @@ def impact_pooled(project_id: str, measure_id: str, stratum: str, reference_stra
     request = evaluation_pb2.GetPooledImpactRequest(
         project_id=project_id, measure_id=measure_id, stratum=stratum,
         options=_options(change, harmonics, exclude_after), reference_stratum=reference_stratum)
-    with readable_rpc_errors():
-        response = _stub(address, token).GetPooledImpact(request)
+    response = _stub(address, token).GetPooledImpact(request)
     found = pooled_dict(response)
     if as_json:
         click.echo(json.dumps(found))

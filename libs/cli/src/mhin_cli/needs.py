@@ -14,15 +14,7 @@ import click
 from mhin.common.v1 import arc_pb2, organisation_pb2, priority_area_pb2
 from mhin.needs.v1 import needs_pb2, needs_pb2_grpc
 from mhin_cli.choices import enum_number, enum_words, reference_number
-from mhin_cli.client import (
-    address_option,
-    all_pages,
-    connect,
-    json_option,
-    message_dict,
-    readable_rpc_errors,
-    token_option,
-)
+from mhin_cli.client import ServiceCommand, all_pages, connect, message_dict
 from mhin_platform.protoconv import enum_to_proto, enum_unset
 from mhin_platform.reference import Arc, OrganisationType, PriorityArea
 
@@ -151,13 +143,12 @@ def needs() -> None:
     """Unmet mental health needs (needs-intake)."""
 
 
-service = address_option("needs-intake")
+service = ServiceCommand("needs-intake")
 
 
 @needs.command("import")
 @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@service
-@token_option
+@service.without_json
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def import_needs(csv_file: Path, address: str, token: str, as_json: bool) -> None:
     """Import scoping-exercise responses from CSV_FILE.
@@ -174,7 +165,7 @@ def import_needs(csv_file: Path, address: str, token: str, as_json: bool) -> Non
     stderr = click.get_text_stream("stderr")
     progress = click.progressbar(length=len(rows), label="importing", file=stderr,
                                  hidden=not stderr.isatty())
-    with readable_rpc_errors(), progress as bar:
+    with progress as bar:
         for batch in _batches(rows):
             response = stub.ImportNeeds(needs_pb2.ImportNeedsRequest(rows=batch))
             for result in response.results:
@@ -233,8 +224,6 @@ ORG_TYPE = organisation_pb2.OrganisationType
 @click.option("--evidence", default="", help="Evidence that the need is unmet.")
 @click.option("--idempotency-key", default="", help="Makes a retried submission safe.")
 @service
-@token_option
-@json_option
 def submit(organisation: str, organisation_type: str, arc: str, title: str, description: str,
            population: str, age_group: str, area: str, sources: tuple[str, ...], evidence: str,
            idempotency_key: str, address: str, token: str, as_json: bool) -> None:
@@ -252,9 +241,8 @@ def submit(organisation: str, organisation_type: str, arc: str, title: str, desc
         population=population, age_group=age,
         priority_area=reference_number(PriorityArea.parse, AREA, "--area", area),
         sources=[_source_option(text) for text in sources], evidence_of_unmet_need=evidence)
-    with readable_rpc_errors():
-        response = _stub(address, token).SubmitNeed(
-            needs_pb2.SubmitNeedRequest(need=draft, idempotency_key=idempotency_key))
+    response = _stub(address, token).SubmitNeed(
+        needs_pb2.SubmitNeedRequest(need=draft, idempotency_key=idempotency_key))
     _print_need(response.need, as_json)
 
 
@@ -265,8 +253,6 @@ def submit(organisation: str, organisation_type: str, arc: str, title: str, desc
 @click.option("--source-kind", type=click.Choice(enum_words(needs_pb2.SourceKind)))
 @click.option("--status", type=click.Choice(enum_words(needs_pb2.NeedStatus)))
 @service
-@token_option
-@json_option
 def list_needs(area: str | None, arc: str | None, organisation_type: str | None,
                source_kind: str | None, status: str | None, address: str, token: str,
                as_json: bool) -> None:
@@ -278,20 +264,16 @@ def list_needs(area: str | None, arc: str | None, organisation_type: str | None,
                                            "--organisation-type", organisation_type),
         source_kind=enum_number(needs_pb2.SourceKind, source_kind),
         status=enum_number(needs_pb2.NeedStatus, status))
-    with readable_rpc_errors():
-        for need in all_pages(_stub(address, token).ListNeeds, request, "needs"):
-            _print_need(need, as_json)
+    for need in all_pages(_stub(address, token).ListNeeds, request, "needs"):
+        _print_need(need, as_json)
 
 
 @needs.command()
 @click.argument("need_id")
 @service
-@token_option
-@json_option
 def get(need_id: str, address: str, token: str, as_json: bool) -> None:
     """Show one need."""
-    with readable_rpc_errors():
-        need = _stub(address, token).GetNeed(needs_pb2.GetNeedRequest(need_id=need_id)).need
+    need = _stub(address, token).GetNeed(needs_pb2.GetNeedRequest(need_id=need_id)).need
     if as_json:
         _print_need(need, True)
     else:
@@ -302,14 +284,11 @@ def get(need_id: str, address: str, token: str, as_json: bool) -> None:
 @click.argument("need_id")
 @click.argument("area")
 @service
-@token_option
-@json_option
 def categorise(need_id: str, area: str, address: str, token: str, as_json: bool) -> None:
     """Place NEED_ID in priority AREA."""
     request = needs_pb2.CategoriseNeedRequest(
         need_id=need_id, priority_area=reference_number(PriorityArea.parse, AREA, "AREA", area))
-    with readable_rpc_errors():
-        _print_need(_stub(address, token).CategoriseNeed(request).need, as_json)
+    _print_need(_stub(address, token).CategoriseNeed(request).need, as_json)
 
 
 @needs.command()
@@ -319,16 +298,13 @@ def categorise(need_id: str, area: str, address: str, token: str, as_json: bool)
               show_default=True)
 @click.option("--note", default="")
 @service
-@token_option
-@json_option
 def align(need_id: str, aligned_need_id: str, kind: str, note: str, address: str, token: str,
           as_json: bool) -> None:
     """Record that NEED_ID and ALIGNED_NEED_ID are aligned."""
     request = needs_pb2.AlignNeedsRequest(
         need_id=need_id, aligned_need_id=aligned_need_id, note=note,
         kind=needs_pb2.AlignmentKind.Value(f"ALIGNMENT_KIND_{kind.upper()}"))
-    with readable_rpc_errors():
-        response = _stub(address, token).AlignNeeds(request)
+    response = _stub(address, token).AlignNeeds(request)
     _print_need(response.need, as_json)
     _print_need(response.aligned_need, as_json)
 
@@ -337,11 +313,8 @@ def align(need_id: str, aligned_need_id: str, kind: str, note: str, address: str
 @click.argument("need_id")
 @click.option("--reason", required=True)
 @service
-@token_option
-@json_option
 def withdraw(need_id: str, reason: str, address: str, token: str, as_json: bool) -> None:
     """Withdraw NEED_ID (it stays on record)."""
-    with readable_rpc_errors():
-        need = _stub(address, token).WithdrawNeed(
-            needs_pb2.WithdrawNeedRequest(need_id=need_id, reason=reason)).need
+    need = _stub(address, token).WithdrawNeed(
+        needs_pb2.WithdrawNeedRequest(need_id=need_id, reason=reason)).need
     _print_need(need, as_json)

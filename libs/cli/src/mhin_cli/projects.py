@@ -17,22 +17,14 @@ from mhin.projects.v1 import projects_service_pb2_grpc as projects_grpc
 from mhin.projects.v1 import selection_service_pb2 as selection_api
 from mhin.projects.v1 import selection_service_pb2_grpc as selection_grpc
 from mhin_cli.choices import enum_number, enum_word, enum_words, reference_number
-from mhin_cli.client import (
-    address_option,
-    all_pages,
-    connect,
-    json_option,
-    message_dict,
-    readable_rpc_errors,
-    token_option,
-)
+from mhin_cli.client import ServiceCommand, all_pages, connect, message_dict
 from mhin_platform.reference import Arc, OrganisationType, PriorityArea
 
 ARC = arc_pb2.Arc
 AREA = priority_area_pb2.PriorityArea
 ORG_TYPE = organisation_pb2.OrganisationType
 
-service = address_option("project-tracking")
+service = ServiceCommand("project-tracking")
 date_type = click.DateTime(formats=["%Y-%m-%d"])
 
 
@@ -176,8 +168,6 @@ def calls() -> None:
 @click.option("--criterion", "criteria", multiple=True, required=True,
               help="Scoring criterion as NAME=WEIGHT; weights sum to 100 (repeatable).")
 @service
-@token_option
-@json_option
 def open_call(solution_id: str, area: str, title: str, description: str, deadline: datetime,
               criteria: tuple[str, ...], address: str, token: str, as_json: bool) -> None:
     """Open a call for ARCs to implement a solution (national_admin)."""
@@ -187,8 +177,7 @@ def open_call(solution_id: str, area: str, title: str, description: str, deadlin
         deadline=_date(deadline),
         criteria=[selection_pb2.ScoringCriterion(name=name, weight=weight)
                   for name, weight in (_pair(text, "--criterion") for text in criteria)])
-    with readable_rpc_errors():
-        call = _calls(address, token).OpenCall(selection_api.OpenCallRequest(call=draft)).call
+    call = _calls(address, token).OpenCall(selection_api.OpenCallRequest(call=draft)).call
     _print_call(call, as_json)
 
 
@@ -196,27 +185,21 @@ def open_call(solution_id: str, area: str, title: str, description: str, deadlin
 @click.option("--status", type=click.Choice(enum_words(selection_pb2.CallStatus)))
 @click.option("--solution", "solution_id", default="")
 @service
-@token_option
-@json_option
 def list_calls(status: str | None, solution_id: str, address: str, token: str,
                as_json: bool) -> None:
     """List calls, oldest first."""
     request = selection_api.ListCallsRequest(
         status=enum_number(selection_pb2.CallStatus, status), solution_id=solution_id)
-    with readable_rpc_errors():
-        for call in all_pages(_calls(address, token).ListCalls, request, "calls"):
-            _print_call(call, as_json)
+    for call in all_pages(_calls(address, token).ListCalls, request, "calls"):
+        _print_call(call, as_json)
 
 
 @calls.command("get")
 @click.argument("call_id")
 @service
-@token_option
-@json_option
 def get_call(call_id: str, address: str, token: str, as_json: bool) -> None:
     """Show a call with its applications and proposals."""
-    with readable_rpc_errors():
-        call = _calls(address, token).GetCall(selection_api.GetCallRequest(call_id=call_id)).call
+    call = _calls(address, token).GetCall(selection_api.GetCallRequest(call_id=call_id)).call
     _print_call(call, as_json)
 
 
@@ -231,17 +214,14 @@ def get_call(call_id: str, address: str, token: str, as_json: bool) -> None:
               help="Proposed site as SITE:ORGANISATION:TYPE (repeatable).")
 @click.option("--rationale", required=True)
 @service
-@token_option
-@json_option
 def apply(call_id: str, arc: str, partners: tuple[str, ...], sites: tuple[str, ...],
           rationale: str, address: str, token: str, as_json: bool) -> None:
     """Submit (or change) an ARC's application to CALL_ID."""
     draft = selection_api.ApplicationDraft(
         arc=_arc(arc), local_partners=[_partner(text) for text in partners],
         proposed_sites=[_proposed_site(text) for text in sites], rationale=rationale)
-    with readable_rpc_errors():
-        response = _calls(address, token).SubmitApplication(
-            selection_api.SubmitApplicationRequest(call_id=call_id, application=draft))
+    response = _calls(address, token).SubmitApplication(
+        selection_api.SubmitApplicationRequest(call_id=call_id, application=draft))
     if as_json:
         click.echo(_as_json(response.application))
     else:
@@ -252,13 +232,10 @@ def apply(call_id: str, arc: str, partners: tuple[str, ...], sites: tuple[str, .
 @calls.command("close")
 @click.argument("call_id")
 @service
-@token_option
-@json_option
 def close_call(call_id: str, address: str, token: str, as_json: bool) -> None:
     """Close CALL_ID to applications (national_admin)."""
-    with readable_rpc_errors():
-        call = _calls(address, token).CloseCall(
-            selection_api.CloseCallRequest(call_id=call_id)).call
+    call = _calls(address, token).CloseCall(
+        selection_api.CloseCallRequest(call_id=call_id)).call
     _print_call(call, as_json)
 
 
@@ -268,22 +245,19 @@ def close_call(call_id: str, address: str, token: str, as_json: bool) -> None:
 @click.option("--score", "scores", multiple=True, required=True,
               help="CRITERION=SCORE (0 to 100), one per criterion of the call (repeatable).")
 @service
-@token_option
-@json_option
 def score(call_id: str, arc: str, scores: tuple[str, ...], address: str, token: str,
           as_json: bool) -> None:
     """Score ARC's application to CALL_ID on every criterion (national_admin)."""
     wanted = _arc(arc, "ARC")
     stub = _calls(address, token)
-    with readable_rpc_errors():
-        call = stub.GetCall(selection_api.GetCallRequest(call_id=call_id)).call
-        application = next((a for a in call.applications if a.arc == wanted), None)
-        if application is None:
-            raise click.ClickException(f"{_arc_name(wanted)} has not applied to call {call_id}")
-        scored = stub.ScoreApplication(selection_api.ScoreApplicationRequest(
-            call_id=call_id, application_id=application.id,
-            scores=[selection_pb2.CriterionScore(criterion=name, score=value)
-                    for name, value in (_pair(text, "--score") for text in scores)])).application
+    call = stub.GetCall(selection_api.GetCallRequest(call_id=call_id)).call
+    application = next((a for a in call.applications if a.arc == wanted), None)
+    if application is None:
+        raise click.ClickException(f"{_arc_name(wanted)} has not applied to call {call_id}")
+    scored = stub.ScoreApplication(selection_api.ScoreApplicationRequest(
+        call_id=call_id, application_id=application.id,
+        scores=[selection_pb2.CriterionScore(criterion=name, score=value)
+                for name, value in (_pair(text, "--score") for text in scores)])).application
     if as_json:
         click.echo(_as_json(scored))
     else:
@@ -296,16 +270,13 @@ def score(call_id: str, arc: str, scores: tuple[str, ...], address: str, token: 
               help="An ARC put forward (repeatable; usually a pair).")
 @click.option("--rationale", required=True)
 @service
-@token_option
-@json_option
 def propose(call_id: str, arcs: tuple[str, ...], rationale: str, address: str, token: str,
             as_json: bool) -> None:
     """Send a selection proposal for CALL_ID to the Executive (national_admin). The
     Executive's decision, recorded in governance, selects the ARCs."""
     request = selection_api.ProposeSelectionRequest(
         call_id=call_id, proposed_arcs=[_arc(arc) for arc in arcs], rationale=rationale)
-    with readable_rpc_errors():
-        proposal = _calls(address, token).ProposeSelection(request).proposal
+    proposal = _calls(address, token).ProposeSelection(request).proposal
     if as_json:
         click.echo(_as_json(proposal))
     else:
@@ -331,28 +302,22 @@ def _get_project(stub: projects_grpc.ProjectsServiceStub, project_id: str) -> pr
 @click.option("--solution", "solution_id", default="")
 @click.option("--area")
 @service
-@token_option
-@json_option
 def list_projects(arc: str | None, phase: str | None, solution_id: str, area: str | None,
                   address: str, token: str, as_json: bool) -> None:
     """List projects, oldest first."""
     request = projects_api.ListProjectsRequest(
         arc=_arc(arc), phase=enum_number(project_pb2.Phase, phase), solution_id=solution_id,
         priority_area=reference_number(PriorityArea.parse, AREA, "--area", area))
-    with readable_rpc_errors():
-        for project in all_pages(_projects(address, token).ListProjects, request, "projects"):
-            _print_project(project, as_json)
+    for project in all_pages(_projects(address, token).ListProjects, request, "projects"):
+        _print_project(project, as_json)
 
 
 @projects.command("get")
 @click.argument("project_id")
 @service
-@token_option
-@json_option
 def get_project(project_id: str, address: str, token: str, as_json: bool) -> None:
     """Show a project with its sites and milestones."""
-    with readable_rpc_errors():
-        project = _get_project(_projects(address, token), project_id)
+    project = _get_project(_projects(address, token), project_id)
     _print_project(project, as_json)
     if not as_json:
         click.echo("sites:")
@@ -369,30 +334,24 @@ def get_project(project_id: str, address: str, token: str, as_json: bool) -> Non
 @click.option("--area", required=True)
 @click.option("--arc", "arcs", multiple=True, help="An implementing ARC (repeatable).")
 @service
-@token_option
-@json_option
 def create_project(name: str, solution_id: str, area: str, arcs: tuple[str, ...], address: str,
                    token: str, as_json: bool) -> None:
     """Create a project directly (national_admin); usually a finalised selection does."""
     draft = projects_api.ProjectDraft(
         name=name, solution_id=solution_id, arcs=[_arc(arc) for arc in arcs],
         priority_area=reference_number(PriorityArea.parse, AREA, "--area", area))
-    with readable_rpc_errors():
-        project = _projects(address, token).CreateProject(
-            projects_api.CreateProjectRequest(project=draft)).project
+    project = _projects(address, token).CreateProject(
+        projects_api.CreateProjectRequest(project=draft)).project
     _print_project(project, as_json)
 
 
 @projects.command("sites")
 @click.argument("project_id")
 @service
-@token_option
-@json_option
 def sites(project_id: str, address: str, token: str, as_json: bool) -> None:
     """List PROJECT_ID's sites."""
-    with readable_rpc_errors():
-        for site in _get_project(_projects(address, token), project_id).sites:
-            _print_site(site, as_json)
+    for site in _get_project(_projects(address, token), project_id).sites:
+        _print_site(site, as_json)
 
 
 def _site_options(required: bool):
@@ -429,14 +388,11 @@ def _site_draft(current: project_pb2.Site, given: dict[str, Any]) -> projects_ap
 @click.argument("project_id")
 @_site_options(required=True)
 @service
-@token_option
-@json_option
 def add_site(project_id: str, address: str, token: str, as_json: bool, **given: Any) -> None:
     """Add a site of one of PROJECT_ID's ARCs (an arc_member adds their own ARC's)."""
     request = projects_api.AddSiteRequest(project_id=project_id,
                                           site=_site_draft(project_pb2.Site(), given))
-    with readable_rpc_errors():
-        _print_site(_projects(address, token).AddSite(request).site, as_json)
+    _print_site(_projects(address, token).AddSite(request).site, as_json)
 
 
 @projects.command("update-site")
@@ -444,19 +400,16 @@ def add_site(project_id: str, address: str, token: str, as_json: bool, **given: 
 @click.argument("site_id")
 @_site_options(required=False)
 @service
-@token_option
-@json_option
 def update_site(project_id: str, site_id: str, address: str, token: str, as_json: bool,
                 **given: Any) -> None:
     """Change SITE_ID: the options given replace its fields, the rest stay."""
     stub = _projects(address, token)
-    with readable_rpc_errors():
-        project = _get_project(stub, project_id)
-        current = next((s for s in project.sites if s.id == site_id), None)
-        if current is None:
-            raise click.ClickException(f"project {project_id} has no site {site_id}")
-        site = stub.UpdateSite(projects_api.UpdateSiteRequest(
-            project_id=project_id, site_id=site_id, site=_site_draft(current, given))).site
+    project = _get_project(stub, project_id)
+    current = next((s for s in project.sites if s.id == site_id), None)
+    if current is None:
+        raise click.ClickException(f"project {project_id} has no site {site_id}")
+    site = stub.UpdateSite(projects_api.UpdateSiteRequest(
+        project_id=project_id, site_id=site_id, site=_site_draft(current, given))).site
     _print_site(site, as_json)
 
 
@@ -465,28 +418,22 @@ def update_site(project_id: str, site_id: str, address: str, token: str, as_json
 @click.argument("phase", type=click.Choice(enum_words(project_pb2.Phase)))
 @click.option("--reason", default="", help="Why; required to close early.")
 @service
-@token_option
-@json_option
 def change_phase(project_id: str, phase: str, reason: str, address: str, token: str,
                  as_json: bool) -> None:
     """Move PROJECT_ID to PHASE (national_admin): set_up -> implementation ->
     sustainment -> closed, or closed early from set_up or implementation."""
     request = projects_api.ChangePhaseRequest(project_id=project_id, reason=reason,
                                               phase=enum_number(project_pb2.Phase, phase))
-    with readable_rpc_errors():
-        _print_project(_projects(address, token).ChangePhase(request).project, as_json)
+    _print_project(_projects(address, token).ChangePhase(request).project, as_json)
 
 
 @projects.command("milestones")
 @click.argument("project_id")
 @service
-@token_option
-@json_option
 def milestones(project_id: str, address: str, token: str, as_json: bool) -> None:
     """List PROJECT_ID's milestones."""
-    with readable_rpc_errors():
-        for milestone in _get_project(_projects(address, token), project_id).milestones:
-            _print_milestone(milestone, as_json)
+    for milestone in _get_project(_projects(address, token), project_id).milestones:
+        _print_milestone(milestone, as_json)
 
 
 @projects.command("add-milestone")
@@ -498,17 +445,14 @@ def milestones(project_id: str, address: str, token: str, as_json: bool) -> None
 @click.option("--rag", type=click.Choice(enum_words(project_pb2.Rag)), default="green",
               show_default=True)
 @service
-@token_option
-@json_option
 def add_milestone(project_id: str, title: str, planned: datetime, arc: str | None,
                   description: str, rag: str, address: str, token: str, as_json: bool) -> None:
     """Add a milestone to PROJECT_ID."""
     draft = projects_api.MilestoneDraft(title=title, description=description, arc=_arc(arc),
                                         planned_date=_date(planned),
                                         rag=enum_number(project_pb2.Rag, rag))
-    with readable_rpc_errors():
-        milestone = _projects(address, token).AddMilestone(
-            projects_api.AddMilestoneRequest(project_id=project_id, milestone=draft)).milestone
+    milestone = _projects(address, token).AddMilestone(
+        projects_api.AddMilestoneRequest(project_id=project_id, milestone=draft)).milestone
     _print_milestone(milestone, as_json)
 
 
@@ -522,8 +466,6 @@ def add_milestone(project_id: str, title: str, planned: datetime, arc: str | Non
 @click.option("--planned", type=date_type, help="A new planned date.")
 @click.option("--note", default="")
 @service
-@token_option
-@json_option
 def update_milestone(project_id: str, milestone_id: str, status: str, rag: str,
                      actual: datetime | None, planned: datetime | None, note: str, address: str,
                      token: str, as_json: bool) -> None:
@@ -533,8 +475,7 @@ def update_milestone(project_id: str, milestone_id: str, status: str, rag: str,
         status=enum_number(project_pb2.MilestoneStatus, status),
         rag=enum_number(project_pb2.Rag, rag),
         actual_date=_date(actual), planned_date=_date(planned))
-    with readable_rpc_errors():
-        _print_milestone(_projects(address, token).UpdateMilestone(request).milestone, as_json)
+    _print_milestone(_projects(address, token).UpdateMilestone(request).milestone, as_json)
 
 
 @projects.command("report")
@@ -549,8 +490,6 @@ def update_milestone(project_id: str, milestone_id: str, status: str, rag: str,
 @click.option("--next-steps", default="")
 @click.option("--arc", help="The reporting ARC; omit for the whole project (national_admin).")
 @service
-@token_option
-@json_option
 def report(project_id: str, period_start: datetime, period_end: datetime, rag: str, summary: str,
            risks: str, next_steps: str, arc: str | None, address: str, token: str,
            as_json: bool) -> None:
@@ -558,9 +497,8 @@ def report(project_id: str, period_start: datetime, period_end: datetime, rag: s
     draft = projects_api.StatusReportDraft(
         arc=_arc(arc), period_start=_date(period_start), period_end=_date(period_end),
         rag=enum_number(project_pb2.Rag, rag), summary=summary, risks=risks, next_steps=next_steps)
-    with readable_rpc_errors():
-        filed = _projects(address, token).SubmitStatusReport(
-            projects_api.SubmitStatusReportRequest(project_id=project_id, report=draft)).report
+    filed = _projects(address, token).SubmitStatusReport(
+        projects_api.SubmitStatusReportRequest(project_id=project_id, report=draft)).report
     _print_report(filed, as_json)
 
 
@@ -568,28 +506,22 @@ def report(project_id: str, period_start: datetime, period_end: datetime, rag: s
 @click.argument("project_id")
 @click.option("--arc")
 @service
-@token_option
-@json_option
 def reports(project_id: str, arc: str | None, address: str, token: str, as_json: bool) -> None:
     """List PROJECT_ID's status reports, oldest first."""
     request = projects_api.ListStatusReportsRequest(project_id=project_id, arc=_arc(arc))
-    with readable_rpc_errors():
-        for filed in all_pages(_projects(address, token).ListStatusReports, request, "reports"):
-            _print_report(filed, as_json)
+    for filed in all_pages(_projects(address, token).ListStatusReports, request, "reports"):
+        _print_report(filed, as_json)
 
 
 @projects.command("solutions")
 @service
-@token_option
-@json_option
 def solutions(address: str, token: str, as_json: bool) -> None:
     """List the catalogue's solutions as project-tracking knows them (what calls and
     projects may be for)."""
     request = projects_api.ListSolutionsRequest()
-    with readable_rpc_errors():
-        for known in all_pages(_projects(address, token).ListSolutions, request, "solutions"):
-            if as_json:
-                click.echo(_as_json(known))
-            else:
-                state = "retired" if known.retired else "active"
-                click.echo(f"{known.id}  {state:<7} v{known.version}  {known.name}")
+    for known in all_pages(_projects(address, token).ListSolutions, request, "solutions"):
+        if as_json:
+            click.echo(_as_json(known))
+        else:
+            state = "retired" if known.retired else "active"
+            click.echo(f"{known.id}  {state:<7} v{known.version}  {known.name}")
