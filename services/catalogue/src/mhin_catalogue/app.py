@@ -147,12 +147,12 @@ class PrioritisationApp(UseCases):
         require_national(principal, "record prioritisation rounds")
         key = f"record:{idempotency_key}" if idempotency_key else ""
         with self._db.transaction() as session:
-            if key and (earlier := store.find_round_by_key(session, key)):
+            if key and (earlier := store.round_keys.find(session, key)):
                 return earlier
             round_ = mcda.record(_with_solutions(session, draft), self._new_id(), self._clock())
             store.add_round(session, round_)
             if key:
-                store.remember_round_key(session, key, round_.id)
+                store.round_keys.remember(session, key, round_)
             events.round_recorded(session, round_)
         return round_
 

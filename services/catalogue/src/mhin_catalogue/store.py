@@ -37,6 +37,7 @@ from mhin_catalogue.domain import (
 )
 from mhin_catalogue.mcda import Criterion, Round, RoundStatus
 from mhin_platform.db.documents import Documents, after_keyset, document_table
+from mhin_platform.db.request_keys import RequestKeys
 from mhin_platform.reference import PriorityArea
 
 metadata = MetaData()
@@ -87,14 +88,6 @@ rounds = document_table(
     metadata,
     Column("status", String(20), nullable=False, index=True),
     Column("created_at", DateTime(timezone=True), nullable=False, index=True),
-)
-
-# Client idempotency keys of RecordRound.
-round_keys = Table(
-    "round_keys",
-    metadata,
-    Column("key", String(200), primary_key=True),
-    Column("round_id", String(36), ForeignKey("prioritisation_rounds.id"), nullable=False),
 )
 
 # Reference data: the network's MCDA criteria, seeded at start-up. Weights are kept
@@ -249,6 +242,8 @@ def list_unmet_needs(session: Session, area: PriorityArea | None,
 
 round_documents = Documents(rounds, Round, "prioritisation round", lambda round_: {
     "status": round_.status.name, "created_at": round_.created_at})
+# Client idempotency keys of RecordRound.
+round_keys = RequestKeys(round_documents)
 
 
 def add_round(session: Session, round_: Round) -> None:
@@ -270,17 +265,6 @@ def list_rounds(session: Session, status: RoundStatus | None,
     if status is not None:
         query = query.where(rounds.c.status == status.name)
     return round_documents.all(session, query)
-
-
-def find_round_by_key(session: Session, key: str) -> Round | None:
-    round_id = session.execute(
-        select(round_keys.c.round_id).where(round_keys.c.key == key)
-    ).scalar_one_or_none()
-    return None if round_id is None else get_round(session, round_id)
-
-
-def remember_round_key(session: Session, key: str, round_id: str) -> None:
-    session.execute(insert(round_keys).values(key=key, round_id=round_id))
 
 
 # ------------------------------------------------------------------ reference data

@@ -257,11 +257,11 @@ class GovernanceApp(UseCases):
         with self._db.transaction() as session:
             if idempotency_key:
                 key = f"{principal.subject}:{idempotency_key}"
-                if (earlier := store.find_activity_by_key(session, key)) is not None:
+                if (earlier := store.involvement_keys.find(session, key)) is not None:
                     return earlier
             store.add_activity(session, activity)
             if idempotency_key:
-                store.remember_key(session, key, activity.id)
+                store.involvement_keys.remember(session, key, activity)
             events.involvement_logged(session, activity)
         return activity
 

@@ -37,6 +37,7 @@ from mhin_governance.domain import (
     MeetingStatus,
 )
 from mhin_platform.db.documents import Documents, after_keyset, document_table
+from mhin_platform.db.request_keys import RequestKeys
 from mhin_platform.reference import Arc
 
 metadata = MetaData()
@@ -90,14 +91,6 @@ involvement_activities = document_table(
     Column("activity_date", Date, nullable=False, index=True),
     Index("ix_involvement_project_date", "project_id", "activity_date"),
     versioned=False,
-)
-
-# Client idempotency keys of LogInvolvement.
-involvement_keys = Table(
-    "involvement_keys",
-    metadata,
-    Column("key", String(200), primary_key=True),
-    Column("activity_id", String(36), ForeignKey("involvement_activities.id"), nullable=False),
 )
 
 # -------------------------------------------------------------------- bodies
@@ -273,20 +266,12 @@ class InvolvementFilter:
 activities = Documents(involvement_activities, InvolvementActivity, "activity", lambda a: {
     "project_id": a.project_id, "arc": a.arc.name if a.arc else None, "kind": a.kind.name,
     "activity_date": a.activity_date})
+# Client idempotency keys of LogInvolvement, with the caller's subject.
+involvement_keys = RequestKeys(activities)
 
 
 def add_activity(session: Session, activity: InvolvementActivity) -> None:
     activities.add(session, activity)
-
-
-def find_activity_by_key(session: Session, key: str) -> InvolvementActivity | None:
-    return activities.first(session, activities.select()
-        .join(involvement_keys, involvement_keys.c.activity_id == involvement_activities.c.id)
-        .where(involvement_keys.c.key == key))
-
-
-def remember_key(session: Session, key: str, activity_id: str) -> None:
-    session.execute(insert(involvement_keys).values(key=key, activity_id=activity_id))
 
 
 def list_activities(session: Session, where: InvolvementFilter,

@@ -40,12 +40,12 @@ class NeedsApp(UseCases):
         require_write(principal, draft.arc)
         with self._db.transaction() as session:
             key = f"submit:{idempotency_key}" if idempotency_key else ""
-            if key and (earlier := store.find_by_key(session, key)):
+            if key and (earlier := store.request_keys.find(session, key)):
                 return earlier
             need = domain.submit(draft, self._new_id(), self._clock())
             store.add(session, need)
             if key:
-                store.remember_key(session, key, need.id)
+                store.request_keys.remember(session, key, need)
             events.need_submitted(session, need)
         return need
 
@@ -71,11 +71,11 @@ class NeedsApp(UseCases):
         except PermissionDenied as exc:
             return RowResult(number, "invalid", field="need.arc", message=str(exc))
         key = f"import:{row.import_key}"
-        if earlier := store.find_by_key(session, key):
+        if earlier := store.request_keys.find(session, key):
             return RowResult(number, "already_imported", need_id=earlier.id)
         need = domain.submit(row.draft, self._new_id(), self._clock())
         store.add(session, need)
-        store.remember_key(session, key, need.id)
+        store.request_keys.remember(session, key, need)
         events.need_submitted(session, need)
         return RowResult(number, "imported", need_id=need.id)
 

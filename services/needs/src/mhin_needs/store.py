@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from mhin_needs.domain import Need, NeedStatus, SourceKind
 from mhin_platform.db.documents import Documents, after_keyset, document_table
+from mhin_platform.db.request_keys import RequestKeys
 from mhin_platform.reference import Arc, OrganisationType, PriorityArea
 
 metadata = MetaData()
@@ -50,14 +51,6 @@ need_source_kinds = Table(
     Column("kind", String(30), primary_key=True),
 )
 
-# Client idempotency keys (SubmitNeed) and import row keys (ImportNeeds).
-submission_keys = Table(
-    "submission_keys",
-    metadata,
-    Column("key", String(200), primary_key=True),
-    Column("need_id", String(36), ForeignKey("needs.id"), nullable=False),
-)
-
 
 @dataclass(frozen=True)
 class NeedFilter:
@@ -82,6 +75,8 @@ def _columns(need: Need) -> dict[str, object]:
 
 
 documents = Documents(needs, Need, "need", _columns)
+# Client idempotency keys (SubmitNeed) and import row keys (ImportNeeds).
+request_keys = RequestKeys(documents)
 
 
 def add(session: Session, need: Need) -> None:
@@ -112,17 +107,6 @@ def replace(session: Session, need: Need) -> None:
 
 def get(session: Session, need_id: str) -> Need:
     return documents.get(session, need_id)
-
-
-def find_by_key(session: Session, key: str) -> Need | None:
-    need_id = session.execute(
-        select(submission_keys.c.need_id).where(submission_keys.c.key == key)
-    ).scalar_one_or_none()
-    return None if need_id is None else get(session, need_id)
-
-
-def remember_key(session: Session, key: str, need_id: str) -> None:
-    session.execute(insert(submission_keys).values(key=key, need_id=need_id))
 
 
 def list_needs(

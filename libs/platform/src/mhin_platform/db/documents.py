@@ -22,6 +22,7 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    delete,
     insert,
     or_,
     select,
@@ -36,13 +37,15 @@ from mhin_platform.errors import FailedPrecondition, NotFound
 
 M = TypeVar("M", bound=BaseModel)
 Columns = Callable[[Any], dict[str, object]]
+Rows = Callable[[Any], Iterable[dict[str, object]]]
 
 
 def _no_columns(_: object) -> dict[str, object]:
     return {}
 
 
-def _id(item: Any) -> str:
+def aggregate_id(item: Any) -> str:
+    """The id of an aggregate (its ``id`` field, whatever its type)."""
     return str(item.id)
 
 
@@ -60,18 +63,40 @@ def document_table(name: str, metadata: MetaData, *columns: SchemaItem, id_lengt
                  *version, Column("document", Text, nullable=False))
 
 
+class ChildRows:
+    """The rows of ``table`` that index one list inside an aggregate (its areas, its
+    links), ``rows`` of them computed from an aggregate, each with the aggregate's id
+    in the ``parent`` column; written with the aggregate, replaced when it is."""
+
+    def __init__(self, table: Table, parent: str, rows: Rows) -> None:
+        self.table = table
+        self._parent = table.c[parent]
+        self._rows = rows
+
+    def write(self, session: Session, items: Sequence[Any], replacing: bool) -> None:
+        if replacing:
+            ids = [aggregate_id(item) for item in items]
+            session.execute(delete(self.table).where(self._parent.in_(ids)))
+        values = [{self._parent.name: aggregate_id(item), **row}
+                  for item in items for row in self._rows(item)]
+        if values:
+            session.execute(insert(self.table), values)
+
+
 class Documents(Generic[M]):
     """Aggregates of one kind (``model``, with an ``id``) in ``table``: its ``id`` and
     ``document`` columns, ``version`` where the table has one (the aggregate's, checked
-    on replace), and the filter columns ``columns`` computes from an aggregate.
-    ``noun`` names the kind in errors ("need", "selection call")."""
+    on replace), the filter columns ``columns`` computes from an aggregate, and the
+    ``children`` rows of its lists. ``noun`` names the kind in errors ("need",
+    "selection call")."""
 
     def __init__(self, table: Table, model: type[M], noun: str,
-                 columns: Columns = _no_columns) -> None:
+                 columns: Columns = _no_columns, children: Sequence[ChildRows] = ()) -> None:
         self.table = table
         self.model = model
         self.noun = noun
         self._columns = columns
+        self._children = children
         self._versioned = "version" in table.c
 
     def values(self, item: M) -> dict[str, object]:
@@ -88,30 +113,37 @@ class Documents(Generic[M]):
         """Insert new aggregates in one statement (a bulk load)."""
         if items:
             session.execute(insert(self.table), [
-                {"id": _id(item), **self.values(item)} for item in items])
+                {"id": aggregate_id(item), **self.values(item)} for item in items])
+            self._write_children(session, items, replacing=False)
 
     def replace(self, session: Session, item: M) -> None:
         """Store a changed aggregate over the version before it; FailedPrecondition if
         someone else changed it first."""
-        table = self.table
-        newer = update(table).where(table.c.id == _id(item), table.c.version == _version(item) - 1)
+        table, item_id = self.table, aggregate_id(item)
+        newer = update(table).where(table.c.id == item_id, table.c.version == _version(item) - 1)
         changed = rows_changed(session, newer.values(**self.values(item)))
         if changed != 1:
-            raise FailedPrecondition(f"{self.noun} {_id(item)} was changed concurrently; retry")
+            raise FailedPrecondition(f"{self.noun} {item_id} was changed concurrently; retry")
+        self._write_children(session, [item], replacing=True)
 
     def keep_latest(self, session: Session, item: M) -> bool:
         """A read model's rule: store ``item`` unless the same or a newer version of it
         is stored already (events may arrive again or out of order); True if stored."""
-        table = self.table
+        table, item_id = self.table, aggregate_id(item)
         stored = session.execute(
-            select(table.c.version).where(table.c.id == _id(item))).scalar_one_or_none()
+            select(table.c.version).where(table.c.id == item_id)).scalar_one_or_none()
         if stored is None:
             self.add(session, item)
             return True
         if _version(item) <= stored:
             return False
-        session.execute(update(table).where(table.c.id == _id(item)).values(**self.values(item)))
+        session.execute(update(table).where(table.c.id == item_id).values(**self.values(item)))
+        self._write_children(session, [item], replacing=True)
         return True
+
+    def _write_children(self, session: Session, items: Sequence[M], replacing: bool) -> None:
+        for children in self._children:
+            children.write(session, items, replacing)
 
     def find(self, session: Session, item_id: str) -> M | None:
         return self.first(session, self.select().where(self.table.c.id == item_id))

@@ -48,3 +48,13 @@ processed_events = Table(
     Column("processed_at", DateTime(timezone=True), nullable=False),
     Column("note", Text, nullable=True),
 )
+
+# The idempotency key a client sent with a request that created an aggregate, so a
+# retried request finds what the first one made. ``scope`` is the aggregate's table.
+request_keys = Table(
+    "mhin_request_keys",
+    platform_metadata,
+    Column("scope", String(64), primary_key=True),
+    Column("key", String(200), primary_key=True),
+    Column("aggregate_id", String(64), nullable=False),
+)

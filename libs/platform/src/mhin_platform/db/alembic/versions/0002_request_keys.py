@@ -1,0 +1,27 @@
+"""platform tables: one table of request idempotency keys for every aggregate kind
+
+Revision ID: platform_0002
+Revises: platform_0001
+Create Date: 2026-12-06
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "platform_0002"
+down_revision = "platform_0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "mhin_request_keys",
+        sa.Column("scope", sa.String(64), primary_key=True),
+        sa.Column("key", sa.String(200), primary_key=True),
+        sa.Column("aggregate_id", sa.String(64), nullable=False),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("mhin_request_keys")
