@@ -1,5 +1,6 @@
 """The document store every service's store is built from, on SQLite and PostgreSQL:
-version-checked replace, the read models' keep-latest rule and keyset pages."""
+version-checked replace, the read models' keep-latest rule, child rows written with
+their aggregate, and keyset pages."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pydantic import BaseModel
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text, func, select
 
 from mhin_platform.db import Database
-from mhin_platform.db.documents import Documents, after_keyset
+from mhin_platform.db.documents import ChildRows, Documents, after_keyset
 from mhin_platform.errors import FailedPrecondition, NotFound
 
 pytestmark = pytest.mark.integration
@@ -23,6 +24,11 @@ notes = Table(
     Column("version", Integer, nullable=False),
     Column("document", Text, nullable=False),
 )
+note_tags = Table(
+    "note_tags", metadata,
+    Column("note_id", String(36), primary_key=True),
+    Column("tag", String(20), primary_key=True),
+)
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
 
@@ -31,9 +37,15 @@ class Note(BaseModel):
     text: str
     written_at: datetime
     version: int = 1
+    tags: list[str] = []
 
 
-store = Documents(notes, Note, "note", lambda note: {"written_at": note.written_at})
+store = Documents(notes, Note, "note", lambda note: {"written_at": note.written_at}, children=(
+    ChildRows(note_tags, "note_id", lambda note: [{"tag": tag} for tag in note.tags]),))
+
+
+def _tags(session) -> set[tuple[str, str]]:
+    return {tuple(row) for row in session.execute(select(note_tags.c.note_id, note_tags.c.tag))}
 
 
 @pytest.fixture
@@ -69,6 +81,23 @@ def test_a_read_model_keeps_only_newer_versions(database):
     with database.read() as session:
         assert store.get(session, "n1").text == "v3"
         assert session.execute(select(func.count()).select_from(notes)).scalar_one() == 1
+
+
+def test_child_rows_follow_every_write_of_their_aggregate_and_no_other(database):
+    with database.transaction() as session:
+        store.add_many(session, [Note(id="n1", text="a", written_at=START, tags=["x", "y"]),
+                                 Note(id="n2", text="b", written_at=START, tags=["x"])])
+    with database.transaction() as session:
+        store.replace(session, Note(id="n1", text="a2", written_at=START, version=2, tags=["z"]))
+        assert _tags(session) == {("n1", "z"), ("n2", "x")}
+    with pytest.raises(FailedPrecondition):
+        with database.transaction() as session:
+            store.replace(session, Note(id="n2", text="stale", written_at=START, tags=[]))
+    with database.transaction() as session:
+        assert not store.keep_latest(session, Note(id="n2", text="old", written_at=START))
+        assert store.keep_latest(session, Note(id="n2", text="b2", written_at=START, version=2,
+                                               tags=["w"]))
+        assert _tags(session) == {("n1", "z"), ("n2", "w")}
 
 
 def test_keyset_pages_cover_every_row_once_in_order_even_with_equal_times(database):

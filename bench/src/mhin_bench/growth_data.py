@@ -93,7 +93,7 @@ def load_needs(database: Database, first: int, count: int) -> str:
     template, arcs = _template_need(), list(Arc)
     with database.transaction() as session:
         for start in range(first, first + count, NEEDS_BATCH):
-            needs_store.add_many(session, [template.model_copy(update={
+            needs_store.documents.add_many(session, [template.model_copy(update={
                 "id": str(uuid.uuid4()), "arc": arcs[n % len(arcs)],
                 "submitted_at": template.submitted_at + timedelta(seconds=n)})
                 for n in range(start, min(start + NEEDS_BATCH, first + count))])

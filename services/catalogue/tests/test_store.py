@@ -19,6 +19,9 @@ from mhin_platform.events.outbox import pending_count
 from mhin_platform.reference import Arc, PriorityArea
 from mhin_platform.validation import build
 
+solutions = store.solution_documents
+known_needs = store.need_documents
+
 pytestmark = pytest.mark.integration
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
@@ -50,7 +53,7 @@ def test_reference_data_is_seeded_once(database):
     seed_reference_data(database)
     with database.read() as session:
         criteria = store.list_default_criteria(session)
-        seeded = [store.find_solution(session, id_) for id_ in REFERENCE_SOLUTIONS]
+        seeded = [solutions.find(session, id_) for id_ in REFERENCE_SOLUTIONS]
         events = pending_count(session)
     assert [(c.name, str(c.weight)) for c in criteria] == [
         ("Clinically effective", "21.5"), ("Patients involved", "16.7"),
@@ -63,18 +66,18 @@ def test_reference_data_is_seeded_once(database):
 
 def test_a_reference_solution_catalogued_by_hand_before_the_seed_is_not_added_again(database):
     with database.transaction() as session:
-        store.add_solution(session, solution("hand-made", "PARENT-LED CBT for child anxiety"))
+        solutions.add(session, solution("hand-made", "PARENT-LED CBT for child anxiety"))
     seed_reference_data(database)  # does not fail the start: the others are added
     with database.read() as session:
-        assert store.find_solution(session, "solution-parent-led-cbt") is None
-        assert store.find_solution(session, "solution-pcref") is not None
+        assert solutions.find(session, "solution-parent-led-cbt") is None
+        assert solutions.find(session, "solution-pcref") is not None
 
 
 def test_search_is_case_blind_and_takes_wildcards_literally(database):
     with database.transaction() as session:
-        store.add_solution(session, solution("s1", "PCREF", "Race equality: 100% of trusts"))
-        store.add_solution(session, solution("s2", "Parent-led CBT", "Child_anxiety support"))
-        store.add_solution(session, solution("s3", "Outreach", "Alcohol care teams"))
+        solutions.add(session, solution("s1", "PCREF", "Race equality: 100% of trusts"))
+        solutions.add(session, solution("s2", "Parent-led CBT", "Child_anxiety support"))
+        solutions.add(session, solution("s3", "Outreach", "Alcohol care teams"))
 
     def names(text):
         with database.read() as session:
@@ -91,24 +94,24 @@ def test_search_is_case_blind_and_takes_wildcards_literally(database):
 
 def test_the_database_refuses_two_active_solutions_of_one_name(database):
     with database.transaction() as session:
-        store.add_solution(session, solution("s1", "PCREF"))
+        solutions.add(session, solution("s1", "PCREF"))
     with pytest.raises(IntegrityError), database.transaction() as session:
-        store.add_solution(session, solution("s2", "  pcref"))
+        solutions.add(session, solution("s2", "  pcref"))
     with database.transaction() as session:
-        retired = domain.retire(store.get_solution(session, "s1"), "renamed", NOW)
-        store.replace_solution(session, retired)
-        store.add_solution(session, solution("s2", "pcref"))
+        retired = domain.retire(solutions.get(session, "s1"), "renamed", NOW)
+        solutions.replace(session, retired)
+        solutions.add(session, solution("s2", "pcref"))
 
 
 def test_the_copy_of_a_need_only_moves_forward(database):
     with database.transaction() as session:
-        assert store.save_known_need(session, need("n1", version=2))
-        assert not store.save_known_need(session, need("n1", version=1,
+        assert known_needs.keep_latest(session, need("n1", version=2))
+        assert not known_needs.keep_latest(session, need("n1", version=1,
                                                        area=PriorityArea.COMORBIDITIES))
-        assert not store.save_known_need(session, need("n1", version=2))
-        assert store.save_known_need(session, need("n1", version=3, status=NeedStatus.WITHDRAWN))
+        assert not known_needs.keep_latest(session, need("n1", version=2))
+        assert known_needs.keep_latest(session, need("n1", version=3, status=NeedStatus.WITHDRAWN))
     with database.read() as session:
-        kept = store.get_known_need(session, "n1")
+        kept = known_needs.find(session, "n1")
     assert (kept.version, kept.status, kept.priority_area) == (
         3, NeedStatus.WITHDRAWN, PriorityArea.INEQUALITIES)
 
@@ -117,12 +120,12 @@ def test_unmet_needs_are_open_needs_no_active_solution_addresses(database):
     with database.transaction() as session:
         for index, area in enumerate((PriorityArea.INEQUALITIES, PriorityArea.INEQUALITIES,
                                       PriorityArea.COMORBIDITIES, PriorityArea.UNCATEGORISED)):
-            store.save_known_need(session, need(f"n{index}", area=area, minutes=index))
-        store.save_known_need(session, need("gone", status=NeedStatus.WITHDRAWN, minutes=9))
+            known_needs.keep_latest(session, need(f"n{index}", area=area, minutes=index))
+        known_needs.keep_latest(session, need("gone", status=NeedStatus.WITHDRAWN, minutes=9))
         active = domain.link(solution("s1", "PCREF"), need("n0"), NOW)
-        store.add_solution(session, active)
+        solutions.add(session, active)
         retired = domain.retire(domain.link(solution("s2", "Old"), need("n1"), NOW), "old", NOW)
-        store.add_solution(session, retired)
+        solutions.add(session, retired)
 
     def unmet(area=None, after=None, limit=10):
         with database.read() as session:

@@ -41,11 +41,11 @@ def test_bulk_loaded_needs_are_read_and_filtered_like_submitted_ones(database):
     loaded = [need(Arc.GREATER_MANCHESTER, 1), need(Arc.YORKSHIRE_AND_HUMBER, 2, study),
               need(Arc.GREATER_MANCHESTER, 3, study)]
     with database.transaction() as session:
-        store.add_many(session, loaded)
-        store.add(session, need(Arc.GREATER_MANCHESTER, 4))
-        store.add_many(session, [])
+        store.documents.add_many(session, loaded)
+        store.documents.add(session, need(Arc.GREATER_MANCHESTER, 4))
+        store.documents.add_many(session, [])
     with database.read() as session:
-        assert store.get(session, loaded[1].id) == loaded[1]
+        assert store.documents.get(session, loaded[1].id) == loaded[1]
         everything = store.list_needs(session, store.NeedFilter(), None, 10)
         in_gm = store.list_needs(session, store.NeedFilter(arc=Arc.GREATER_MANCHESTER), None, 10)
         from_studies = store.list_needs(

@@ -50,12 +50,12 @@ class CatalogueApp(UseCases):
         _check_id(solution_id, "solution_id")
         require_national(principal, "revise solutions")
         with self._db.transaction() as session:
-            solution = store.get_solution(session, solution_id)
+            solution = store.solution_documents.get(session, solution_id)
             changed = domain.revise(solution, draft, self._clock(), expected_version)
             if changed is None:
                 return solution
             _require_unique_name(session, changed.name, solution_id)
-            store.replace_solution(session, changed)
+            store.solution_documents.replace(session, changed)
             events.solution_revised(session, changed)
         return changed
 
@@ -63,16 +63,16 @@ class CatalogueApp(UseCases):
         _check_id(solution_id, "solution_id")
         require_national(principal, "retire solutions")
         with self._db.transaction() as session:
-            retired = domain.retire(store.get_solution(session, solution_id), reason,
+            retired = domain.retire(store.solution_documents.get(session, solution_id), reason,
                                     self._clock())
-            store.replace_solution(session, retired)
+            store.solution_documents.replace(session, retired)
             events.solution_retired(session, retired)
         return retired
 
     def get(self, solution_id: str) -> Solution:
         _check_id(solution_id, "solution_id")
         with self._db.read() as session:
-            return store.get_solution(session, solution_id)
+            return store.solution_documents.get(session, solution_id)
 
     def list_solutions(self, where: store.SolutionFilter, page_size: int,
              page_token: str) -> tuple[list[Solution], str]:
@@ -90,8 +90,8 @@ class CatalogueApp(UseCases):
         _check_id(need_id, "need_id")
         require_national(principal, "link solutions to needs")
         with self._db.transaction() as session:
-            solution = store.get_solution(session, solution_id)
-            need = store.get_known_need(session, need_id)
+            solution = store.solution_documents.get(session, solution_id)
+            need = store.need_documents.find(session, need_id)
             if need is None:
                 raise FailedPrecondition(
                     f"need {need_id} is not known to the catalogue: needs-intake has not "
@@ -99,7 +99,7 @@ class CatalogueApp(UseCases):
             changed = domain.link(solution, need, self._clock())
             if changed is None:
                 return solution
-            store.replace_solution(session, changed)
+            store.solution_documents.replace(session, changed)
             events.solution_linked(session, changed, need_id)
         return changed
 
@@ -108,11 +108,11 @@ class CatalogueApp(UseCases):
         _check_id(need_id, "need_id")
         require_national(principal, "unlink solutions from needs")
         with self._db.transaction() as session:
-            solution = store.get_solution(session, solution_id)
+            solution = store.solution_documents.get(session, solution_id)
             changed = domain.unlink(solution, need_id, self._clock())
             if changed is None:
                 return solution
-            store.replace_solution(session, changed)
+            store.solution_documents.replace(session, changed)
             events.solution_unlinked(session, changed, need_id)
         return changed
 
@@ -121,7 +121,7 @@ class CatalogueApp(UseCases):
         solutions in its area."""
         _check_id(need_id, "need_id")
         with self._db.read() as session:
-            need = store.get_known_need(session, need_id)
+            need = store.need_documents.find(session, need_id)
             if need is None:
                 raise NotFound(f"need {need_id} is not known to the catalogue (yet)")
             linked = store.active_solutions_linked_to(session, need_id)
@@ -150,7 +150,7 @@ class PrioritisationApp(UseCases):
             if key and (earlier := store.round_keys.find(session, key)):
                 return earlier
             round_ = mcda.record(_with_solutions(session, draft), self._new_id(), self._clock())
-            store.add_round(session, round_)
+            store.round_documents.add(session, round_)
             if key:
                 store.round_keys.remember(session, key, round_)
             events.round_recorded(session, round_)
@@ -159,7 +159,7 @@ class PrioritisationApp(UseCases):
     def get(self, round_id: str) -> Round:
         _check_id(round_id, "round_id")
         with self._db.read() as session:
-            return store.get_round(session, round_id)
+            return store.round_documents.get(session, round_id)
 
     def list_rounds(self, status: RoundStatus | None, page_size: int,
              page_token: str) -> tuple[list[Round], str]:
@@ -174,8 +174,8 @@ class PrioritisationApp(UseCases):
         _check_id(round_id, "round_id")
         require_national(principal, "close prioritisation rounds")
         with self._db.transaction() as session:
-            closed = mcda.close(store.get_round(session, round_id), self._clock())
-            store.replace_round(session, closed)
+            closed = mcda.close(store.round_documents.get(session, round_id), self._clock())
+            store.round_documents.replace(session, closed)
             events.round_closed(session, closed)
         return closed
 
@@ -191,7 +191,7 @@ def seed_reference_data(database: Database, clock: Callable[[], datetime] = utc_
     with database.transaction() as session:
         store.add_missing_criteria(session, mcda.MHIN_CRITERIA)
         for solution_id, draft in REFERENCE_SOLUTIONS.items():
-            if store.find_solution(session, solution_id) is not None:
+            if store.solution_documents.find(session, solution_id) is not None:
                 continue
             try:
                 _catalogue(session, draft, solution_id, clock())
@@ -203,7 +203,7 @@ def _catalogue(session: Session, draft: SolutionDraft, solution_id: str,
                now: datetime) -> Solution:
     _require_unique_name(session, draft.name)
     solution = domain.catalogue(draft, solution_id, now)
-    store.add_solution(session, solution)
+    store.solution_documents.add(session, solution)
     events.solution_catalogued(session, solution)
     return solution
 
@@ -226,7 +226,7 @@ def _with_solutions(session: Session, draft: RoundDraft) -> RoundDraft:
 
 def _require_active_solution(session: Session, solution_id: str, field: str) -> None:
     try:
-        solution = store.get_solution(session, solution_id)
+        solution = store.solution_documents.get(session, solution_id)
     except NotFound:
         raise InvalidArgument(field, f"no solution has the id {solution_id!r}") from None
     if solution.status is not domain.SolutionStatus.ACTIVE:

@@ -22,7 +22,7 @@ def keep_need(session: Session, event: Event, message: Message) -> None:
     need = convert.known_need_from_proto(message.need)  # type: ignore[attr-defined]
     if need.id != event.key:
         raise InvalidArgument("need.id", f"is {need.id!r} but the event key is {event.key!r}")
-    store.save_known_need(session, need)
+    store.need_documents.keep_latest(session, need)
 
 
 # Every need event carries the whole need, so one effect serves them all.

@@ -19,7 +19,6 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    delete,
     insert,
     select,
     text,
@@ -36,7 +35,7 @@ from mhin_catalogue.domain import (
     name_key,
 )
 from mhin_catalogue.mcda import Criterion, Round, RoundStatus
-from mhin_platform.db.documents import Documents, after_keyset, document_table
+from mhin_platform.db.documents import ChildRows, Documents, after_keyset, document_table
 from mhin_platform.db.request_keys import RequestKeys
 from mhin_platform.reference import PriorityArea
 
@@ -129,37 +128,12 @@ def _solution_columns(solution: Solution) -> dict[str, object]:
     }
 
 
-solution_documents = Documents(solutions, Solution, "solution", _solution_columns)
-
-
-def _write_solution_links(session: Session, solution: Solution) -> None:
-    for table in (solution_areas, solution_needs):
-        session.execute(delete(table).where(table.c.solution_id == solution.id))
-    session.execute(insert(solution_areas), [
-        {"solution_id": solution.id, "priority_area": area.name}
-        for area in solution.priority_areas])
-    if solution.need_ids:
-        session.execute(insert(solution_needs), [
-            {"solution_id": solution.id, "need_id": need_id} for need_id in solution.need_ids])
-
-
-def add_solution(session: Session, solution: Solution) -> None:
-    solution_documents.add(session, solution)
-    _write_solution_links(session, solution)
-
-
-def replace_solution(session: Session, solution: Solution) -> None:
-    """Store a changed solution; FailedPrecondition if someone else changed it first."""
-    solution_documents.replace(session, solution)
-    _write_solution_links(session, solution)
-
-
-def find_solution(session: Session, solution_id: str) -> Solution | None:
-    return solution_documents.find(session, solution_id)
-
-
-def get_solution(session: Session, solution_id: str) -> Solution:
-    return solution_documents.get(session, solution_id)
+solution_documents = Documents(solutions, Solution, "solution", _solution_columns, children=(
+    ChildRows(solution_areas, "solution_id",
+              lambda solution: [{"priority_area": a.name} for a in solution.priority_areas]),
+    ChildRows(solution_needs, "solution_id",
+              lambda solution: [{"need_id": need_id} for need_id in solution.need_ids]),
+))
 
 
 def find_active_solution(session: Session, name: str) -> Solution | None:
@@ -212,15 +186,6 @@ need_documents = Documents(known_needs, KnownNeed, "need", lambda need: {
     "submitted_at": need.submitted_at})
 
 
-def get_known_need(session: Session, need_id: str) -> KnownNeed | None:
-    return need_documents.find(session, need_id)
-
-
-def save_known_need(session: Session, need: KnownNeed) -> bool:
-    """Keep ``need`` if it is newer than the copy; False when it was not."""
-    return need_documents.keep_latest(session, need)
-
-
 def list_unmet_needs(session: Session, area: PriorityArea | None,
                      after: tuple[datetime, str] | None, limit: int) -> list[KnownNeed]:
     """Needs not withdrawn that no active solution is linked to, oldest first."""
@@ -244,18 +209,6 @@ round_documents = Documents(rounds, Round, "prioritisation round", lambda round_
     "status": round_.status.name, "created_at": round_.created_at})
 # Client idempotency keys of RecordRound.
 round_keys = RequestKeys(round_documents)
-
-
-def add_round(session: Session, round_: Round) -> None:
-    round_documents.add(session, round_)
-
-
-def replace_round(session: Session, round_: Round) -> None:
-    round_documents.replace(session, round_)
-
-
-def get_round(session: Session, round_id: str) -> Round:
-    return round_documents.get(session, round_id)
 
 
 def list_rounds(session: Session, status: RoundStatus | None,

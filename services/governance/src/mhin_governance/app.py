@@ -50,14 +50,14 @@ def seed_reference_bodies(database: Database, clock: Callable[[], datetime] = ut
         for body_id in domain.REFERENCE_BODIES:
             if not store.body_exists(session, body_id):
                 body = domain.reference_body(body_id, clock())
-                store.add_body(session, body)
+                store.body_documents.add(session, body)
                 events.body_created(session, body)
 
 
 def add_to_agenda(session: Session, meeting: Meeting, draft: AgendaItemDraft, item_id: str,
                   now: datetime) -> tuple[Meeting, AgendaItem]:
     changed = domain.add_agenda_item(meeting, draft, item_id, now)
-    store.replace_meeting(session, changed)
+    store.meeting_documents.replace(session, changed)
     if draft.subject is not None:
         store.index_agenda_subject(session, changed, item_id, draft.subject)
     events.agenda_item_added(session, changed, item_id)
@@ -71,12 +71,12 @@ def place_on_executive_agenda(session: Session, draft: AgendaItemDraft, on_or_af
     scheduled for it, so a proposal never waits outside an agenda."""
     meeting = store.next_scheduled_meeting(session, domain.EXECUTIVE_ID, on_or_after)
     if meeting is None:
-        executive = store.get_body(session, domain.EXECUTIVE_ID)
+        executive = store.body_documents.get(session, domain.EXECUTIVE_ID)
         assert executive.schedule_rule is not None, "the reference Executive has a rule"
         taken = store.meeting_days(session, executive.id, on_or_after)
         day = domain.next_free_day(executive.schedule_rule, on_or_after, taken)
         meeting = domain.schedule_meeting(executive, day, "", new_id(), now)
-        store.add_meeting(session, meeting)
+        store.meeting_documents.add(session, meeting)
         events.meeting_scheduled(session, meeting)
     changed, _ = add_to_agenda(session, meeting, draft, new_id(), now)
     return changed
@@ -89,14 +89,14 @@ class GovernanceApp(UseCases):
         require_national(principal, GOVERNANCE_WRITES)
         body = domain.create_body(draft, self._new_id(), self._clock())
         with self._db.transaction() as session:
-            store.add_body(session, body)
+            store.body_documents.add(session, body)
             events.body_created(session, body)
         return body
 
     def get_body(self, body_id: str) -> Body:
         _check_id(body_id, "body_id")
         with self._db.read() as session:
-            return store.get_body(session, body_id)
+            return store.body_documents.get(session, body_id)
 
     def list_bodies(self, kind: BodyKind | None, page_size: int,
                     page_token: str) -> tuple[list[Body], str]:
@@ -111,9 +111,9 @@ class GovernanceApp(UseCases):
         _check_id(body_id, "body_id")
         require_national(principal, GOVERNANCE_WRITES)
         with self._db.transaction() as session:
-            body = store.get_body(session, body_id)
+            body = store.body_documents.get(session, body_id)
             changed = domain.add_member(body, draft, self._new_id(), self._clock())
-            store.replace_body(session, changed)
+            store.body_documents.replace(session, changed)
             member = changed.members[-1]
             events.member_added(session, changed, member.id)
         return changed, member
@@ -124,11 +124,11 @@ class GovernanceApp(UseCases):
         _check_id(member_id, "member_id")
         require_national(principal, GOVERNANCE_WRITES)
         with self._db.transaction() as session:
-            body = store.get_body(session, body_id)
+            body = store.body_documents.get(session, body_id)
             changed = domain.end_term(body, member_id, term_end, self._clock())
             if changed is None:
                 return body
-            store.replace_body(session, changed)
+            store.body_documents.replace(session, changed)
             events.member_term_ended(session, changed, member_id)
         return changed
 
@@ -139,12 +139,12 @@ class GovernanceApp(UseCases):
         _check_id(body_id, "body_id")
         require_national(principal, GOVERNANCE_WRITES)
         with self._db.transaction() as session:
-            body = store.get_body(session, body_id)
+            body = store.body_documents.get(session, body_id)
             if (existing := store.meeting_on(session, body_id, day)) is not None:
                 raise FailedPrecondition(f"{body.name} already meets on {day} "
                                          f"(meeting {existing.id!r})")
             meeting = domain.schedule_meeting(body, day, title, self._new_id(), self._clock())
-            store.add_meeting(session, meeting)
+            store.meeting_documents.add(session, meeting)
             events.meeting_scheduled(session, meeting)
         return meeting
 
@@ -156,7 +156,7 @@ class GovernanceApp(UseCases):
         require_national(principal, GOVERNANCE_WRITES)
         meetings, created = [], 0
         with self._db.transaction() as session:
-            body = store.get_body(session, body_id)
+            body = store.body_documents.get(session, body_id)
             if body.schedule_rule is None:
                 raise FailedPrecondition(f"{body.name} has no schedule rule: schedule its "
                                          "meetings one at a time")
@@ -165,7 +165,7 @@ class GovernanceApp(UseCases):
                 if meeting is None:
                     meeting = domain.schedule_meeting(body, day, "", self._new_id(),
                                                       self._clock())
-                    store.add_meeting(session, meeting)
+                    store.meeting_documents.add(session, meeting)
                     events.meeting_scheduled(session, meeting)
                     created += 1
                 meetings.append(meeting)
@@ -174,7 +174,7 @@ class GovernanceApp(UseCases):
     def get_meeting(self, meeting_id: str) -> Meeting:
         _check_id(meeting_id, "meeting_id")
         with self._db.read() as session:
-            return store.get_meeting(session, meeting_id)
+            return store.meeting_documents.get(session, meeting_id)
 
     def list_meetings(self, where: store.MeetingFilter, page_size: int,
                       page_token: str) -> tuple[list[Meeting], str]:
@@ -190,10 +190,10 @@ class GovernanceApp(UseCases):
         require_national(principal, GOVERNANCE_WRITES)
         now = self._clock()
         with self._db.transaction() as session:
-            meeting = store.get_meeting(session, meeting_id)
-            body = store.get_body(session, meeting.body_id)
+            meeting = store.meeting_documents.get(session, meeting_id)
+            body = store.body_documents.get(session, meeting.body_id)
             changed = domain.record_attendance(meeting, body, member_ids, now.date(), now)
-            store.replace_meeting(session, changed)
+            store.meeting_documents.replace(session, changed)
             events.attendance_recorded(session, changed)
         return changed
 
@@ -202,7 +202,7 @@ class GovernanceApp(UseCases):
         _check_id(meeting_id, "meeting_id")
         require_national(principal, GOVERNANCE_WRITES)
         with self._db.transaction() as session:
-            meeting = store.get_meeting(session, meeting_id)
+            meeting = store.meeting_documents.get(session, meeting_id)
             return add_to_agenda(session, meeting, draft, self._new_id(), self._clock())
 
     # -- decisions --------------------------------------------------------------
@@ -214,13 +214,13 @@ class GovernanceApp(UseCases):
         require_national(principal, GOVERNANCE_WRITES)
         now = self._clock()
         with self._db.transaction() as session:
-            meeting = store.get_meeting(session, meeting_id)
+            meeting = store.meeting_documents.get(session, meeting_id)
             item = meeting.item(item_id)
             earlier = store.decisions_about(session, item.subject) if item.subject else []
             changed, decision = domain.decide(meeting, item_id, draft, earlier,
                                               self._new_id(), now)
-            store.replace_meeting(session, changed)
-            store.add_decision(session, decision)
+            store.meeting_documents.replace(session, changed)
+            store.decision_documents.add(session, decision)
             events.decision_recorded(session, changed, decision)
             if decision.moves_to_next_meeting:
                 place_on_executive_agenda(session, domain.carried_forward(item),
@@ -231,7 +231,7 @@ class GovernanceApp(UseCases):
     def get_decision(self, decision_id: str) -> Decision:
         _check_id(decision_id, "decision_id")
         with self._db.read() as session:
-            return store.get_decision(session, decision_id)
+            return store.decision_documents.get(session, decision_id)
 
     def list_decisions(self, body_id: str, subject: domain.AggregateRef | None,
                        page_size: int, page_token: str) -> tuple[list[Decision], str]:
@@ -259,7 +259,7 @@ class GovernanceApp(UseCases):
                 key = f"{principal.subject}:{idempotency_key}"
                 if (earlier := store.involvement_keys.find(session, key)) is not None:
                     return earlier
-            store.add_activity(session, activity)
+            store.activities.add(session, activity)
             if idempotency_key:
                 store.involvement_keys.remember(session, key, activity)
             events.involvement_logged(session, activity)

@@ -99,20 +99,8 @@ involvement_activities = document_table(
 body_documents = Documents(bodies, Body, "body", lambda body: {"kind": body.kind.name})
 
 
-def add_body(session: Session, body: Body) -> None:
-    body_documents.add(session, body)
-
-
-def replace_body(session: Session, body: Body) -> None:
-    body_documents.replace(session, body)
-
-
 def body_exists(session: Session, body_id: str) -> bool:
     return session.execute(select(bodies.c.id).where(bodies.c.id == body_id)).first() is not None
-
-
-def get_body(session: Session, body_id: str) -> Body:
-    return body_documents.get(session, body_id)
 
 
 def list_bodies(session: Session, kind: BodyKind | None, after_id: str | None,
@@ -140,18 +128,6 @@ class MeetingFilter:
 
 meeting_documents = Documents(meetings, Meeting, "meeting", lambda meeting: {
     "body_id": meeting.body_id, "meeting_date": meeting.date, "status": meeting.status.name})
-
-
-def add_meeting(session: Session, meeting: Meeting) -> None:
-    meeting_documents.add(session, meeting)
-
-
-def replace_meeting(session: Session, meeting: Meeting) -> None:
-    meeting_documents.replace(session, meeting)
-
-
-def get_meeting(session: Session, meeting_id: str) -> Meeting:
-    return meeting_documents.get(session, meeting_id)
 
 
 def meeting_on(session: Session, body_id: str, day: date) -> Meeting | None:
@@ -220,14 +196,6 @@ def _decision_columns(decision: Decision) -> dict[str, object]:
 decision_documents = Documents(decisions, Decision, "decision", _decision_columns)
 
 
-def add_decision(session: Session, decision: Decision) -> None:
-    decision_documents.add(session, decision)
-
-
-def get_decision(session: Session, decision_id: str) -> Decision:
-    return decision_documents.get(session, decision_id)
-
-
 def _about(query: Select[Any], subject: AggregateRef) -> Select[Any]:
     return query.where(decisions.c.subject_type == subject.aggregate_type,
                        decisions.c.subject_id == subject.aggregate_id)
@@ -268,10 +236,6 @@ activities = Documents(involvement_activities, InvolvementActivity, "activity", 
     "activity_date": a.activity_date})
 # Client idempotency keys of LogInvolvement, with the caller's subject.
 involvement_keys = RequestKeys(activities)
-
-
-def add_activity(session: Session, activity: InvolvementActivity) -> None:
-    activities.add(session, activity)
 
 
 def list_activities(session: Session, where: InvolvementFilter,

@@ -43,7 +43,7 @@ class NeedsApp(UseCases):
             if key and (earlier := store.request_keys.find(session, key)):
                 return earlier
             need = domain.submit(draft, self._new_id(), self._clock())
-            store.add(session, need)
+            store.documents.add(session, need)
             if key:
                 store.request_keys.remember(session, key, need)
             events.need_submitted(session, need)
@@ -74,7 +74,7 @@ class NeedsApp(UseCases):
         if earlier := store.request_keys.find(session, key):
             return RowResult(number, "already_imported", need_id=earlier.id)
         need = domain.submit(row.draft, self._new_id(), self._clock())
-        store.add(session, need)
+        store.documents.add(session, need)
         store.request_keys.remember(session, key, need)
         events.need_submitted(session, need)
         return RowResult(number, "imported", need_id=need.id)
@@ -82,7 +82,7 @@ class NeedsApp(UseCases):
     def get(self, need_id: str) -> Need:
         _check_id(need_id, "need_id")
         with self._db.read() as session:
-            return store.get(session, need_id)
+            return store.documents.get(session, need_id)
 
     def list(self, where: store.NeedFilter, page_size: int,
              page_token: str) -> tuple[list[Need], str]:
@@ -97,12 +97,12 @@ class NeedsApp(UseCases):
     def categorise(self, principal: Principal, need_id: str, area: PriorityArea) -> Need:
         _check_id(need_id, "need_id")
         with self._db.transaction() as session:
-            need = store.get(session, need_id)
+            need = store.documents.get(session, need_id)
             require_write(principal, need.arc)
             changed = domain.categorise(need, area, self._clock())
             if changed is None:
                 return need
-            store.replace(session, changed)
+            store.documents.replace(session, changed)
             events.need_categorised(session, changed, previous=need.priority_area)
         return changed
 
@@ -111,8 +111,8 @@ class NeedsApp(UseCases):
         _check_id(need_id, "need_id")
         _check_id(aligned_need_id, "aligned_need_id")
         with self._db.transaction() as session:
-            need = store.get(session, need_id)
-            other = store.get(session, aligned_need_id)
+            need = store.documents.get(session, need_id)
+            other = store.documents.get(session, aligned_need_id)
             require_write(principal, need.arc)
             require_write(principal, other.arc)
             changed = domain.align(need, other, kind, note, self._clock())
@@ -120,17 +120,17 @@ class NeedsApp(UseCases):
                 return need, other
             for updated, alignment in ((changed[0], changed[0].alignments[-1]),
                                        (changed[1], changed[1].alignments[-1])):
-                store.replace(session, updated)
+                store.documents.replace(session, updated)
                 events.need_aligned(session, updated, alignment)
         return changed
 
     def withdraw(self, principal: Principal, need_id: str, reason: str) -> Need:
         _check_id(need_id, "need_id")
         with self._db.transaction() as session:
-            need = store.get(session, need_id)
+            need = store.documents.get(session, need_id)
             require_write(principal, need.arc)
             changed = domain.withdraw(need, reason, self._clock())
-            store.replace(session, changed)
+            store.documents.replace(session, changed)
             events.need_withdrawn(session, changed)
         return changed
 

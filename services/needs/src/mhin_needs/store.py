@@ -3,7 +3,6 @@ list filters use; each write checks the version it read (optimistic locking)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -15,14 +14,12 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
-    delete,
-    insert,
     select,
 )
 from sqlalchemy.orm import Session
 
 from mhin_needs.domain import Need, NeedStatus, SourceKind
-from mhin_platform.db.documents import Documents, after_keyset, document_table
+from mhin_platform.db.documents import ChildRows, Documents, after_keyset, document_table
 from mhin_platform.db.request_keys import RequestKeys
 from mhin_platform.reference import Arc, OrganisationType, PriorityArea
 
@@ -74,39 +71,12 @@ def _columns(need: Need) -> dict[str, object]:
     }
 
 
-documents = Documents(needs, Need, "need", _columns)
+documents = Documents(needs, Need, "need", _columns, children=(
+    ChildRows(need_source_kinds, "need_id",
+              lambda need: [{"kind": kind.name} for kind in need.source_kinds]),
+))
 # Client idempotency keys (SubmitNeed) and import row keys (ImportNeeds).
 request_keys = RequestKeys(documents)
-
-
-def add(session: Session, need: Need) -> None:
-    add_many(session, [need])
-
-
-def add_many(session: Session, new_needs: Sequence[Need]) -> None:
-    """Insert new needs, each statement run once for all of them (a bulk load)."""
-    if not new_needs:
-        return
-    documents.add_many(session, new_needs)
-    session.execute(
-        insert(need_source_kinds),
-        [{"need_id": need.id, "kind": kind.name}
-         for need in new_needs for kind in need.source_kinds],
-    )
-
-
-def replace(session: Session, need: Need) -> None:
-    """Store a changed need; FailedPrecondition if someone else changed it first."""
-    documents.replace(session, need)
-    session.execute(delete(need_source_kinds).where(need_source_kinds.c.need_id == need.id))
-    session.execute(
-        insert(need_source_kinds),
-        [{"need_id": need.id, "kind": kind.name} for kind in need.source_kinds],
-    )
-
-
-def get(session: Session, need_id: str) -> Need:
-    return documents.get(session, need_id)
 
 
 def list_needs(

@@ -74,16 +74,16 @@ class SelectionApp(UseCases):
     def open_call(self, principal: Principal, draft: CallDraft) -> SelectionCall:
         require_national(principal, "open a selection call")
         with self._db.transaction() as session:
-            solution = store.find_solution(session, draft.solution_id)
+            solution = store.solutions.find(session, draft.solution_id)
             call = domain.open_call(draft, solution, self._new_id(), self._clock())
-            store.add_call(session, call)
+            store.calls.add(session, call)
             events.call_opened(session, call)
         return call
 
     def get_call(self, call_id: str) -> SelectionCall:
         _check_id(call_id, "call_id")
         with self._db.read() as session:
-            return store.get_call(session, call_id)
+            return store.calls.get(session, call_id)
 
     def list_calls(self, where: store.CallFilter, page_size: int,
                    page_token: str) -> tuple[list[SelectionCall], str]:
@@ -99,7 +99,7 @@ class SelectionApp(UseCases):
         require_write(principal, draft.arc)
         with self._db.transaction() as session:
             call, application = domain.submit_application(
-                store.get_call(session, call_id), draft, self._new_id(), self._clock())
+                store.calls.get(session, call_id), draft, self._new_id(), self._clock())
             store.replace_call(session, call)
             events.application_submitted(session, call, application.id)
         return call, application
@@ -108,7 +108,7 @@ class SelectionApp(UseCases):
         _check_id(call_id, "call_id")
         require_national(principal, "close a selection call")
         with self._db.transaction() as session:
-            call = store.get_call(session, call_id)
+            call = store.calls.get(session, call_id)
             closed = domain.close_call(call, self._clock())
             if closed is None:
                 return call
@@ -123,7 +123,7 @@ class SelectionApp(UseCases):
         require_national(principal, "score applications")
         with self._db.transaction() as session:
             call, application = domain.score_application(
-                store.get_call(session, call_id), application_id, scores, self._clock())
+                store.calls.get(session, call_id), application_id, scores, self._clock())
             store.replace_call(session, call)
             events.application_scored(session, call, application.id)
         return call, application
@@ -133,7 +133,7 @@ class SelectionApp(UseCases):
         _check_id(call_id, "call_id")
         require_national(principal, "propose a selection")
         with self._db.transaction() as session:
-            call, proposal = domain.propose(store.get_call(session, call_id), arcs, rationale,
+            call, proposal = domain.propose(store.calls.get(session, call_id), arcs, rationale,
                                             self._new_id(), self._clock())
             store.replace_call(session, call)
             events.selection_proposed(session, call, proposal)
@@ -144,16 +144,16 @@ class ProjectsApp(UseCases):
     def create_project(self, principal: Principal, draft: ProjectDraft) -> Project:
         require_national(principal, "create a project")
         with self._db.transaction() as session:
-            solution = store.find_solution(session, draft.solution_id)
+            solution = store.solutions.find(session, draft.solution_id)
             project = domain.create_project(draft, solution, self._new_id(), self._clock())
-            store.add_project(session, project)
+            store.project_documents.add(session, project)
             events.project_created(session, project)
         return project
 
     def get_project(self, project_id: str) -> Project:
         _check_id(project_id, "project_id")
         with self._db.read() as session:
-            return store.get_project(session, project_id)
+            return store.project_documents.get(session, project_id)
 
     def list_projects(self, where: store.ProjectFilter, page_size: int,
                       page_token: str) -> tuple[list[Project], str]:
@@ -168,9 +168,9 @@ class ProjectsApp(UseCases):
         _check_id(project_id, "project_id")
         require_write(principal, draft.arc)
         with self._db.transaction() as session:
-            project, site = domain.add_site(store.get_project(session, project_id), draft,
+            project, site = domain.add_site(store.project_documents.get(session, project_id), draft,
                                             self._new_id(), self._clock())
-            store.replace_project(session, project)
+            store.project_documents.replace(session, project)
             events.site_added(session, project, site.id)
         return project, site
 
@@ -180,13 +180,13 @@ class ProjectsApp(UseCases):
         _check_id(site_id, "site_id")
         require_write(principal, draft.arc)
         with self._db.transaction() as session:
-            project = store.get_project(session, project_id)
+            project = store.project_documents.get(session, project_id)
             require_write(principal, project.site(site_id).arc)
             changed = domain.update_site(project, site_id, draft, self._clock())
             if changed is None:
                 return project, project.site(site_id)
             project, site = changed
-            store.replace_project(session, project)
+            store.project_documents.replace(session, project)
             events.site_updated(session, project, site.id)
         return project, site
 
@@ -197,11 +197,11 @@ class ProjectsApp(UseCases):
         if len(reason) > 1000:
             raise InvalidArgument("reason", "at most 1000 characters")
         with self._db.transaction() as session:
-            project = store.get_project(session, project_id)
+            project = store.project_documents.get(session, project_id)
             changed = domain.change_phase(project, phase, reason, self._clock())
             if changed is None:
                 return project
-            store.replace_project(session, changed)
+            store.project_documents.replace(session, changed)
             events.phase_changed(session, changed, previous=project.phase)
         return changed
 
@@ -210,9 +210,10 @@ class ProjectsApp(UseCases):
         _check_id(project_id, "project_id")
         _require_write(principal, draft.arc, "add a project-wide milestone")
         with self._db.transaction() as session:
-            project, milestone = domain.add_milestone(
-                store.get_project(session, project_id), draft, self._new_id(), self._clock())
-            store.replace_project(session, project)
+            project = store.project_documents.get(session, project_id)
+            project, milestone = domain.add_milestone(project, draft, self._new_id(),
+                                                      self._clock())
+            store.project_documents.replace(session, project)
             events.milestone_added(session, project, milestone.id)
         return project, milestone
 
@@ -221,14 +222,14 @@ class ProjectsApp(UseCases):
         _check_id(project_id, "project_id")
         _check_id(milestone_id, "milestone_id")
         with self._db.transaction() as session:
-            project = store.get_project(session, project_id)
+            project = store.project_documents.get(session, project_id)
             _require_write(principal, project.milestone(milestone_id).arc,
                            "update a project-wide milestone")
             changed = domain.update_milestone(project, milestone_id, update, self._clock())
             if changed is None:
                 return project, project.milestone(milestone_id)
             project, milestone = changed
-            store.replace_project(session, project)
+            store.project_documents.replace(session, project)
             events.milestone_updated(session, project, milestone.id)
         return project, milestone
 
@@ -238,10 +239,10 @@ class ProjectsApp(UseCases):
         _require_write(principal, draft.arc, "report on a whole project")
         with self._db.transaction() as session:
             project, report = domain.report_status(
-                store.get_project(session, project_id), draft, self._new_id(),
+                store.project_documents.get(session, project_id), draft, self._new_id(),
                 principal.subject, self._clock())
-            store.replace_project(session, project)
-            store.add_report(session, report)
+            store.project_documents.replace(session, project)
+            store.reports.add(session, report)
             events.status_reported(session, project, report)
         return project, report
 
@@ -251,7 +252,7 @@ class ProjectsApp(UseCases):
         filters = {"project_id": project_id, "arc": arc.name if arc else None}
         after = _keyset(page_token, filters)
         with self._db.read() as session:
-            store.get_project(session, project_id)
+            store.project_documents.get(session, project_id)
             reports = store.list_reports(session, project_id, arc, after, page_size + 1)
         return page_of(reports, page_size, filters, lambda r: [r.submitted_at.isoformat(), r.id])
 
@@ -296,16 +297,16 @@ def _give_project_its_arcs(session: Session, call: SelectionCall, proposal: Sele
                            project: Project | None, project_id: str, at: datetime,
                            make_id: Callable[[], str]) -> None:
     if project is None:
-        solution = store.find_solution(session, call.solution_id)
+        solution = store.solutions.find(session, call.solution_id)
         draft = ProjectDraft(name=solution.name if solution else call.title,
                              solution_id=call.solution_id, priority_area=call.priority_area,
                              arcs=proposal.proposed_arcs)
         project = domain.new_project(draft, project_id, at, selection_call_id=call.id)
-        store.add_project(session, project)
+        store.project_documents.add(session, project)
         events.project_created(session, project)
     elif changed := domain.add_arcs(project, proposal.proposed_arcs, call.id, at):
         project = changed
-        store.replace_project(session, project)
+        store.project_documents.replace(session, project)
         events.arcs_changed(session, project)
     for application in call.applications:
         if application.arc in proposal.proposed_arcs:
@@ -321,6 +322,6 @@ def _add_proposed_sites(session: Session, project: Project, application: ArcAppl
         draft = SiteDraft(name=proposed.name, organisation_name=proposed.organisation_name,
                           organisation_type=proposed.organisation_type, arc=application.arc)
         project, site = domain.add_site(project, draft, make_id(), at)
-        store.replace_project(session, project)
+        store.project_documents.replace(session, project)
         events.site_added(session, project, site.id)
     return project

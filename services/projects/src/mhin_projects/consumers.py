@@ -33,7 +33,7 @@ def keep_solution(session: Session, event: Event, message: Message) -> None:
                                              f"{event.key!r}")
     if solution.version < 1:
         raise InvalidArgument("solution.version", "must be at least 1")
-    store.keep_solution(session, solution)
+    store.solutions.keep_latest(session, solution)
 
 
 def apply_decision(session: Session, event: Event, message: Message) -> None:

@@ -53,9 +53,9 @@ def load_reference_data(database: Database, clock: Callable[[], datetime] = utc_
     never touch what exists, so changes made since survive a restart."""
     with database.transaction() as session:
         for solution in KNOWN_SOLUTIONS:
-            store.keep_solution(session, solution)
+            store.solutions.keep_latest(session, solution)
         for project_id, draft in REFERENCE_PROJECTS.items():
-            if store.find_project(session, project_id) is None:
+            if store.project_documents.find(session, project_id) is None:
                 project = domain.new_project(draft, project_id, clock())
-                store.add_project(session, project)
+                store.project_documents.add(session, project)
                 events.project_created(session, project)

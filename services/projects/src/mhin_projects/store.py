@@ -17,13 +17,12 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
-    delete,
     insert,
     select,
 )
 from sqlalchemy.orm import Session
 
-from mhin_platform.db.documents import Documents, after_keyset, document_table
+from mhin_platform.db.documents import ChildRows, Documents, after_keyset, document_table
 from mhin_platform.reference import Arc, PriorityArea
 from mhin_projects.domain import (
     CallStatus,
@@ -110,10 +109,6 @@ def _call_columns(call: SelectionCall) -> dict[str, Any]:
 calls = Documents(selection_calls, SelectionCall, "selection call", _call_columns)
 
 
-def add_call(session: Session, call: SelectionCall) -> None:
-    calls.add(session, call)
-
-
 def replace_call(session: Session, call: SelectionCall) -> None:
     """Store a changed call (and index any new proposal of it)."""
     calls.replace(session, call)
@@ -124,14 +119,10 @@ def replace_call(session: Session, call: SelectionCall) -> None:
         session.execute(insert(selection_proposals), new)
 
 
-def get_call(session: Session, call_id: str) -> SelectionCall:
-    return calls.get(session, call_id)
-
-
 def call_of_proposal(session: Session, proposal_id: str) -> SelectionCall | None:
     call_id = session.execute(select(selection_proposals.c.call_id).where(
         selection_proposals.c.id == proposal_id)).scalar_one_or_none()
-    return None if call_id is None else get_call(session, call_id)
+    return None if call_id is None else calls.get(session, call_id)
 
 
 def list_calls(session: Session, where: CallFilter, after: Keyset | None,
@@ -167,32 +158,10 @@ def _project_columns(project: Project) -> dict[str, Any]:
             "priority_area": project.priority_area.name, "phase": project.phase.name}
 
 
-project_documents = Documents(projects, Project, "project", _project_columns)
-
-
-def _store_arcs(session: Session, project: Project) -> None:
-    session.execute(delete(project_arcs).where(project_arcs.c.project_id == project.id))
-    if project.arcs:
-        session.execute(insert(project_arcs),
-                        [{"project_id": project.id, "arc": arc.name} for arc in project.arcs])
-
-
-def add_project(session: Session, project: Project) -> None:
-    project_documents.add(session, project)
-    _store_arcs(session, project)
-
-
-def replace_project(session: Session, project: Project) -> None:
-    project_documents.replace(session, project)
-    _store_arcs(session, project)
-
-
-def find_project(session: Session, project_id: str) -> Project | None:
-    return project_documents.find(session, project_id)
-
-
-def get_project(session: Session, project_id: str) -> Project:
-    return project_documents.get(session, project_id)
+project_documents = Documents(projects, Project, "project", _project_columns, children=(
+    ChildRows(project_arcs, "project_id",
+              lambda project: [{"arc": arc.name} for arc in project.arcs]),
+))
 
 
 def active_project_for(session: Session, solution_id: str) -> Project | None:
@@ -223,10 +192,6 @@ reports = Documents(status_reports, StatusReport, "status report", lambda report
     "submitted_at": report.submitted_at})
 
 
-def add_report(session: Session, report: StatusReport) -> None:
-    reports.add(session, report)
-
-
 def list_reports(session: Session, project_id: str, arc: Arc | None, after: Keyset | None,
                  limit: int) -> list[StatusReport]:
     order = (status_reports.c.submitted_at, status_reports.c.id)
@@ -242,16 +207,6 @@ def list_reports(session: Session, project_id: str, arc: Arc | None, after: Keys
 
 solutions = Documents(known_solutions, KnownSolution, "solution",
                       lambda solution: {"retired": solution.retired})
-
-
-def find_solution(session: Session, solution_id: str) -> KnownSolution | None:
-    return solutions.find(session, solution_id)
-
-
-def keep_solution(session: Session, solution: KnownSolution) -> bool:
-    """Store ``solution`` unless a snapshot of the same or a newer version is
-    already stored (events may arrive again or out of order); True if stored."""
-    return solutions.keep_latest(session, solution)
 
 
 def list_solutions(session: Session, after_id: str, limit: int) -> list[KnownSolution]:

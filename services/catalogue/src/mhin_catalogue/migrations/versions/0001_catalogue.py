@@ -1,10 +1,5 @@
 """solution-catalogue schema: solutions with their areas and need links, the
-catalogue's copy of needs, prioritisation rounds and their keys, default criteria
-
-Revision ID: catalogue_0001
-Revises:
-Create Date: 2026-11-26
-"""
+catalogue's copy of needs, prioritisation rounds and their keys, default criteria"""
 
 import sqlalchemy as sa
 from alembic import op
@@ -14,7 +9,6 @@ from mhin_platform.db.migration_ops import create_document_table
 revision = "catalogue_0001"
 down_revision = None
 branch_labels = ("catalogue",)
-depends_on = None
 
 ACTIVE_ONLY = sa.text("status = 'ACTIVE'")
 

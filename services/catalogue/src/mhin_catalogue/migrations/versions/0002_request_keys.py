@@ -1,15 +1,9 @@
-"""solution-catalogue: round request keys move to the platform's mhin_request_keys
-
-Revision ID: catalogue_0002
-Revises: catalogue_0001
-Create Date: 2026-12-06
-"""
+"""solution-catalogue: round request keys move to the platform's mhin_request_keys"""
 
 from mhin_platform.db.migration_ops import move_into_request_keys, restore_request_keys
 
 revision = "catalogue_0002"
 down_revision = "catalogue_0001"
-branch_labels = None
 depends_on = "platform_0002"
 
 

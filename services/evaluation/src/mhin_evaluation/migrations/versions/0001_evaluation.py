@@ -1,10 +1,5 @@
 """evaluation schema: measures, observations, and the project-sites and aggregates
-read models
-
-Revision ID: evaluation_0001
-Revises:
-Create Date: 2026-11-26
-"""
+read models"""
 
 import sqlalchemy as sa
 from alembic import op
@@ -14,7 +9,6 @@ from mhin_platform.db.migration_ops import create_document_table
 revision = "evaluation_0001"
 down_revision = None
 branch_labels = ("evaluation",)
-depends_on = None
 
 
 def upgrade() -> None:

@@ -1,18 +1,11 @@
 """sites keep their go-live date (impact estimation needs it), and series waiting
-for their impact to be recomputed
-
-Revision ID: evaluation_0002
-Revises: evaluation_0001
-Create Date: 2026-12-04
-"""
+for their impact to be recomputed"""
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "evaluation_0002"
 down_revision = "evaluation_0001"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -1,10 +1,5 @@
 """governance schema: bodies, meetings and their agenda subjects, decisions,
-involvement activities and their idempotency keys
-
-Revision ID: governance_0001
-Revises:
-Create Date: 2026-11-26
-"""
+involvement activities and their idempotency keys"""
 
 import sqlalchemy as sa
 from alembic import op
@@ -14,7 +9,6 @@ from mhin_platform.db.migration_ops import create_document_table
 revision = "governance_0001"
 down_revision = None
 branch_labels = ("governance",)
-depends_on = None
 
 
 def upgrade() -> None:

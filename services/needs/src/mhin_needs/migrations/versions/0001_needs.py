@@ -1,9 +1,4 @@
-"""needs-intake schema: needs, their source kinds, submission keys
-
-Revision ID: needs_0001
-Revises:
-Create Date: 2026-11-26
-"""
+"""needs-intake schema: needs, their source kinds, submission keys"""
 
 import sqlalchemy as sa
 from alembic import op
@@ -13,7 +8,6 @@ from mhin_platform.db.migration_ops import create_document_table
 revision = "needs_0001"
 down_revision = None
 branch_labels = ("needs",)
-depends_on = None
 
 
 def upgrade() -> None:

@@ -1,16 +1,9 @@
-"""needs-intake: indexes that serve each list filter in submission order
-
-Revision ID: needs_0002
-Revises: needs_0001
-Create Date: 2026-11-26
-"""
+"""needs-intake: indexes that serve each list filter in submission order"""
 
 from alembic import op
 
 revision = "needs_0002"
 down_revision = "needs_0001"
-branch_labels = None
-depends_on = None
 
 # ListNeeds filters by one column and pages by (submitted_at, id): with the filter
 # column first, a page is an index range scan instead of a sort of every match.

@@ -1,15 +1,9 @@
-"""needs-intake: request keys move to the platform's mhin_request_keys
-
-Revision ID: needs_0003
-Revises: needs_0002
-Create Date: 2026-12-06
-"""
+"""needs-intake: request keys move to the platform's mhin_request_keys"""
 
 from mhin_platform.db.migration_ops import move_into_request_keys, restore_request_keys
 
 revision = "needs_0003"
 down_revision = "needs_0002"
-branch_labels = None
 depends_on = "platform_0002"
 
 

@@ -1,10 +1,5 @@
 """project-tracking schema: selection calls and their proposals, projects with
-their ARCs, status reports, the read model of catalogue solutions
-
-Revision ID: projects_0001
-Revises:
-Create Date: 2026-11-27
-"""
+their ARCs, status reports, the read model of catalogue solutions"""
 
 import sqlalchemy as sa
 from alembic import op
@@ -14,7 +9,6 @@ from mhin_platform.db.migration_ops import create_document_table
 revision = "projects_0001"
 down_revision = None
 branch_labels = ("projects",)
-depends_on = None
 
 
 def upgrade() -> None:

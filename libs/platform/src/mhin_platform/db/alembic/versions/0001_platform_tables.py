@@ -1,9 +1,4 @@
-"""platform tables: transactional outbox and processed events
-
-Revision ID: platform_0001
-Revises:
-Create Date: 2026-11-26
-"""
+"""platform tables: transactional outbox and processed events"""
 
 import sqlalchemy as sa
 from alembic import op
@@ -11,7 +6,6 @@ from alembic import op
 revision = "platform_0001"
 down_revision = None
 branch_labels = ("platform",)
-depends_on = None
 
 
 def upgrade() -> None:

@@ -1,17 +1,10 @@
-"""platform tables: one table of request idempotency keys for every aggregate kind
-
-Revision ID: platform_0002
-Revises: platform_0001
-Create Date: 2026-12-06
-"""
+"""platform tables: one table of request idempotency keys for every aggregate kind"""
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "platform_0002"
 down_revision = "platform_0001"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
