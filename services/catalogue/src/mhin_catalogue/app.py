@@ -25,12 +25,10 @@ from mhin_platform.errors import (
     InvalidArgument,
     NotFound,
 )
-from mhin_platform.paging import decode_page_token, page_of
 from mhin_platform.reference import PriorityArea
-from mhin_platform.usecases import UseCases, utc_now
+from mhin_platform.usecases import UseCases, time_keyset, utc_now
 from mhin_platform.validation import build
 
-MAX_ID_LENGTH = 36
 MAX_KEY_LENGTH = 200
 MAX_SEARCH_LENGTH = 200
 
@@ -40,6 +38,8 @@ T = TypeVar("T")
 
 
 class CatalogueApp(UseCases):
+    max_id_length = 36
+
     def catalogue(self, principal: Principal, draft: SolutionDraft) -> Solution:
         require_national(principal, "catalogue solutions")
         with self._db.transaction() as session:
@@ -47,7 +47,7 @@ class CatalogueApp(UseCases):
 
     def revise(self, principal: Principal, solution_id: str, draft: SolutionDraft,
                expected_version: int | None) -> Solution:
-        _check_id(solution_id, "solution_id")
+        self._check_id(solution_id, "solution_id")
         require_national(principal, "revise solutions")
         with self._db.transaction() as session:
             solution = store.solution_documents.get(session, solution_id)
@@ -60,34 +60,25 @@ class CatalogueApp(UseCases):
         return changed
 
     def retire(self, principal: Principal, solution_id: str, reason: str) -> Solution:
-        _check_id(solution_id, "solution_id")
         require_national(principal, "retire solutions")
-        with self._db.transaction() as session:
-            retired = domain.retire(store.solution_documents.get(session, solution_id), reason,
-                                    self._clock())
-            store.solution_documents.replace(session, retired)
-            events.solution_retired(session, retired)
-        return retired
+        return self._change(store.solution_documents, solution_id, "solution_id",
+                            lambda solution: domain.retire(solution, reason, self._clock()),
+                            events.solution_retired)
 
     def get(self, solution_id: str) -> Solution:
-        _check_id(solution_id, "solution_id")
-        with self._db.read() as session:
-            return store.solution_documents.get(session, solution_id)
+        return self._one(store.solution_documents, solution_id, "solution_id")
 
     def list_solutions(self, where: store.SolutionFilter, page_size: int,
              page_token: str) -> tuple[list[Solution], str]:
         if len(where.text) > MAX_SEARCH_LENGTH:
             raise InvalidArgument("text", f"at most {MAX_SEARCH_LENGTH} characters")
-        filters = where.as_dict()
-        after = decode_page_token(page_token, filters)
-        with self._db.read() as session:
-            found = store.list_solutions(session, where, _after_name(after), page_size + 1)
-        return page_of(found, page_size, filters,
-                     lambda last: [domain.name_key(last.name), last.id])
+        return self._page(lambda session, after, limit: store.list_solutions(
+            session, where, after, limit), page_size, page_token, where.as_dict(),
+            lambda last: [domain.name_key(last.name), last.id], _name_keyset)
 
     def link(self, principal: Principal, solution_id: str, need_id: str) -> Solution:
-        _check_id(solution_id, "solution_id")
-        _check_id(need_id, "need_id")
+        self._check_id(solution_id, "solution_id")
+        self._check_id(need_id, "need_id")
         require_national(principal, "link solutions to needs")
         with self._db.transaction() as session:
             solution = store.solution_documents.get(session, solution_id)
@@ -104,8 +95,8 @@ class CatalogueApp(UseCases):
         return changed
 
     def unlink(self, principal: Principal, solution_id: str, need_id: str) -> Solution:
-        _check_id(solution_id, "solution_id")
-        _check_id(need_id, "need_id")
+        self._check_id(solution_id, "solution_id")
+        self._check_id(need_id, "need_id")
         require_national(principal, "unlink solutions from needs")
         with self._db.transaction() as session:
             solution = store.solution_documents.get(session, solution_id)
@@ -119,7 +110,7 @@ class CatalogueApp(UseCases):
     def candidates(self, need_id: str) -> tuple[KnownNeed, list[Solution], list[Solution]]:
         """The need, the active solutions linked to it, and the other active
         solutions in its area."""
-        _check_id(need_id, "need_id")
+        self._check_id(need_id, "need_id")
         with self._db.read() as session:
             need = store.need_documents.find(session, need_id)
             if need is None:
@@ -132,15 +123,15 @@ class CatalogueApp(UseCases):
 
     def unmet_needs(self, area: PriorityArea | None, page_size: int,
                     page_token: str) -> tuple[list[KnownNeed], str]:
-        filters = {"priority_area": area.name if area else None}
-        after = decode_page_token(page_token, filters)
-        with self._db.read() as session:
-            found = store.list_unmet_needs(session, area, _after_time(after), page_size + 1)
-        return page_of(found, page_size, filters,
-                     lambda last: [last.submitted_at.isoformat(), last.id])
+        return self._page(lambda session, after, limit: store.list_unmet_needs(
+            session, area, after, limit), page_size, page_token,
+            {"priority_area": area.name if area else None},
+            lambda last: [last.submitted_at.isoformat(), last.id], time_keyset)
 
 
 class PrioritisationApp(UseCases):
+    max_id_length = 36
+
     def record(self, principal: Principal, draft: RoundDraft, idempotency_key: str = "") -> Round:
         if len(idempotency_key) > MAX_KEY_LENGTH:
             raise InvalidArgument("idempotency_key", f"at most {MAX_KEY_LENGTH} characters")
@@ -157,27 +148,19 @@ class PrioritisationApp(UseCases):
         return round_
 
     def get(self, round_id: str) -> Round:
-        _check_id(round_id, "round_id")
-        with self._db.read() as session:
-            return store.round_documents.get(session, round_id)
+        return self._one(store.round_documents, round_id, "round_id")
 
     def list_rounds(self, status: RoundStatus | None, page_size: int,
              page_token: str) -> tuple[list[Round], str]:
-        filters = {"status": status.name if status else None}
-        after = decode_page_token(page_token, filters)
-        with self._db.read() as session:
-            found = store.list_rounds(session, status, _after_time(after), page_size + 1)
-        return page_of(found, page_size, filters,
-                     lambda last: [last.created_at.isoformat(), last.id])
+        return self._page(lambda session, after, limit: store.list_rounds(
+            session, status, after, limit), page_size, page_token,
+            {"status": status.name if status else None},
+            lambda last: [last.created_at.isoformat(), last.id], time_keyset)
 
     def close(self, principal: Principal, round_id: str) -> Round:
-        _check_id(round_id, "round_id")
         require_national(principal, "close prioritisation rounds")
-        with self._db.transaction() as session:
-            closed = mcda.close(store.round_documents.get(session, round_id), self._clock())
-            store.round_documents.replace(session, closed)
-            events.round_closed(session, closed)
-        return closed
+        return self._change(store.round_documents, round_id, "round_id",
+                            lambda round_: mcda.close(round_, self._clock()), events.round_closed)
 
     def default_criteria(self) -> list[mcda.Criterion]:
         with self._db.read() as session:
@@ -239,20 +222,8 @@ def _require_unique_name(session: Session, name: str, own_id: str = "") -> None:
         raise AlreadyExists(f"active solution {same.id} is already called {same.name!r}")
 
 
-def _check_id(value: str, field: str) -> None:
-    if not value:
-        raise InvalidArgument(field, "is required")
-    if len(value) > MAX_ID_LENGTH:
-        raise InvalidArgument(field, f"is not an id (at most {MAX_ID_LENGTH} characters)")
-
-
-def _after_name(after: list[Any] | None) -> tuple[str, str] | None:
+def _name_keyset(after: list[Any]) -> tuple[str, str]:
     """The (name key, id) a page token continues after."""
-    return (after[0], after[1]) if after else None
-
-
-def _after_time(after: list[Any] | None) -> tuple[datetime, str] | None:
-    """The (time, id) a page token continues after."""
-    return (datetime.fromisoformat(after[0]), after[1]) if after else None
+    return str(after[0]), str(after[1])
 
 

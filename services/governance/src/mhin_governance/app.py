@@ -33,9 +33,8 @@ from mhin_governance.domain import (
 from mhin_platform.auth import Principal, require_national, require_write
 from mhin_platform.db import Database
 from mhin_platform.errors import FailedPrecondition, InvalidArgument
-from mhin_platform.paging import decode_page_token, page_of
 from mhin_platform.reference import Arc
-from mhin_platform.usecases import UseCases, random_id, utc_now
+from mhin_platform.usecases import UseCases, random_id, time_keyset, utc_now
 
 MAX_KEY_LENGTH = 200
 T = TypeVar("T")
@@ -94,21 +93,18 @@ class GovernanceApp(UseCases):
         return body
 
     def get_body(self, body_id: str) -> Body:
-        _check_id(body_id, "body_id")
-        with self._db.read() as session:
-            return store.body_documents.get(session, body_id)
+        return self._one(store.body_documents, body_id, "body_id")
 
     def list_bodies(self, kind: BodyKind | None, page_size: int,
                     page_token: str) -> tuple[list[Body], str]:
-        filters = {"kind": kind.name if kind else None}
-        with self._db.read() as session:
-            return _paged(lambda after, limit: store.list_bodies(
-                session, kind, after[0] if after else None, limit),
-                page_size, page_token, filters, lambda body: [body.id])
+        return self._page(lambda session, after, limit: store.list_bodies(
+            session, kind, after, limit), page_size, page_token,
+            {"kind": kind.name if kind else None}, lambda body: [body.id],
+            lambda after: str(after[0]))
 
     def add_member(self, principal: Principal, body_id: str,
                    draft: MemberDraft) -> tuple[Body, Member]:
-        _check_id(body_id, "body_id")
+        self._check_id(body_id, "body_id")
         require_national(principal, GOVERNANCE_WRITES)
         with self._db.transaction() as session:
             body = store.body_documents.get(session, body_id)
@@ -120,23 +116,19 @@ class GovernanceApp(UseCases):
 
     def end_member_term(self, principal: Principal, body_id: str, member_id: str,
                         term_end: date) -> Body:
-        _check_id(body_id, "body_id")
-        _check_id(member_id, "member_id")
+        self._check_id(member_id, "member_id")
         require_national(principal, GOVERNANCE_WRITES)
-        with self._db.transaction() as session:
-            body = store.body_documents.get(session, body_id)
-            changed = domain.end_term(body, member_id, term_end, self._clock())
-            if changed is None:
-                return body
-            store.body_documents.replace(session, changed)
-            events.member_term_ended(session, changed, member_id)
-        return changed
+        return self._change(store.body_documents, body_id, "body_id",
+                            lambda body: domain.end_term(body, member_id, term_end,
+                                                         self._clock()),
+                            lambda session, body: events.member_term_ended(session, body,
+                                                                           member_id))
 
     # -- meetings ---------------------------------------------------------------
 
     def schedule_meeting(self, principal: Principal, body_id: str, day: date,
                          title: str) -> Meeting:
-        _check_id(body_id, "body_id")
+        self._check_id(body_id, "body_id")
         require_national(principal, GOVERNANCE_WRITES)
         with self._db.transaction() as session:
             body = store.body_documents.get(session, body_id)
@@ -151,7 +143,7 @@ class GovernanceApp(UseCases):
     def generate_schedule(self, principal: Principal, body_id: str, from_date: date,
                           to_date: date) -> tuple[list[Meeting], int]:
         """The body's meetings on its rule's days in the range, and how many are new."""
-        _check_id(body_id, "body_id")
+        self._check_id(body_id, "body_id")
         domain.check_range(from_date, to_date, domain.MAX_SCHEDULE_YEARS)
         require_national(principal, GOVERNANCE_WRITES)
         meetings, created = [], 0
@@ -172,21 +164,17 @@ class GovernanceApp(UseCases):
         return meetings, created
 
     def get_meeting(self, meeting_id: str) -> Meeting:
-        _check_id(meeting_id, "meeting_id")
-        with self._db.read() as session:
-            return store.meeting_documents.get(session, meeting_id)
+        return self._one(store.meeting_documents, meeting_id, "meeting_id")
 
     def list_meetings(self, where: store.MeetingFilter, page_size: int,
                       page_token: str) -> tuple[list[Meeting], str]:
-        with self._db.read() as session:
-            return _paged(lambda after, limit: store.list_meetings(
-                session, where, (date.fromisoformat(after[0]), after[1]) if after else None,
-                limit), page_size, page_token, where.as_dict(),
-                lambda meeting: [meeting.date.isoformat(), meeting.id])
+        return self._page(lambda session, after, limit: store.list_meetings(
+            session, where, after, limit), page_size, page_token, where.as_dict(),
+            lambda meeting: [meeting.date.isoformat(), meeting.id], _date_keyset)
 
     def record_attendance(self, principal: Principal, meeting_id: str,
                           member_ids: list[str]) -> Meeting:
-        _check_id(meeting_id, "meeting_id")
+        self._check_id(meeting_id, "meeting_id")
         require_national(principal, GOVERNANCE_WRITES)
         now = self._clock()
         with self._db.transaction() as session:
@@ -199,7 +187,7 @@ class GovernanceApp(UseCases):
 
     def add_agenda_item(self, principal: Principal, meeting_id: str,
                         draft: AgendaItemDraft) -> tuple[Meeting, AgendaItem]:
-        _check_id(meeting_id, "meeting_id")
+        self._check_id(meeting_id, "meeting_id")
         require_national(principal, GOVERNANCE_WRITES)
         with self._db.transaction() as session:
             meeting = store.meeting_documents.get(session, meeting_id)
@@ -209,8 +197,8 @@ class GovernanceApp(UseCases):
 
     def record_decision(self, principal: Principal, meeting_id: str, item_id: str,
                         draft: DecisionDraft) -> tuple[Decision, Meeting]:
-        _check_id(meeting_id, "meeting_id")
-        _check_id(item_id, "agenda_item_id")
+        self._check_id(meeting_id, "meeting_id")
+        self._check_id(item_id, "agenda_item_id")
         require_national(principal, GOVERNANCE_WRITES)
         now = self._clock()
         with self._db.transaction() as session:
@@ -229,19 +217,14 @@ class GovernanceApp(UseCases):
         return decision, changed
 
     def get_decision(self, decision_id: str) -> Decision:
-        _check_id(decision_id, "decision_id")
-        with self._db.read() as session:
-            return store.decision_documents.get(session, decision_id)
+        return self._one(store.decision_documents, decision_id, "decision_id")
 
     def list_decisions(self, body_id: str, subject: domain.AggregateRef | None,
                        page_size: int, page_token: str) -> tuple[list[Decision], str]:
-        filters = {"body_id": body_id, "subject": subject.model_dump() if subject else None}
-        with self._db.read() as session:
-            return _paged(lambda after, limit: store.list_decisions(
-                session, body_id, subject,
-                (datetime.fromisoformat(after[0]), after[1]) if after else None, limit),
-                page_size, page_token, filters,
-                lambda decision: [decision.decided_at.isoformat(), decision.id])
+        return self._page(lambda session, after, limit: store.list_decisions(
+            session, body_id, subject, after, limit), page_size, page_token,
+            {"body_id": body_id, "subject": subject.model_dump() if subject else None},
+            lambda decision: [decision.decided_at.isoformat(), decision.id], time_keyset)
 
     # -- involvement ------------------------------------------------------------
 
@@ -267,11 +250,10 @@ class GovernanceApp(UseCases):
 
     def list_involvement(self, where: store.InvolvementFilter, page_size: int,
                          page_token: str) -> tuple[list[InvolvementActivity], str]:
-        with self._db.read() as session:
-            return _paged(lambda after, limit: store.list_activities(
-                session, where, (date.fromisoformat(after[0]), after[1]) if after else None,
-                limit), page_size, page_token, where.as_dict(),
-                lambda activity: [activity.activity_date.isoformat(), activity.id])
+        return self._page(lambda session, after, limit: store.list_activities(
+            session, where, after, limit), page_size, page_token, where.as_dict(),
+            lambda activity: [activity.activity_date.isoformat(), activity.id],
+            _date_keyset)
 
     def involvement_report(self, project_id: str, arc: Arc | None, from_date: date,
                            to_date: date) -> InvolvementReport:
@@ -283,15 +265,6 @@ class GovernanceApp(UseCases):
         return domain.involvement_report(activities, from_date, to_date, project_id, arc)
 
 
-def _paged(fetch: Callable[[list[Any] | None, int], list[T]], page_size: int, page_token: str,
-           filters: dict[str, Any], sort_key: Callable[[T], list[Any]]) -> tuple[list[T], str]:
-    """One page of ``fetch(after, limit)`` and the token for the next (empty if last)."""
-    after = decode_page_token(page_token, filters)
-    return page_of(fetch(after, page_size + 1), page_size, filters, sort_key)
-
-
-def _check_id(value: str, field: str) -> None:
-    if not value:
-        raise InvalidArgument(field, "is required")
-    if len(value) > 64:
-        raise InvalidArgument(field, "is not an id of this service")
+def _date_keyset(after: list[Any]) -> tuple[date, str]:
+    """The (date, id) a page token continues after."""
+    return date.fromisoformat(after[0]), str(after[1])

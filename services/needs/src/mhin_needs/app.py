@@ -4,15 +4,13 @@ stores the result and records its event in the outbox."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
 from mhin_needs import domain, events, store
 from mhin_needs.domain import AlignmentKind, Need, NeedDraft
 from mhin_platform.auth import Principal, require_write
 from mhin_platform.errors import InvalidArgument, PermissionDenied
-from mhin_platform.paging import decode_page_token, page_of
 from mhin_platform.reference import PriorityArea
-from mhin_platform.usecases import UseCases
+from mhin_platform.usecases import UseCases, time_keyset
 
 MAX_KEY_LENGTH = 200
 
@@ -35,6 +33,8 @@ class RowResult:
 
 
 class NeedsApp(UseCases):
+    max_id_length = 36
+
     def submit(self, principal: Principal, draft: NeedDraft, idempotency_key: str = "") -> Need:
         _check_key(idempotency_key, "idempotency_key")
         require_write(principal, draft.arc)
@@ -80,22 +80,16 @@ class NeedsApp(UseCases):
         return RowResult(number, "imported", need_id=need.id)
 
     def get(self, need_id: str) -> Need:
-        _check_id(need_id, "need_id")
-        with self._db.read() as session:
-            return store.documents.get(session, need_id)
+        return self._one(store.documents, need_id, "need_id")
 
     def list(self, where: store.NeedFilter, page_size: int,
              page_token: str) -> tuple[list[Need], str]:
-        filters = where.as_dict()
-        after = decode_page_token(page_token, filters)
-        keyset = (datetime.fromisoformat(after[0]), after[1]) if after else None
-        with self._db.read() as session:
-            found = store.list_needs(session, where, keyset, page_size + 1)
-        return page_of(found, page_size, filters,
-                       lambda need: [need.submitted_at.isoformat(), need.id])
+        return self._page(lambda session, after, limit: store.list_needs(
+            session, where, after, limit), page_size, page_token, where.as_dict(),
+            lambda need: [need.submitted_at.isoformat(), need.id], time_keyset)
 
     def categorise(self, principal: Principal, need_id: str, area: PriorityArea) -> Need:
-        _check_id(need_id, "need_id")
+        self._check_id(need_id, "need_id")
         with self._db.transaction() as session:
             need = store.documents.get(session, need_id)
             require_write(principal, need.arc)
@@ -108,8 +102,8 @@ class NeedsApp(UseCases):
 
     def align(self, principal: Principal, need_id: str, aligned_need_id: str,
               kind: AlignmentKind, note: str) -> tuple[Need, Need]:
-        _check_id(need_id, "need_id")
-        _check_id(aligned_need_id, "aligned_need_id")
+        self._check_id(need_id, "need_id")
+        self._check_id(aligned_need_id, "aligned_need_id")
         with self._db.transaction() as session:
             need = store.documents.get(session, need_id)
             other = store.documents.get(session, aligned_need_id)
@@ -125,21 +119,11 @@ class NeedsApp(UseCases):
         return changed
 
     def withdraw(self, principal: Principal, need_id: str, reason: str) -> Need:
-        _check_id(need_id, "need_id")
-        with self._db.transaction() as session:
-            need = store.documents.get(session, need_id)
+        def rule(need: Need) -> Need:
             require_write(principal, need.arc)
-            changed = domain.withdraw(need, reason, self._clock())
-            store.documents.replace(session, changed)
-            events.need_withdrawn(session, changed)
-        return changed
+            return domain.withdraw(need, reason, self._clock())
 
-
-def _check_id(value: str, field: str) -> None:
-    if not value:
-        raise InvalidArgument(field, "is required")
-    if len(value) > 36:
-        raise InvalidArgument(field, "is not a need id")
+        return self._change(store.documents, need_id, "need_id", rule, events.need_withdrawn)
 
 
 def _check_key(value: str, field: str) -> None:

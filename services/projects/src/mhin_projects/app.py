@@ -15,9 +15,8 @@ from sqlalchemy.orm import Session
 
 from mhin_platform.auth import Principal, require_national, require_write
 from mhin_platform.errors import InvalidArgument
-from mhin_platform.paging import decode_page_token, page_of
 from mhin_platform.reference import Arc
-from mhin_platform.usecases import UseCases, random_id
+from mhin_platform.usecases import UseCases, random_id, time_keyset
 from mhin_projects import domain, events, store
 from mhin_projects.domain import (
     ApplicationDraft,
@@ -40,15 +39,7 @@ from mhin_projects.domain import (
     StatusReportDraft,
 )
 
-MAX_ID_LENGTH = 64
 T = TypeVar("T")
-
-
-def _check_id(value: str, field: str) -> None:
-    if not value:
-        raise InvalidArgument(field, "is required")
-    if len(value) > MAX_ID_LENGTH:
-        raise InvalidArgument(field, f"at most {MAX_ID_LENGTH} characters")
 
 
 def _require_write(principal: Principal, arc: Arc | None, action: str) -> None:
@@ -58,16 +49,6 @@ def _require_write(principal: Principal, arc: Arc | None, action: str) -> None:
         require_national(principal, action)
     else:
         require_write(principal, arc)
-
-
-def _keyset(token: str, filters: dict[str, str | None]) -> store.Keyset | None:
-    after = decode_page_token(token, filters)
-    if after is None:
-        return None
-    try:
-        return datetime.fromisoformat(after[0]), str(after[1])
-    except (ValueError, IndexError, TypeError):
-        raise InvalidArgument("page.page_token", "is not a token this service issued") from None
 
 
 class SelectionApp(UseCases):
@@ -81,61 +62,51 @@ class SelectionApp(UseCases):
         return call
 
     def get_call(self, call_id: str) -> SelectionCall:
-        _check_id(call_id, "call_id")
-        with self._db.read() as session:
-            return store.calls.get(session, call_id)
+        return self._one(store.calls, call_id, "call_id")
 
     def list_calls(self, where: store.CallFilter, page_size: int,
                    page_token: str) -> tuple[list[SelectionCall], str]:
-        filters = where.as_dict()
-        after = _keyset(page_token, filters)
-        with self._db.read() as session:
-            calls = store.list_calls(session, where, after, page_size + 1)
-        return page_of(calls, page_size, filters, lambda c: [c.opened_at.isoformat(), c.id])
+        return self._page(lambda session, after, limit: store.list_calls(
+            session, where, after, limit), page_size, page_token, where.as_dict(),
+            lambda call: [call.opened_at.isoformat(), call.id], time_keyset)
 
     def submit_application(self, principal: Principal, call_id: str,
                            draft: ApplicationDraft) -> tuple[SelectionCall, ArcApplication]:
-        _check_id(call_id, "call_id")
+        self._check_id(call_id, "call_id")
         require_write(principal, draft.arc)
         with self._db.transaction() as session:
             call, application = domain.submit_application(
                 store.calls.get(session, call_id), draft, self._new_id(), self._clock())
-            store.replace_call(session, call)
+            store.calls.replace(session, call)
             events.application_submitted(session, call, application.id)
         return call, application
 
     def close_call(self, principal: Principal, call_id: str) -> SelectionCall:
-        _check_id(call_id, "call_id")
         require_national(principal, "close a selection call")
-        with self._db.transaction() as session:
-            call = store.calls.get(session, call_id)
-            closed = domain.close_call(call, self._clock())
-            if closed is None:
-                return call
-            store.replace_call(session, closed)
-            events.call_closed(session, closed)
-        return closed
+        return self._change(store.calls, call_id, "call_id",
+                            lambda call: domain.close_call(call, self._clock()),
+                            events.call_closed)
 
     def score_application(self, principal: Principal, call_id: str, application_id: str,
                           scores: list[CriterionScore]) -> tuple[SelectionCall, ArcApplication]:
-        _check_id(call_id, "call_id")
-        _check_id(application_id, "application_id")
+        self._check_id(call_id, "call_id")
+        self._check_id(application_id, "application_id")
         require_national(principal, "score applications")
         with self._db.transaction() as session:
             call, application = domain.score_application(
                 store.calls.get(session, call_id), application_id, scores, self._clock())
-            store.replace_call(session, call)
+            store.calls.replace(session, call)
             events.application_scored(session, call, application.id)
         return call, application
 
     def propose(self, principal: Principal, call_id: str, arcs: list[Arc],
                 rationale: str) -> tuple[SelectionCall, SelectionProposal]:
-        _check_id(call_id, "call_id")
+        self._check_id(call_id, "call_id")
         require_national(principal, "propose a selection")
         with self._db.transaction() as session:
             call, proposal = domain.propose(store.calls.get(session, call_id), arcs, rationale,
                                             self._new_id(), self._clock())
-            store.replace_call(session, call)
+            store.calls.replace(session, call)
             events.selection_proposed(session, call, proposal)
         return call, proposal
 
@@ -151,21 +122,17 @@ class ProjectsApp(UseCases):
         return project
 
     def get_project(self, project_id: str) -> Project:
-        _check_id(project_id, "project_id")
-        with self._db.read() as session:
-            return store.project_documents.get(session, project_id)
+        return self._one(store.project_documents, project_id, "project_id")
 
     def list_projects(self, where: store.ProjectFilter, page_size: int,
                       page_token: str) -> tuple[list[Project], str]:
-        filters = where.as_dict()
-        after = _keyset(page_token, filters)
-        with self._db.read() as session:
-            projects = store.list_projects(session, where, after, page_size + 1)
-        return page_of(projects, page_size, filters, lambda p: [p.created_at.isoformat(), p.id])
+        return self._page(lambda session, after, limit: store.list_projects(
+            session, where, after, limit), page_size, page_token, where.as_dict(),
+            lambda project: [project.created_at.isoformat(), project.id], time_keyset)
 
     def add_site(self, principal: Principal, project_id: str,
                  draft: SiteDraft) -> tuple[Project, Site]:
-        _check_id(project_id, "project_id")
+        self._check_id(project_id, "project_id")
         require_write(principal, draft.arc)
         with self._db.transaction() as session:
             project, site = domain.add_site(store.project_documents.get(session, project_id), draft,
@@ -176,8 +143,8 @@ class ProjectsApp(UseCases):
 
     def update_site(self, principal: Principal, project_id: str, site_id: str,
                     draft: SiteDraft) -> tuple[Project, Site]:
-        _check_id(project_id, "project_id")
-        _check_id(site_id, "site_id")
+        self._check_id(project_id, "project_id")
+        self._check_id(site_id, "site_id")
         require_write(principal, draft.arc)
         with self._db.transaction() as session:
             project = store.project_documents.get(session, project_id)
@@ -192,7 +159,7 @@ class ProjectsApp(UseCases):
 
     def change_phase(self, principal: Principal, project_id: str, phase: Phase,
                      reason: str) -> Project:
-        _check_id(project_id, "project_id")
+        self._check_id(project_id, "project_id")
         require_national(principal, "change a project's phase")
         if len(reason) > 1000:
             raise InvalidArgument("reason", "at most 1000 characters")
@@ -207,7 +174,7 @@ class ProjectsApp(UseCases):
 
     def add_milestone(self, principal: Principal, project_id: str,
                       draft: MilestoneDraft) -> tuple[Project, Milestone]:
-        _check_id(project_id, "project_id")
+        self._check_id(project_id, "project_id")
         _require_write(principal, draft.arc, "add a project-wide milestone")
         with self._db.transaction() as session:
             project = store.project_documents.get(session, project_id)
@@ -219,8 +186,8 @@ class ProjectsApp(UseCases):
 
     def update_milestone(self, principal: Principal, project_id: str, milestone_id: str,
                          update: MilestoneUpdate) -> tuple[Project, Milestone]:
-        _check_id(project_id, "project_id")
-        _check_id(milestone_id, "milestone_id")
+        self._check_id(project_id, "project_id")
+        self._check_id(milestone_id, "milestone_id")
         with self._db.transaction() as session:
             project = store.project_documents.get(session, project_id)
             _require_write(principal, project.milestone(milestone_id).arc,
@@ -235,7 +202,7 @@ class ProjectsApp(UseCases):
 
     def submit_report(self, principal: Principal, project_id: str,
                       draft: StatusReportDraft) -> tuple[Project, StatusReport]:
-        _check_id(project_id, "project_id")
+        self._check_id(project_id, "project_id")
         _require_write(principal, draft.arc, "report on a whole project")
         with self._db.transaction() as session:
             project, report = domain.report_status(
@@ -248,20 +215,22 @@ class ProjectsApp(UseCases):
 
     def list_reports(self, project_id: str, arc: Arc | None, page_size: int,
                      page_token: str) -> tuple[list[StatusReport], str]:
-        _check_id(project_id, "project_id")
-        filters = {"project_id": project_id, "arc": arc.name if arc else None}
-        after = _keyset(page_token, filters)
-        with self._db.read() as session:
-            store.project_documents.get(session, project_id)
-            reports = store.list_reports(session, project_id, arc, after, page_size + 1)
-        return page_of(reports, page_size, filters, lambda r: [r.submitted_at.isoformat(), r.id])
+        self._check_id(project_id, "project_id")
+
+        def reports_of_the_project(session: Session, after: store.Keyset | None,
+                                   limit: int) -> list[StatusReport]:
+            store.project_documents.get(session, project_id)  # NotFound naming it
+            return store.list_reports(session, project_id, arc, after, limit)
+
+        return self._page(reports_of_the_project, page_size, page_token,
+                          {"project_id": project_id, "arc": arc.name if arc else None},
+                          lambda report: [report.submitted_at.isoformat(), report.id],
+                          time_keyset)
 
     def list_solutions(self, page_size: int, page_token: str) -> tuple[list[KnownSolution], str]:
-        after = decode_page_token(page_token, {})
-        with self._db.read() as session:
-            solutions = store.list_solutions(session, str(after[0]) if after else "",
-                                             page_size + 1)
-        return page_of(solutions, page_size, {}, lambda s: [s.id])
+        return self._page(lambda session, after, limit: store.list_solutions(
+            session, after or "", limit), page_size, page_token, {},
+            lambda solution: [solution.id], lambda after: str(after[0]))
 
 
 # ------------------------------------------------------------------ the saga's last step
@@ -282,7 +251,7 @@ def apply_decision(session: Session, decision: Decision, at: datetime,
     effect = domain.apply_decision(call, decision, project_id, at)
     if effect is None:
         return
-    store.replace_call(session, effect.call)
+    store.calls.replace(session, effect.call)
     if not effect.finalised:
         events.decision_not_applied(session, effect.call, effect.proposal.id,
                                     decision.decision_id, effect.reason)

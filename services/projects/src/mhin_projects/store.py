@@ -17,7 +17,6 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
-    insert,
     select,
 )
 from sqlalchemy.orm import Session
@@ -106,17 +105,10 @@ def _call_columns(call: SelectionCall) -> dict[str, Any]:
             "status": call.status.name}
 
 
-calls = Documents(selection_calls, SelectionCall, "selection call", _call_columns)
-
-
-def replace_call(session: Session, call: SelectionCall) -> None:
-    """Store a changed call (and index any new proposal of it)."""
-    calls.replace(session, call)
-    known = set(session.execute(select(selection_proposals.c.id).where(
-        selection_proposals.c.call_id == call.id)).scalars())
-    new = [{"id": p.id, "call_id": call.id} for p in call.proposals if p.id not in known]
-    if new:
-        session.execute(insert(selection_proposals), new)
+calls = Documents(selection_calls, SelectionCall, "selection call", _call_columns, children=(
+    ChildRows(selection_proposals, "call_id",
+              lambda call: [{"id": proposal.id} for proposal in call.proposals]),
+))
 
 
 def call_of_proposal(session: Session, proposal_id: str) -> SelectionCall | None:
