@@ -82,7 +82,7 @@ def test_search_is_case_blind_and_takes_wildcards_literally(database):
     def names(text):
         with database.read() as session:
             return [s.name for s in store.list_solutions(
-                session, store.SolutionFilter(text=text), None, 10)]
+                session, domain.SolutionFilter(text=text), None, 10)]
 
     assert names("RACE equality") == ["PCREF"]
     assert names("0%") == ["PCREF"]

@@ -46,10 +46,10 @@ def test_bulk_loaded_needs_are_read_and_filtered_like_submitted_ones(database):
         store.documents.add_many(session, [])
     with database.read() as session:
         assert store.documents.get(session, loaded[1].id) == loaded[1]
-        everything = store.list_needs(session, store.NeedFilter(), None, 10)
-        in_gm = store.list_needs(session, store.NeedFilter(arc=Arc.GREATER_MANCHESTER), None, 10)
+        everything = store.list_needs(session, domain.NeedFilter(), None, 10)
+        in_gm = store.list_needs(session, domain.NeedFilter(arc=Arc.GREATER_MANCHESTER), None, 10)
         from_studies = store.list_needs(
-            session, store.NeedFilter(source_kind=domain.SourceKind.PRIOR_STUDY), None, 10)
+            session, domain.NeedFilter(source_kind=domain.SourceKind.PRIOR_STUDY), None, 10)
     assert everything[:3] == loaded and len(everything) == 4
     assert [n.id for n in in_gm] == [loaded[0].id, loaded[2].id, everything[3].id]
     assert from_studies == loaded[1:]

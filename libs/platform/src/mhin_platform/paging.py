@@ -12,6 +12,9 @@ import base64
 import hashlib
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
+from datetime import date
+from enum import Enum
 from typing import Any, TypeVar
 
 from mhin_platform.errors import InvalidArgument
@@ -61,3 +64,21 @@ def page_of(found: Sequence[T], page_size: int, filters: dict[str, Any],
     page = list(found[:page_size])
     more = len(found) > page_size
     return page, encode_page_token(sort_key(page[-1]), filters) if more else ""
+
+
+@dataclass(frozen=True)
+class Filter:
+    """Base of what a list request filters on (a frozen dataclass of optional
+    fields). ``as_dict`` is the filters as plain values, what a page token is bound
+    to: enum names, ISO dates, and None for a field left empty."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {field.name: _plain(getattr(self, field.name)) for field in fields(self)}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.name
+    if isinstance(value, date):
+        return value.isoformat()
+    return value or None

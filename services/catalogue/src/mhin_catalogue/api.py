@@ -14,7 +14,7 @@ from mhin.catalogue.v1 import (
 )
 from mhin_catalogue import convert, domain, mcda
 from mhin_catalogue.app import CatalogueApp, PrioritisationApp
-from mhin_catalogue.store import SolutionFilter
+from mhin_catalogue.domain import SolutionFilter
 from mhin_platform.auth import current_principal
 from mhin_platform.paging import page_size
 from mhin_platform.protoconv import enum_from_proto

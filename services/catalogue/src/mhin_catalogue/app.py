@@ -68,7 +68,7 @@ class CatalogueApp(UseCases):
     def get(self, solution_id: str) -> Solution:
         return self._one(store.solution_documents, solution_id, "solution_id")
 
-    def list_solutions(self, where: store.SolutionFilter, page_size: int,
+    def list_solutions(self, where: domain.SolutionFilter, page_size: int,
              page_token: str) -> tuple[list[Solution], str]:
         if len(where.text) > MAX_SEARCH_LENGTH:
             raise InvalidArgument("text", f"at most {MAX_SEARCH_LENGTH} characters")

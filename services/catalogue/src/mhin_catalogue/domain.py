@@ -4,6 +4,7 @@ in ``mcda``."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, TypeVar
@@ -12,6 +13,7 @@ from pydantic import AfterValidator, Field, StringConstraints
 
 from mhin_platform.errors import FailedPrecondition, InvalidArgument
 from mhin_platform.models import Model, Name, RequiredText, Text, Versioned
+from mhin_platform.paging import Filter
 from mhin_platform.reference import Arc, PriorityArea
 
 FIRST_STUDY_YEAR = 1900
@@ -174,3 +176,15 @@ def unlink(solution: Solution, need_id: str, now: datetime) -> Solution | None:
     if need_id not in solution.need_ids:
         return None
     return solution._changed(now, need_ids=[n for n in solution.need_ids if n != need_id])
+
+
+# ------------------------------------------------------------------ list filters
+
+
+@dataclass(frozen=True)
+class SolutionFilter(Filter):
+    text: str = ""
+    priority_area: PriorityArea | None = None
+    readiness: Readiness | None = None
+    evidence_level: EvidenceLevel | None = None
+    status: SolutionStatus | None = None

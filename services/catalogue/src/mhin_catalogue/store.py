@@ -4,10 +4,8 @@ plus the columns that filters use; each write checks the version it read
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from enum import Enum
 
 from sqlalchemy import (
     Column,
@@ -26,11 +24,10 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from mhin_catalogue.domain import (
-    EvidenceLevel,
     KnownNeed,
     NeedStatus,
-    Readiness,
     Solution,
+    SolutionFilter,
     SolutionStatus,
     name_key,
 )
@@ -101,20 +98,6 @@ default_criteria = Table(
 
 
 # ------------------------------------------------------------------ solutions
-
-
-@dataclass(frozen=True)
-class SolutionFilter:
-    text: str = ""
-    priority_area: PriorityArea | None = None
-    readiness: Readiness | None = None
-    evidence_level: EvidenceLevel | None = None
-    status: SolutionStatus | None = None
-
-    def as_dict(self) -> dict[str, str | None]:
-        """The filters as plain values (what a page token is bound to)."""
-        return {name: value.name if isinstance(value, Enum) else value
-                for name, value in self.__dict__.items()}
 
 
 def _solution_columns(solution: Solution) -> dict[str, object]:

@@ -7,7 +7,7 @@ import grpc
 
 from mhin.governance.v1 import governance_pb2 as pb
 from mhin.governance.v1 import governance_pb2_grpc
-from mhin_governance import convert, domain, store
+from mhin_governance import convert, domain
 from mhin_governance.app import GovernanceApp
 from mhin_platform.auth import current_principal
 from mhin_platform.errors import InvalidArgument
@@ -72,7 +72,7 @@ class GovernanceServicer(governance_pb2_grpc.GovernanceServiceServicer):
         return pb.GetMeetingResponse(meeting=convert.meeting_to_proto(meeting))
 
     def ListMeetings(self, request, context):
-        where = store.MeetingFilter(
+        where = domain.MeetingFilter(
             body_id=request.body_id,
             status=enum_from_proto(domain.MeetingStatus, convert.MEETING_STATUS, request.status,
                                    "status", required=False),
@@ -125,7 +125,7 @@ class GovernanceServicer(governance_pb2_grpc.GovernanceServiceServicer):
         return pb.LogInvolvementResponse(activity=convert.activity_to_proto(activity))
 
     def ListInvolvement(self, request, context):
-        where = store.InvolvementFilter(
+        where = domain.InvolvementFilter(
             project_id=_project_filter(request.project_id),
             arc=enum_from_proto(Arc, convert.ARC, request.arc, "arc", required=False),
             kind=enum_from_proto(domain.InvolvementKind, convert.INVOLVEMENT_KIND, request.kind,

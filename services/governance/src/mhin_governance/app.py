@@ -166,7 +166,7 @@ class GovernanceApp(UseCases):
     def get_meeting(self, meeting_id: str) -> Meeting:
         return self._one(store.meeting_documents, meeting_id, "meeting_id")
 
-    def list_meetings(self, where: store.MeetingFilter, page_size: int,
+    def list_meetings(self, where: domain.MeetingFilter, page_size: int,
                       page_token: str) -> tuple[list[Meeting], str]:
         return self._page(lambda session, after, limit: store.list_meetings(
             session, where, after, limit), page_size, page_token, where.as_dict(),
@@ -248,7 +248,7 @@ class GovernanceApp(UseCases):
             events.involvement_logged(session, activity)
         return activity
 
-    def list_involvement(self, where: store.InvolvementFilter, page_size: int,
+    def list_involvement(self, where: domain.InvolvementFilter, page_size: int,
                          page_token: str) -> tuple[list[InvolvementActivity], str]:
         return self._page(lambda session, after, limit: store.list_activities(
             session, where, after, limit), page_size, page_token, where.as_dict(),
@@ -258,7 +258,7 @@ class GovernanceApp(UseCases):
     def involvement_report(self, project_id: str, arc: Arc | None, from_date: date,
                            to_date: date) -> InvolvementReport:
         domain.check_range(from_date, to_date, domain.MAX_REPORT_YEARS)
-        where = store.InvolvementFilter(project_id=project_id, arc=arc, from_date=from_date,
+        where = domain.InvolvementFilter(project_id=project_id, arc=arc, from_date=from_date,
                                         to_date=to_date)
         with self._db.read() as session:
             activities = store.list_activities(session, where)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
@@ -18,6 +19,7 @@ from pydantic import (
 
 from mhin_platform.errors import FailedPrecondition, InvalidArgument, NotFound
 from mhin_platform.models import Model, Name, RequiredText, Text, Versioned
+from mhin_platform.paging import Filter
 from mhin_platform.reference import Arc
 
 EXECUTIVE_ID = "executive"
@@ -551,3 +553,23 @@ def involvement_report(activities: Iterable[InvolvementActivity], from_date: dat
     ordered = {kind: by_kind[kind] for kind in InvolvementKind if kind in by_kind}
     return InvolvementReport(project_id=project_id, arc=arc, from_date=from_date,
                              to_date=to_date, totals=totals, by_kind=ordered)
+
+
+# ------------------------------------------------------------------ list filters
+
+
+@dataclass(frozen=True)
+class MeetingFilter(Filter):
+    body_id: str = ""
+    status: MeetingStatus | None = None
+    from_date: date | None = None
+    to_date: date | None = None
+
+
+@dataclass(frozen=True)
+class InvolvementFilter(Filter):
+    project_id: str = ""
+    arc: Arc | None = None
+    kind: InvolvementKind | None = None
+    from_date: date | None = None
+    to_date: date | None = None

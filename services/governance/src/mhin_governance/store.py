@@ -6,7 +6,6 @@ bodies and meetings are written only over the version they were read at
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -32,13 +31,13 @@ from mhin_governance.domain import (
     BodyKind,
     Decision,
     InvolvementActivity,
-    InvolvementKind,
+    InvolvementFilter,
     Meeting,
+    MeetingFilter,
     MeetingStatus,
 )
 from mhin_platform.db.documents import Documents, after_keyset, document_table
 from mhin_platform.db.request_keys import RequestKeys
-from mhin_platform.reference import Arc
 
 metadata = MetaData()
 
@@ -113,17 +112,6 @@ def list_bodies(session: Session, kind: BodyKind | None, after_id: str | None,
 
 
 # -------------------------------------------------------------------- meetings
-
-
-@dataclass(frozen=True)
-class MeetingFilter:
-    body_id: str = ""
-    status: MeetingStatus | None = None
-    from_date: date | None = None
-    to_date: date | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {name: str(value) if value else None for name, value in asdict(self).items()}
 
 
 meeting_documents = Documents(meetings, Meeting, "meeting", lambda meeting: {
@@ -217,18 +205,6 @@ def list_decisions(session: Session, body_id: str, subject: AggregateRef | None,
 
 
 # -------------------------------------------------------------------- involvement
-
-
-@dataclass(frozen=True)
-class InvolvementFilter:
-    project_id: str = ""
-    arc: Arc | None = None
-    kind: InvolvementKind | None = None
-    from_date: date | None = None
-    to_date: date | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {name: str(value) if value else None for name, value in asdict(self).items()}
 
 
 activities = Documents(involvement_activities, InvolvementActivity, "activity", lambda a: {

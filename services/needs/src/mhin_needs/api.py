@@ -8,7 +8,7 @@ import grpc
 from mhin.needs.v1 import needs_pb2, needs_pb2_grpc
 from mhin_needs import convert, domain
 from mhin_needs.app import ImportRow, NeedsApp
-from mhin_needs.store import NeedFilter
+from mhin_needs.domain import NeedFilter
 from mhin_platform.auth import current_principal
 from mhin_platform.errors import InvalidArgument
 from mhin_platform.paging import page_size

@@ -82,7 +82,7 @@ class NeedsApp(UseCases):
     def get(self, need_id: str) -> Need:
         return self._one(store.documents, need_id, "need_id")
 
-    def list(self, where: store.NeedFilter, page_size: int,
+    def list(self, where: domain.NeedFilter, page_size: int,
              page_token: str) -> tuple[list[Need], str]:
         return self._page(lambda session, after, limit: store.list_needs(
             session, where, after, limit), page_size, page_token, where.as_dict(),

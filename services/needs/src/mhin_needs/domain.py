@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Literal
@@ -10,6 +11,7 @@ from pydantic import AfterValidator, Field, StringConstraints
 
 from mhin_platform.errors import FailedPrecondition, InvalidArgument
 from mhin_platform.models import Model, Name, RequiredText, Text, Versioned
+from mhin_platform.paging import Filter
 from mhin_platform.reference import Arc, OrganisationType, PriorityArea
 
 FIRST_PRIOR_STUDY_YEAR = 2015
@@ -161,3 +163,15 @@ def withdraw(need: Need, reason: str, now: datetime) -> Need:
         raise InvalidArgument("reason", "at most 1000 characters")
     need._require_active()
     return need._changed(now, status=NeedStatus.WITHDRAWN, withdrawal_reason=reason)
+
+
+# ------------------------------------------------------------------ list filters
+
+
+@dataclass(frozen=True)
+class NeedFilter(Filter):
+    priority_area: PriorityArea | None = None
+    arc: Arc | None = None
+    organisation_type: OrganisationType | None = None
+    source_kind: SourceKind | None = None
+    status: NeedStatus | None = None

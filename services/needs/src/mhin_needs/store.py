@@ -3,7 +3,6 @@ list filters use; each write checks the version it read (optimistic locking)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import (
@@ -18,10 +17,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from mhin_needs.domain import Need, NeedStatus, SourceKind
+from mhin_needs.domain import Need, NeedFilter
 from mhin_platform.db.documents import ChildRows, Documents, after_keyset, document_table
 from mhin_platform.db.request_keys import RequestKeys
-from mhin_platform.reference import Arc, OrganisationType, PriorityArea
 
 metadata = MetaData()
 
@@ -47,18 +45,6 @@ need_source_kinds = Table(
     Column("need_id", String(36), ForeignKey("needs.id"), primary_key=True),
     Column("kind", String(30), primary_key=True),
 )
-
-
-@dataclass(frozen=True)
-class NeedFilter:
-    priority_area: PriorityArea | None = None
-    arc: Arc | None = None
-    organisation_type: OrganisationType | None = None
-    source_kind: SourceKind | None = None
-    status: NeedStatus | None = None
-
-    def as_dict(self) -> dict[str, str | None]:
-        return {name: (value.name if value else None) for name, value in self.__dict__.items()}
 
 
 def _columns(need: Need) -> dict[str, object]:

@@ -16,7 +16,7 @@ from mhin_platform.protoconv import enum_from_proto
 from mhin_platform.reference import Arc, PriorityArea
 from mhin_projects import convert, domain
 from mhin_projects.app import ProjectsApp, SelectionApp
-from mhin_projects.store import CallFilter, ProjectFilter
+from mhin_projects.domain import CallFilter, ProjectFilter
 
 SELECTION_SERVICE = selection_api.DESCRIPTOR.services_by_name["SelectionService"].full_name
 PROJECTS_SERVICE = projects_api.DESCRIPTOR.services_by_name["ProjectsService"].full_name

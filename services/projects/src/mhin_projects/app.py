@@ -64,7 +64,7 @@ class SelectionApp(UseCases):
     def get_call(self, call_id: str) -> SelectionCall:
         return self._one(store.calls, call_id, "call_id")
 
-    def list_calls(self, where: store.CallFilter, page_size: int,
+    def list_calls(self, where: domain.CallFilter, page_size: int,
                    page_token: str) -> tuple[list[SelectionCall], str]:
         return self._page(lambda session, after, limit: store.list_calls(
             session, where, after, limit), page_size, page_token, where.as_dict(),
@@ -124,7 +124,7 @@ class ProjectsApp(UseCases):
     def get_project(self, project_id: str) -> Project:
         return self._one(store.project_documents, project_id, "project_id")
 
-    def list_projects(self, where: store.ProjectFilter, page_size: int,
+    def list_projects(self, where: domain.ProjectFilter, page_size: int,
                       page_token: str) -> tuple[list[Project], str]:
         return self._page(lambda session, after, limit: store.list_projects(
             session, where, after, limit), page_size, page_token, where.as_dict(),

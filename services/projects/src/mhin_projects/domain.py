@@ -8,6 +8,7 @@ it); a change that would change nothing returns None, so there is nothing to rec
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated
@@ -22,6 +23,7 @@ from pydantic import (
 
 from mhin_platform.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from mhin_platform.models import Id, Model, Name, RequiredText, Text, Versioned
+from mhin_platform.paging import Filter
 from mhin_platform.reference import Arc, OrganisationType, PriorityArea
 
 Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)]
@@ -656,3 +658,20 @@ def report_status(project: Project, draft: StatusReportDraft, report_id: str, su
     report = StatusReport(**draft.model_dump(), id=report_id, project_id=project.id,
                           submitted_by=submitted_by, submitted_at=now)
     return project._changed(now), report
+
+
+# ------------------------------------------------------------------ list filters
+
+
+@dataclass(frozen=True)
+class CallFilter(Filter):
+    status: CallStatus | None = None
+    solution_id: str = ""
+
+
+@dataclass(frozen=True)
+class ProjectFilter(Filter):
+    arc: Arc | None = None
+    phase: Phase | None = None
+    solution_id: str = ""
+    priority_area: PriorityArea | None = None

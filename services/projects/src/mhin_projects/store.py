@@ -5,7 +5,6 @@ project; known solutions are the read model of catalogue events."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -22,12 +21,13 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from mhin_platform.db.documents import ChildRows, Documents, after_keyset, document_table
-from mhin_platform.reference import Arc, PriorityArea
+from mhin_platform.reference import Arc
 from mhin_projects.domain import (
-    CallStatus,
+    CallFilter,
     KnownSolution,
     Phase,
     Project,
+    ProjectFilter,
     SelectionCall,
     StatusReport,
 )
@@ -90,16 +90,6 @@ Keyset = tuple[datetime, str]
 # ------------------------------------------------------------------ selection calls
 
 
-@dataclass(frozen=True)
-class CallFilter:
-    status: CallStatus | None = None
-    solution_id: str = ""
-
-    def as_dict(self) -> dict[str, str | None]:
-        return {"status": self.status.name if self.status else None,
-                "solution_id": self.solution_id}
-
-
 def _call_columns(call: SelectionCall) -> dict[str, Any]:
     return {"solution_id": call.solution_id, "opened_at": call.opened_at,
             "status": call.status.name}
@@ -129,20 +119,6 @@ def list_calls(session: Session, where: CallFilter, after: Keyset | None,
 
 
 # ------------------------------------------------------------------ projects
-
-
-@dataclass(frozen=True)
-class ProjectFilter:
-    arc: Arc | None = None
-    phase: Phase | None = None
-    solution_id: str = ""
-    priority_area: PriorityArea | None = None
-
-    def as_dict(self) -> dict[str, str | None]:
-        return {"arc": self.arc.name if self.arc else None,
-                "phase": self.phase.name if self.phase else None,
-                "solution_id": self.solution_id,
-                "priority_area": self.priority_area.name if self.priority_area else None}
 
 
 def _project_columns(project: Project) -> dict[str, Any]:
